@@ -1,0 +1,272 @@
+//! Protocol messages and log entries.
+//!
+//! New variants are only ever appended, so that an older release decoding a newer
+//! message fails cleanly (an unknown variant) and drops it rather than misreading it.
+
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+use crate::checksum::Hasher64;
+use crate::release::Release;
+use crate::types::{ClientId, MemberId, Op, RequestNumber, View};
+
+/// What identifies a log entry: the primary of `view` assigned it `op`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    pub op: Op,
+    /// The view whose primary prepared this entry.
+    pub view: View,
+    /// Checksum of `op`, `view` and the body.
+    pub checksum: u64,
+}
+
+/// One client request inside an entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRequest {
+    pub client: ClientId,
+    pub request: RequestNumber,
+    /// The state machine's own encoding of the operation.
+    pub operation: Vec<u8>,
+}
+
+/// What an entry asks the replicas to do when it commits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Body {
+    /// Client requests, applied in order (one, unless prepares are batched).
+    Requests(Vec<ClientRequest>),
+    /// Move the cluster to `release` at this op.
+    Upgrade { release: Release },
+}
+
+impl Body {
+    pub fn checksum(&self, op: Op, view: View) -> u64 {
+        let mut hasher = Hasher64::new();
+        hasher.write_u64(op);
+        hasher.write_u64(view);
+        match self {
+            Body::Requests(requests) => {
+                hasher.write_u64(0);
+                hasher.write_u64(requests.len() as u64);
+                for request in requests {
+                    hasher.write_u64(request.client);
+                    hasher.write_u64(request.request);
+                    hasher.write_bytes(&request.operation);
+                }
+            }
+            Body::Upgrade { release } => {
+                hasher.write_u64(1);
+                hasher.write_u64(release_word(*release));
+            }
+        }
+        hasher.finish()
+    }
+}
+
+pub fn release_word(release: Release) -> u64 {
+    (release.major as u64) << 48
+        | (release.minor as u64) << 32
+        | (release.patch as u64) << 16
+        | (release.stage as u64) << 12
+        | (release.stage_number as u64 & 0xfff)
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub header: Header,
+    pub body: Body,
+}
+
+impl Entry {
+    pub fn new(op: Op, view: View, body: Body) -> Self {
+        let checksum = body.checksum(op, view);
+        Self { header: Header { op, view, checksum }, body }
+    }
+
+    /// True when the body still matches the header, i.e. the entry is undamaged.
+    pub fn is_intact(&self) -> bool {
+        self.body.checksum(self.header.op, self.header.view) == self.header.checksum
+    }
+}
+
+/// A log slot as a view change sees it: the header always, the body when intact.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slot {
+    pub header: Header,
+    pub body: Option<Body>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    pub client: ClientId,
+    pub request: RequestNumber,
+    pub operation: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    pub view: View,
+    pub client: ClientId,
+    pub request: RequestNumber,
+    pub result: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prepare {
+    pub view: View,
+    /// The primary's commit number rides on every prepare.
+    pub commit: Op,
+    pub entry: Entry,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrepareOk {
+    pub view: View,
+    /// Every op up to and including this one is durable at `from`.
+    pub op: Op,
+    pub from: MemberId,
+    pub release: Release,
+}
+
+/// The primary's heartbeat.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Commit {
+    pub view: View,
+    pub commit: Op,
+    /// The primary's newest checkpoint: a member behind it needs state transfer.
+    pub checkpoint: Op,
+    pub release: Release,
+}
+
+/// A member's answer to the primary's heartbeat: its progress and its binary release.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    pub view: View,
+    pub from: MemberId,
+    pub op: Op,
+    pub commit: Op,
+    pub release: Release,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartViewChange {
+    pub view: View,
+    pub from: MemberId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoViewChange {
+    pub view: View,
+    pub from: MemberId,
+    /// The last view in which the sender was in normal status.
+    pub log_view: View,
+    pub commit: Op,
+    /// The sender's newest checkpoint; slots start after it.
+    pub checkpoint: Op,
+    /// The sender's contiguous log after its checkpoint.
+    pub slots: Vec<Slot>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartView {
+    pub view: View,
+    pub commit: Op,
+    pub checkpoint: Op,
+    pub entries: Vec<Entry>,
+}
+
+/// A member that missed a view's start asks its primary to send it again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestStartView {
+    pub view: View,
+    pub from: MemberId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recovery {
+    pub from: MemberId,
+    pub nonce: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryResponse {
+    pub view: View,
+    pub nonce: u64,
+    pub from: MemberId,
+    /// Set only by the primary of `view`: its log, to adopt.
+    pub primary_log: Option<StartView>,
+}
+
+/// Ask for the entry at `op` (whose checksum is known, when it is).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestPrepare {
+    pub view: View,
+    pub from: MemberId,
+    pub op: Op,
+    pub checksum: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestCheckpoint {
+    pub view: View,
+    pub from: MemberId,
+}
+
+/// A whole checkpoint: the state machine, client sessions and cluster release at `op`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointData {
+    pub op: Op,
+    /// The header of the entry at `op` (zeroes at op 0), to chain the log onto.
+    pub last_header: Header,
+    pub release: Release,
+    pub state: Vec<u8>,
+    pub sessions: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub view: View,
+    pub from: MemberId,
+    pub data: CheckpointData,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Message {
+    Request(Request),
+    Reply(Reply),
+    Prepare(Prepare),
+    PrepareOk(PrepareOk),
+    Commit(Commit),
+    Heartbeat(Heartbeat),
+    StartViewChange(StartViewChange),
+    DoViewChange(DoViewChange),
+    StartView(StartView),
+    RequestStartView(RequestStartView),
+    Recovery(Recovery),
+    RecoveryResponse(RecoveryResponse),
+    RequestPrepare(RequestPrepare),
+    RequestCheckpoint(RequestCheckpoint),
+    Checkpoint(Checkpoint),
+}
+
+impl Message {
+    /// A short lower-case name for traces and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::Request(_) => "request",
+            Message::Reply(_) => "reply",
+            Message::Prepare(_) => "prepare",
+            Message::PrepareOk(_) => "prepare_ok",
+            Message::Commit(_) => "commit",
+            Message::Heartbeat(_) => "heartbeat",
+            Message::StartViewChange(_) => "start_view_change",
+            Message::DoViewChange(_) => "do_view_change",
+            Message::StartView(_) => "start_view",
+            Message::RequestStartView(_) => "request_start_view",
+            Message::Recovery(_) => "recovery",
+            Message::RecoveryResponse(_) => "recovery_response",
+            Message::RequestPrepare(_) => "request_prepare",
+            Message::RequestCheckpoint(_) => "request_checkpoint",
+            Message::Checkpoint(_) => "checkpoint",
+        }
+    }
+}

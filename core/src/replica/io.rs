@@ -1,0 +1,71 @@
+//! What a replica asks its host to make durable, and what it gets back on restart.
+
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+use crate::message::{CheckpointData, Entry, Header};
+use crate::types::{Op, View};
+
+/// The replica's small durable record. Hosts keep several checksummed copies.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Superblock {
+    pub view: View,
+    /// The last view in which this replica was in normal status.
+    pub log_view: View,
+}
+
+/// One durable write. Hosts complete writes in the order they were polled and report
+/// each completion with `Replica::handle_persisted(id)`; a completion of `id` implies
+/// every earlier write is durable too.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Persist {
+    pub id: u64,
+    pub write: Write,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Write {
+    /// Store (or overwrite) the entry at its op.
+    Entry(Entry),
+    Superblock(Superblock),
+    /// Atomically: set the superblock, drop every stored entry after `truncate_after`,
+    /// and store `entries`. Used to adopt a view's log, so a crash never leaves a log
+    /// that mixes two views under one superblock.
+    Install {
+        superblock: Superblock,
+        truncate_after: Op,
+        entries: Vec<Entry>,
+    },
+    /// Store a checkpoint and drop stored entries before `retain_from`.
+    Checkpoint {
+        data: CheckpointData,
+        retain_from: Op,
+    },
+}
+
+/// A stored entry as read back: torn writes (no header) are already dropped by the host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoredEntry {
+    Intact(Entry),
+    /// The header is readable but the body fails its checksum (a bad sector).
+    Damaged(Header),
+}
+
+impl StoredEntry {
+    pub fn header(&self) -> Header {
+        match self {
+            StoredEntry::Intact(entry) => entry.header,
+            StoredEntry::Damaged(header) => *header,
+        }
+    }
+}
+
+/// Everything a replica made durable, as a host reads it back at restart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Durable {
+    /// `None` when the data is lost: the replica then recovers through the protocol.
+    pub superblock: Option<Superblock>,
+    pub checkpoint: Option<CheckpointData>,
+    /// Sorted by op.
+    pub entries: Vec<StoredEntry>,
+}

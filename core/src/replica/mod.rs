@@ -1,0 +1,709 @@
+//! One member of a Viewstamped Replication cluster, as a pure state machine.
+//!
+//! Inputs: `handle_request`, `handle_message`, `handle_timeout`, `handle_persisted`.
+//! Outputs, drained by the host: `poll_send`, `poll_persist`, `poll_timeout`.
+//! Nothing is acknowledged (PrepareOk, DoViewChange, StartView) before the writes it
+//! depends on were reported durable.
+
+pub mod io;
+pub mod log;
+pub mod sessions;
+
+mod normal;
+mod repair;
+mod view_change;
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+
+pub use io::{Durable, Persist, StoredEntry, Superblock, Write};
+use log::{Log, LogSlot};
+pub use sessions::Sessions;
+
+use crate::message::{CheckpointData, DoViewChange, Entry, Header, Message, Request};
+use crate::prng::Prng;
+use crate::release::{Feature, Release};
+use crate::state_machine::StateMachine;
+use crate::types::{ClientId, MemberId, Op, RequestNumber, Tick, View, MEMBERS_MAX};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Normal,
+    ViewChange,
+    /// Lost its durable state; rebuilding it from a quorum (VRR recovery).
+    Recovering,
+    /// Refuses to run, e.g. its binary is older than the cluster's release.
+    Halted,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Active,
+    Standby,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Destination {
+    Member(MemberId),
+    Client(ClientId),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outgoing {
+    pub to: Destination,
+    pub message: Message,
+}
+
+/// Why a replica halted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HaltReason {
+    BinaryTooOld { binary: Release, cluster: Release },
+}
+
+impl core::fmt::Display for HaltReason {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            HaltReason::BinaryTooOld { binary, cluster } => write!(
+                f,
+                "this binary runs releases up to {binary}, but the cluster runs {cluster}: \
+                 start a binary of release {cluster} or newer"
+            ),
+        }
+    }
+}
+
+/// Settings. Timer values are in ticks (10 ms in the simulator).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    pub cluster: u64,
+    pub replica_count: u8,
+    pub standby_count: u8,
+    pub binary_release: Release,
+    /// The release a freshly formatted cluster starts at.
+    pub initial_release: Release,
+    pub heartbeat_interval_ticks: Tick,
+    /// A backup that hears nothing from its primary for this long starts a view change.
+    pub primary_timeout_ticks: Tick,
+    /// Random extra wait, so that backups do not all time out at once.
+    pub timeout_jitter_ticks: Tick,
+    /// A view change that has not finished in this long moves on to the next view.
+    pub view_change_timeout_ticks: Tick,
+    pub prepare_timeout_ticks: Tick,
+    pub repair_interval_ticks: Tick,
+    pub recovery_interval_ticks: Tick,
+    /// The most entries the log keeps; checkpoints are taken every quarter of it.
+    pub log_bound_ops: Op,
+    pub pipeline_max_ops: Op,
+    pub request_queue_max: usize,
+    /// Record what each applied op did, for checkers (`poll_applied`).
+    pub report_applied: bool,
+    pub seed: u64,
+}
+
+impl Options {
+    pub fn new(replica_count: u8, standby_count: u8) -> Self {
+        Self {
+            cluster: 0,
+            replica_count,
+            standby_count,
+            binary_release: crate::release::NEWEST_RELEASE,
+            initial_release: crate::release::NEWEST_RELEASE,
+            heartbeat_interval_ticks: 100,
+            primary_timeout_ticks: 400,
+            timeout_jitter_ticks: 150,
+            view_change_timeout_ticks: 500,
+            prepare_timeout_ticks: 60,
+            repair_interval_ticks: 40,
+            recovery_interval_ticks: 200,
+            log_bound_ops: 64,
+            pipeline_max_ops: 16,
+            request_queue_max: 256,
+            report_applied: false,
+            seed: 0,
+        }
+    }
+
+    pub fn member_count(&self) -> u8 {
+        self.replica_count + self.standby_count
+    }
+
+    pub fn quorum(&self) -> usize {
+        self.replica_count as usize / 2 + 1
+    }
+
+    pub fn checkpoint_interval_ops(&self) -> Op {
+        (self.log_bound_ops / 4).max(1)
+    }
+
+    pub fn primary_of(&self, view: View) -> MemberId {
+        (view % self.replica_count as View) as MemberId
+    }
+}
+
+/// What one applied op did, for the simulator's checkers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    pub op: Op,
+    pub checksum: u64,
+    pub requests: Vec<AppliedRequest>,
+    /// The state digest after the op.
+    pub digest: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppliedRequest {
+    pub client: ClientId,
+    pub request: RequestNumber,
+    pub operation: Vec<u8>,
+    pub result: Vec<u8>,
+    /// False when the request was a duplicate and did not change the state.
+    pub fresh: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub messages_dropped: u64,
+    pub requests_dropped: u64,
+    pub view_changes: u64,
+    pub repairs_requested: u64,
+    pub state_transfers: u64,
+}
+
+/// What a durable write completion unblocks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Pending {
+    Entry { op: Op, checksum: u64 },
+    View { view: View },
+    Install { view: View, op: Op },
+    Checkpoint { op: Op, retain_from: Op },
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Timers {
+    heartbeat_at: Option<Tick>,
+    primary_timeout_at: Option<Tick>,
+    view_change_at: Option<Tick>,
+    prepare_at: Option<Tick>,
+    repair_at: Option<Tick>,
+    recovery_at: Option<Tick>,
+}
+
+pub struct Replica<S: StateMachine> {
+    options: Options,
+    id: MemberId,
+    role: Role,
+    status: Status,
+    halt: Option<HaltReason>,
+    view: View,
+    log_view: View,
+    /// The newest view whose superblock is durable.
+    durable_view: View,
+    log: Log,
+    /// Every op up to here is durable with a body, contiguously.
+    durable_op: Op,
+    /// The highest op known to be committed.
+    commit_max: Op,
+    /// Every op up to here is applied to the state machine.
+    applied: Op,
+    state: S,
+    sessions: Sessions,
+    release: Release,
+    checkpoint: CheckpointData,
+    /// Entries that arrived ahead of a gap, waiting for it to fill.
+    future: BTreeMap<Op, Entry>,
+
+    // Primary.
+    /// The highest op each member acknowledged as durable in this view.
+    acked: [Op; MEMBERS_MAX],
+    advertised: [Option<Release>; MEMBERS_MAX],
+    request_queue: VecDeque<Request>,
+    inflight: BTreeMap<ClientId, RequestNumber>,
+
+    // Backup.
+    prepare_ok_sent: Op,
+    awaiting_checkpoint: bool,
+
+    // View change.
+    svc_votes: u32,
+    dvcs: BTreeMap<MemberId, DoViewChange>,
+    dvc_sent: bool,
+    installing: bool,
+
+    // Recovery.
+    recovery_nonce: u64,
+    recovery_responses: BTreeMap<MemberId, crate::message::RecoveryResponse>,
+
+    timers: Timers,
+    now: Tick,
+    prng: Prng,
+    outbox: VecDeque<Outgoing>,
+    persists: VecDeque<Persist>,
+    pending: VecDeque<(u64, Pending)>,
+    next_persist_id: u64,
+    applied_notes: VecDeque<Applied>,
+    pub counters: Counters,
+}
+
+/// A freshly formatted member's durable state.
+pub fn format_durable() -> Durable {
+    Durable { superblock: Some(Superblock { view: 0, log_view: 0 }), checkpoint: None, entries: Vec::new() }
+}
+
+fn zero_header() -> Header {
+    Header { op: 0, view: 0, checksum: 0 }
+}
+
+impl<S: StateMachine> Replica<S> {
+    /// Start a member of a newly formatted cluster: view 0, normal status, empty log.
+    pub fn new_formatted(options: Options, id: MemberId, state: S, now: Tick) -> Self {
+        let mut replica = Self::open_inner(options, id, format_durable(), state, now, true);
+        replica.after_durable();
+        replica
+    }
+
+    /// Start member `id` from what it made durable. `state` must be the state
+    /// machine's empty state.
+    pub fn open(options: Options, id: MemberId, durable: Durable, state: S, now: Tick) -> Self {
+        Self::open_inner(options, id, durable, state, now, false)
+    }
+
+    fn open_inner(options: Options, id: MemberId, durable: Durable, state: S, now: Tick, fresh: bool) -> Self {
+        assert!(options.replica_count >= 1 && options.member_count() as usize <= MEMBERS_MAX);
+        assert!(id < options.member_count());
+        let role = if id < options.replica_count { Role::Active } else { Role::Standby };
+        let checkpoint = durable.checkpoint.clone().unwrap_or(CheckpointData {
+            op: 0,
+            last_header: zero_header(),
+            release: options.initial_release,
+            state: Vec::new(),
+            sessions: Vec::new(),
+        });
+        let prng = Prng::new(options.seed ^ (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ now);
+        let mut replica = Replica {
+            release: checkpoint.release,
+            options,
+            id,
+            role,
+            status: Status::Normal,
+            halt: None,
+            view: 0,
+            log_view: 0,
+            durable_view: 0,
+            log: Log::new(checkpoint.op),
+            durable_op: checkpoint.op,
+            commit_max: checkpoint.op,
+            applied: checkpoint.op,
+            state,
+            sessions: Sessions::default(),
+            checkpoint,
+            future: BTreeMap::new(),
+            acked: [0; MEMBERS_MAX],
+            advertised: [None; MEMBERS_MAX],
+            request_queue: VecDeque::new(),
+            inflight: BTreeMap::new(),
+            prepare_ok_sent: 0,
+            awaiting_checkpoint: false,
+            svc_votes: 0,
+            dvcs: BTreeMap::new(),
+            dvc_sent: false,
+            installing: false,
+            recovery_nonce: 0,
+            recovery_responses: BTreeMap::new(),
+            timers: Timers::default(),
+            now,
+            prng,
+            outbox: VecDeque::new(),
+            persists: VecDeque::new(),
+            pending: VecDeque::new(),
+            next_persist_id: 1,
+            applied_notes: VecDeque::new(),
+            counters: Counters::default(),
+        };
+        replica.advertised[id as usize] = Some(replica.options.binary_release);
+        if durable.checkpoint.is_some() {
+            let restored = replica.state.restore(&replica.checkpoint.state).is_ok();
+            let sessions = Sessions::decode(&replica.checkpoint.sessions);
+            assert!(restored && sessions.is_some(), "a checkpoint that passed its checksum decodes");
+            replica.sessions = sessions.unwrap_or_default();
+        }
+        if replica.release > replica.options.binary_release {
+            replica.halt(HaltReason::BinaryTooOld { binary: replica.options.binary_release, cluster: replica.release });
+            return replica;
+        }
+        match durable.superblock {
+            None => replica.start_recovery(),
+            Some(superblock) => replica.restore_log(superblock, durable.entries, fresh),
+        }
+        replica
+    }
+
+    fn restore_log(&mut self, superblock: Superblock, entries: Vec<StoredEntry>, fresh: bool) {
+        self.view = superblock.view;
+        self.log_view = superblock.log_view;
+        self.durable_view = superblock.view;
+        // Entries at or below the checkpoint are history kept for lagging peers.
+        let first = entries.first().map(|stored| stored.header().op);
+        let mut base = self.checkpoint.op;
+        if let Some(first) = first {
+            if first <= base {
+                // Keep retained history only if it is whole up to the checkpoint.
+                let mut expected = first;
+                let whole =
+                    entries.iter().take_while(|stored| stored.header().op <= self.checkpoint.op).all(|stored| {
+                        let ok = stored.header().op == expected && matches!(stored, StoredEntry::Intact(_));
+                        expected += 1;
+                        ok
+                    });
+                if whole {
+                    base = first - 1;
+                }
+            }
+        }
+        self.log.reset(base);
+        for stored in entries {
+            let op = stored.header().op;
+            if op <= base {
+                continue;
+            }
+            if op != self.log.op() + 1 {
+                // A gap: what follows was never acknowledged (torn or unsynced writes).
+                break;
+            }
+            let slot = match stored {
+                StoredEntry::Intact(entry) => LogSlot { header: entry.header, body: Some(entry.body), durable: true },
+                StoredEntry::Damaged(header) => LogSlot { header, body: None, durable: false },
+            };
+            self.log.push(slot);
+        }
+        self.durable_op = self.log.durable_through(self.checkpoint.op);
+        if self.role == Role::Standby {
+            self.status = Status::Normal;
+            self.set_primary_timeout();
+            return;
+        }
+        if self.log_view == self.view && self.options.primary_of(self.view) != self.id {
+            self.status = Status::Normal;
+            self.set_primary_timeout();
+            self.timers.repair_at = Some(self.now + self.options.repair_interval_ticks);
+        } else if self.log_view == self.view && fresh {
+            self.status = Status::Normal;
+            self.timers.heartbeat_at = Some(self.now);
+        } else if self.log_view == self.view {
+            // A primary that restarts must not reuse its view: ops it lost may have
+            // reached backups, so it hands over to the next view.
+            self.start_view_change(self.view + 1);
+        } else {
+            let view = self.view;
+            self.status = Status::ViewChange;
+            self.begin_view_change_round(view);
+        }
+    }
+
+    fn halt(&mut self, reason: HaltReason) {
+        self.status = Status::Halted;
+        self.halt = Some(reason);
+        self.timers = Timers::default();
+        self.outbox.clear();
+        self.persists.clear();
+    }
+
+    // ----- Host interface -----
+
+    pub fn handle_request(&mut self, now: Tick, request: Request) {
+        self.now = now;
+        self.on_request(request);
+    }
+
+    pub fn handle_message(&mut self, now: Tick, message: Message) {
+        self.now = now;
+        if self.status == Status::Halted {
+            return;
+        }
+        match message {
+            Message::Request(request) => self.on_request(request),
+            Message::Prepare(prepare) => self.on_prepare(prepare),
+            Message::PrepareOk(ok) => self.on_prepare_ok(ok),
+            Message::Commit(commit) => self.on_commit(commit),
+            Message::Heartbeat(heartbeat) => self.on_heartbeat(heartbeat),
+            Message::StartViewChange(svc) => self.on_start_view_change(svc),
+            Message::DoViewChange(dvc) => self.on_do_view_change(dvc),
+            Message::StartView(sv) => self.on_start_view(sv),
+            Message::RequestStartView(request) => self.on_request_start_view(request),
+            Message::Recovery(recovery) => self.on_recovery(recovery),
+            Message::RecoveryResponse(response) => self.on_recovery_response(response),
+            Message::RequestPrepare(request) => self.on_request_prepare(request),
+            Message::RequestCheckpoint(request) => self.on_request_checkpoint(request),
+            Message::Checkpoint(checkpoint) => self.on_checkpoint(checkpoint),
+            Message::Reply(_) => self.counters.messages_dropped += 1,
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: Tick) {
+        self.now = now;
+        if self.status == Status::Halted {
+            return;
+        }
+        let due = |at: Option<Tick>| at.is_some_and(|at| at <= now);
+        if due(self.timers.heartbeat_at) {
+            self.timers.heartbeat_at = None;
+            self.on_heartbeat_timeout();
+        }
+        if due(self.timers.prepare_at) {
+            self.timers.prepare_at = None;
+            self.on_prepare_timeout();
+        }
+        if due(self.timers.primary_timeout_at) {
+            self.timers.primary_timeout_at = None;
+            self.on_primary_timeout();
+        }
+        if due(self.timers.view_change_at) {
+            self.timers.view_change_at = None;
+            self.on_view_change_timeout();
+        }
+        if due(self.timers.repair_at) {
+            self.timers.repair_at = None;
+            self.on_repair_timeout();
+        }
+        if due(self.timers.recovery_at) {
+            self.timers.recovery_at = None;
+            self.on_recovery_timeout();
+        }
+    }
+
+    /// The host made every write up to `id` durable.
+    pub fn handle_persisted(&mut self, now: Tick, id: u64) {
+        self.now = now;
+        if self.status == Status::Halted {
+            return;
+        }
+        while let Some((pending_id, _)) = self.pending.front() {
+            if *pending_id > id {
+                break;
+            }
+            let (_, pending) = self.pending.pop_front().expect("front exists");
+            match pending {
+                Pending::Entry { op, checksum } => {
+                    if let Some(slot) = self.log.get_mut(op) {
+                        if slot.header.checksum == checksum && slot.body.is_some() {
+                            slot.durable = true;
+                        }
+                    }
+                }
+                Pending::View { view } => self.durable_view = self.durable_view.max(view),
+                Pending::Install { view, op } => {
+                    self.durable_view = self.durable_view.max(view);
+                    let base = self.log.base();
+                    for op in base + 1..=op.min(self.log.op()) {
+                        if let Some(slot) = self.log.get_mut(op) {
+                            slot.durable = slot.body.is_some();
+                        }
+                    }
+                    if self.view == view && self.installing {
+                        self.installing = false;
+                        self.on_view_installed();
+                    }
+                }
+                Pending::Checkpoint { op, retain_from } => {
+                    // The checkpoint now makes every op up to `op` durable.
+                    if op <= self.applied && op == self.checkpoint.op {
+                        self.durable_op = self.durable_op.max(op);
+                        self.log.trim_before(retain_from.min(self.applied + 1));
+                    }
+                }
+            }
+        }
+        self.durable_op = self.log.durable_through(self.durable_op.min(self.log.op()));
+        self.after_durable();
+    }
+
+    pub fn poll_send(&mut self) -> Option<Outgoing> {
+        self.outbox.pop_front()
+    }
+
+    pub fn poll_persist(&mut self) -> Option<Persist> {
+        self.persists.pop_front()
+    }
+
+    pub fn poll_applied(&mut self) -> Option<Applied> {
+        self.applied_notes.pop_front()
+    }
+
+    /// The earliest tick at which `handle_timeout` has work to do.
+    pub fn poll_timeout(&self) -> Option<Tick> {
+        let t = &self.timers;
+        [t.heartbeat_at, t.primary_timeout_at, t.view_change_at, t.prepare_at, t.repair_at, t.recovery_at]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    // ----- Read-only views for hosts and checkers -----
+
+    pub fn id(&self) -> MemberId {
+        self.id
+    }
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+    pub fn status(&self) -> Status {
+        self.status
+    }
+    /// The spec's status names.
+    pub fn status_name(&self) -> &'static str {
+        match self.status {
+            Status::Normal if self.awaiting_checkpoint => "catching-up",
+            Status::Normal => "normal",
+            Status::ViewChange => "view-change",
+            Status::Recovering => "recovering",
+            Status::Halted => "halted",
+        }
+    }
+    pub fn halt_reason(&self) -> Option<&HaltReason> {
+        self.halt.as_ref()
+    }
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    pub fn view(&self) -> View {
+        self.view
+    }
+    pub fn log_view(&self) -> View {
+        self.log_view
+    }
+    pub fn op(&self) -> Op {
+        self.log.op()
+    }
+    pub fn commit(&self) -> Op {
+        self.applied
+    }
+    pub fn commit_max(&self) -> Op {
+        self.commit_max
+    }
+    pub fn checkpoint_op(&self) -> Op {
+        self.checkpoint.op
+    }
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+    pub fn state(&self) -> &S {
+        &self.state
+    }
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+    pub fn release(&self) -> Release {
+        self.release
+    }
+    pub fn binary_release(&self) -> Release {
+        self.options.binary_release
+    }
+    pub fn advertised(&self, member: MemberId) -> Option<Release> {
+        self.advertised.get(member as usize).copied().flatten()
+    }
+    pub fn feature_enabled(&self, feature: Feature) -> bool {
+        feature.enabled_at(self.release)
+    }
+    pub fn is_primary(&self) -> bool {
+        self.role == Role::Active && self.options.primary_of(self.view) == self.id
+    }
+    /// Primary of its view and in normal status: the member that takes requests.
+    pub fn is_serving_primary(&self) -> bool {
+        self.status == Status::Normal && self.is_primary()
+    }
+    /// The digest of the applied state: state machine, sessions, release and op.
+    pub fn state_digest(&self) -> u64 {
+        let mut hasher = crate::checksum::Hasher64::new();
+        hasher.write_u64(self.applied);
+        hasher.write_u64(self.state.digest());
+        hasher.write_u64(self.sessions.digest());
+        hasher.write_u64(crate::message::release_word(self.release));
+        hasher.finish()
+    }
+
+    // ----- Shared helpers -----
+
+    fn send(&mut self, to: MemberId, message: Message) {
+        if to == self.id {
+            return;
+        }
+        self.outbox.push_back(Outgoing { to: Destination::Member(to), message });
+    }
+
+    fn send_to_replicas(&mut self, message: &Message) {
+        for member in 0..self.options.replica_count {
+            if member != self.id {
+                self.outbox.push_back(Outgoing { to: Destination::Member(member), message: message.clone() });
+            }
+        }
+    }
+
+    /// Replicas, and standbys when the cluster's release lets them follow.
+    fn send_to_followers(&mut self, message: &Message) {
+        self.send_to_replicas(message);
+        if self.feature_enabled(Feature::StandbyReplicas) {
+            for member in self.options.replica_count..self.options.member_count() {
+                if member != self.id {
+                    self.outbox.push_back(Outgoing { to: Destination::Member(member), message: message.clone() });
+                }
+            }
+        }
+    }
+
+    fn persist(&mut self, write: Write) {
+        let id = self.next_persist_id;
+        self.next_persist_id += 1;
+        let pending = match &write {
+            Write::Entry(entry) => Pending::Entry { op: entry.header.op, checksum: entry.header.checksum },
+            Write::Superblock(superblock) => Pending::View { view: superblock.view },
+            Write::Install { superblock, entries, truncate_after } => Pending::Install {
+                view: superblock.view,
+                op: entries.last().map(|entry| entry.header.op).unwrap_or(*truncate_after),
+            },
+            Write::Checkpoint { data, retain_from } => Pending::Checkpoint { op: data.op, retain_from: *retain_from },
+        };
+        self.pending.push_back((id, pending));
+        self.persists.push_back(Persist { id, write });
+    }
+
+    fn superblock(&self) -> Superblock {
+        Superblock { view: self.view, log_view: self.log_view }
+    }
+
+    fn jitter(&mut self) -> Tick {
+        self.prng.range_inclusive(0, self.options.timeout_jitter_ticks)
+    }
+
+    fn set_primary_timeout(&mut self) {
+        let jitter = self.jitter();
+        self.timers.primary_timeout_at = Some(self.now + self.options.primary_timeout_ticks + jitter);
+    }
+
+    /// Bump a timer only when it is not already due sooner.
+    fn arm(timer: &mut Option<Tick>, at: Tick) {
+        if timer.map_or(true, |current| current > at) {
+            *timer = Some(at);
+        }
+    }
+
+    /// Called after any durable completion: send what was waiting for it.
+    fn after_durable(&mut self) {
+        match self.status {
+            Status::Normal => {
+                if self.is_primary() {
+                    self.acked[self.id as usize] = self.durable_op;
+                    self.advance_commit();
+                } else {
+                    self.maybe_send_prepare_ok();
+                }
+            }
+            Status::ViewChange => {
+                self.maybe_send_do_view_change();
+                self.maybe_start_view();
+            }
+            Status::Recovering | Status::Halted => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

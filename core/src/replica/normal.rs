@@ -1,0 +1,398 @@
+//! Normal operation: requests, prepares, acknowledgements, commits and execution.
+
+use alloc::vec::Vec;
+
+use super::log::LogSlot;
+use super::{Applied, AppliedRequest, Replica, Role, Status, Write};
+use crate::message::{
+    Body, CheckpointData, ClientRequest, Commit, Entry, Heartbeat, Message, Prepare, PrepareOk, Reply, Request,
+    RequestStartView,
+};
+use crate::release::Feature;
+use crate::state_machine::StateMachine;
+use crate::types::Op;
+
+/// How many entries may wait ahead of a gap.
+const FUTURE_MAX: usize = 256;
+/// The most client requests one batched prepare carries.
+pub const BATCH_MAX_REQUESTS: usize = 64;
+
+impl<S: StateMachine> Replica<S> {
+    pub(super) fn on_request(&mut self, request: Request) {
+        if !self.is_serving_primary() || self.applied < self.commit_max {
+            // Not ready: the client resends, to every member after a timeout.
+            self.counters.requests_dropped += 1;
+            return;
+        }
+        if let Some(session) = self.sessions.get(request.client) {
+            if request.request < session.request {
+                self.counters.requests_dropped += 1;
+                return;
+            }
+            if request.request == session.request {
+                let reply = Reply {
+                    view: self.view,
+                    client: request.client,
+                    request: request.request,
+                    result: session.reply.clone(),
+                };
+                self.outbox.push_back(super::Outgoing {
+                    to: super::Destination::Client(request.client),
+                    message: Message::Reply(reply),
+                });
+                return;
+            }
+        }
+        if self.inflight.get(&request.client).is_some_and(|r| *r >= request.request)
+            || self.request_queue.iter().any(|q| q.client == request.client && q.request >= request.request)
+        {
+            return;
+        }
+        if self.request_queue.len() >= self.options.request_queue_max {
+            self.counters.requests_dropped += 1;
+            return;
+        }
+        self.request_queue.push_back(request);
+        self.prepare_queued();
+    }
+
+    /// Turn queued requests into prepares while the pipeline has room.
+    pub(super) fn prepare_queued(&mut self) {
+        let batch_max = if self.feature_enabled(Feature::BatchedPrepares) { BATCH_MAX_REQUESTS } else { 1 };
+        while !self.request_queue.is_empty()
+            && self.log.op() < self.commit_max + self.options.pipeline_max_ops
+            && (self.log.op() - self.log.base()) < self.options.log_bound_ops
+        {
+            let count = self.request_queue.len().min(batch_max);
+            let requests: Vec<ClientRequest> = self
+                .request_queue
+                .drain(..count)
+                .map(|request| ClientRequest {
+                    client: request.client,
+                    request: request.request,
+                    operation: request.operation,
+                })
+                .collect();
+            for request in &requests {
+                self.inflight.insert(request.client, request.request);
+            }
+            self.prepare_body(Body::Requests(requests));
+        }
+    }
+
+    pub(super) fn prepare_body(&mut self, body: Body) {
+        debug_assert!(self.is_serving_primary());
+        let entry = Entry::new(self.log.op() + 1, self.view, body);
+        self.log.push(LogSlot { header: entry.header, body: Some(entry.body.clone()), durable: false });
+        self.persist(Write::Entry(entry.clone()));
+        let prepare = Message::Prepare(Prepare { view: self.view, commit: self.commit_max, entry });
+        self.send_to_followers(&prepare);
+        Self::arm(&mut self.timers.prepare_at, self.now + self.options.prepare_timeout_ticks);
+    }
+
+    pub(super) fn on_prepare(&mut self, prepare: Prepare) {
+        if prepare.view < self.view || self.status == Status::Recovering {
+            self.counters.messages_dropped += 1;
+            return;
+        }
+        if self.is_primary() && prepare.view == self.view {
+            return;
+        }
+        if prepare.view > self.view || self.status != Status::Normal {
+            if self.status == Status::ViewChange && self.role == Role::Active && prepare.view == self.view {
+                return;
+            }
+            self.request_start_view(prepare.view);
+            return;
+        }
+        self.heard_from_primary();
+        // A repair answer may come from any member while it carries our view.
+        self.commit_max = self.commit_max.max(prepare.commit);
+        self.accept_entry(prepare.entry);
+        self.apply_committed();
+    }
+
+    /// Store an entry of the current view at its op, or keep it until the gap before it fills.
+    pub(super) fn accept_entry(&mut self, entry: Entry) {
+        let op = entry.header.op;
+        if op <= self.log.base() || op <= self.applied {
+            return;
+        }
+        if !entry.is_intact() {
+            self.counters.messages_dropped += 1;
+            return;
+        }
+        if let Some(slot) = self.log.get_mut(op) {
+            if slot.header == entry.header {
+                if slot.body.is_none() {
+                    slot.body = Some(entry.body.clone());
+                    self.persist(Write::Entry(entry));
+                }
+                return;
+            }
+            // Within one view the primary's entry is canonical: ours was left over
+            // from an older view and was never committed.
+            assert!(op > self.commit_max.min(self.applied), "a committed entry never changes");
+            self.log.truncate_after(op - 1);
+            self.durable_op = self.durable_op.min(op - 1);
+            self.prepare_ok_sent = self.prepare_ok_sent.min(op - 1);
+        }
+        if op == self.log.op() + 1 {
+            if op - self.log.base() > self.options.log_bound_ops {
+                // Full: catch up by executing (and checkpointing) first.
+                return;
+            }
+            self.append(entry);
+            while let Some(next) = self.future.remove(&(self.log.op() + 1)) {
+                if next.header.op - self.log.base() > self.options.log_bound_ops {
+                    self.future.insert(next.header.op, next);
+                    break;
+                }
+                self.append(next);
+            }
+        } else if op > self.log.op() + 1 {
+            if self.future.len() < FUTURE_MAX {
+                self.future.insert(op, entry);
+            }
+            Self::arm(&mut self.timers.repair_at, self.now);
+        }
+    }
+
+    fn append(&mut self, entry: Entry) {
+        self.log.push(LogSlot { header: entry.header, body: Some(entry.body.clone()), durable: false });
+        self.persist(Write::Entry(entry));
+    }
+
+    pub(super) fn maybe_send_prepare_ok(&mut self) {
+        if self.status != Status::Normal || self.role != Role::Active || self.is_primary() {
+            return;
+        }
+        if self.durable_op > self.prepare_ok_sent && self.durable_view >= self.view {
+            self.prepare_ok_sent = self.durable_op;
+            let ok =
+                PrepareOk { view: self.view, op: self.durable_op, from: self.id, release: self.options.binary_release };
+            let primary = self.options.primary_of(self.view);
+            self.send(primary, Message::PrepareOk(ok));
+        }
+    }
+
+    pub(super) fn on_prepare_ok(&mut self, ok: PrepareOk) {
+        if ok.view != self.view || !self.is_serving_primary() || ok.from >= self.options.member_count() {
+            return;
+        }
+        self.advertised[ok.from as usize] = Some(ok.release);
+        if ok.from >= self.options.replica_count {
+            return;
+        }
+        let acked = &mut self.acked[ok.from as usize];
+        *acked = (*acked).max(ok.op.min(self.log.op()));
+        self.advance_commit();
+    }
+
+    /// Commit the highest op that a quorum of active replicas holds durably.
+    pub(super) fn advance_commit(&mut self) {
+        if !self.is_serving_primary() {
+            return;
+        }
+        let mut acked: Vec<Op> = self.acked[..self.options.replica_count as usize].to_vec();
+        acked.sort_unstable_by(|a, b| b.cmp(a));
+        let quorum_op = acked[self.options.quorum() - 1];
+        if quorum_op > self.commit_max {
+            self.commit_max = quorum_op;
+            self.apply_committed();
+            self.prepare_queued();
+        }
+        if self.log.op() <= self.commit_max {
+            self.timers.prepare_at = None;
+        }
+    }
+
+    pub(super) fn apply_committed(&mut self) {
+        while self.applied < self.commit_max {
+            let op = self.applied + 1;
+            let Some(slot) = self.log.get(op) else { break };
+            let Some(body) = slot.body.clone() else { break };
+            let checksum = slot.header.checksum;
+            self.execute(op, checksum, body);
+        }
+        if self.applied >= self.checkpoint.op + self.options.checkpoint_interval_ops() {
+            self.take_checkpoint();
+        }
+    }
+
+    fn execute(&mut self, op: Op, checksum: u64, body: Body) {
+        debug_assert_eq!(op, self.applied + 1);
+        let mut notes = Vec::new();
+        match body {
+            Body::Requests(requests) => {
+                for request in requests {
+                    let fresh = !self.sessions.is_duplicate(request.client, request.request);
+                    let result = if fresh {
+                        let result = self.state.apply(&request.operation);
+                        self.sessions.record(request.client, request.request, result.clone(), op);
+                        result
+                    } else {
+                        Vec::new()
+                    };
+                    if self.is_primary() && self.status == super::Status::Normal {
+                        if self.inflight.get(&request.client) == Some(&request.request) {
+                            self.inflight.remove(&request.client);
+                        }
+                        if fresh {
+                            let reply = Reply {
+                                view: self.view,
+                                client: request.client,
+                                request: request.request,
+                                result: result.clone(),
+                            };
+                            self.outbox.push_back(super::Outgoing {
+                                to: super::Destination::Client(request.client),
+                                message: Message::Reply(reply),
+                            });
+                        }
+                    }
+                    if self.options.report_applied {
+                        notes.push(AppliedRequest {
+                            client: request.client,
+                            request: request.request,
+                            operation: request.operation,
+                            result,
+                            fresh,
+                        });
+                    }
+                }
+            }
+            Body::Upgrade { release } => {
+                if release > self.options.binary_release {
+                    self.halt(super::HaltReason::BinaryTooOld {
+                        binary: self.options.binary_release,
+                        cluster: release,
+                    });
+                    return;
+                }
+                self.release = self.release.max(release);
+            }
+        }
+        self.applied = op;
+        if self.options.report_applied {
+            let digest = self.state_digest();
+            self.applied_notes.push_back(Applied { op, checksum, requests: notes, digest });
+        }
+    }
+
+    fn take_checkpoint(&mut self) {
+        let op = self.applied;
+        let Some(last_header) = self.log.header(op) else { return };
+        let data = CheckpointData {
+            op,
+            last_header,
+            release: self.release,
+            state: self.state.snapshot(),
+            sessions: self.sessions.encode(),
+        };
+        // Keep one interval of history behind the checkpoint for lagging peers.
+        let retain_from = (op + 1).saturating_sub(self.options.checkpoint_interval_ops());
+        self.checkpoint = data.clone();
+        self.persist(Write::Checkpoint { data, retain_from });
+    }
+
+    pub(super) fn on_heartbeat_timeout(&mut self) {
+        if !self.is_serving_primary() {
+            return;
+        }
+        let commit = Message::Commit(Commit {
+            view: self.view,
+            commit: self.commit_max,
+            checkpoint: self.checkpoint.op,
+            release: self.options.binary_release,
+        });
+        self.send_to_followers(&commit);
+        self.timers.heartbeat_at = Some(self.now + self.options.heartbeat_interval_ticks);
+    }
+
+    pub(super) fn on_prepare_timeout(&mut self) {
+        if !self.is_serving_primary() || self.log.op() <= self.commit_max {
+            return;
+        }
+        // Resend what a quorum has not yet acknowledged, to whoever lacks it.
+        let first = self.commit_max + 1;
+        let last = self.log.op().min(first + self.options.pipeline_max_ops);
+        for member in 0..self.options.replica_count {
+            if member == self.id {
+                continue;
+            }
+            let acked = self.acked[member as usize];
+            for op in first.max(acked + 1)..=last {
+                if let Some(entry) = self.log.get(op).and_then(|slot| slot.entry()) {
+                    let prepare = Prepare { view: self.view, commit: self.commit_max, entry };
+                    self.send(member, Message::Prepare(prepare));
+                }
+            }
+        }
+        self.timers.prepare_at = Some(self.now + self.options.prepare_timeout_ticks);
+    }
+
+    pub(super) fn on_commit(&mut self, commit: Commit) {
+        if commit.view < self.view || self.status == Status::Recovering {
+            return;
+        }
+        let from = self.options.primary_of(commit.view);
+        self.advertised[from as usize] = Some(commit.release);
+        if commit.view > self.view || self.status != Status::Normal {
+            if !(self.status == Status::ViewChange && commit.view == self.view) {
+                self.request_start_view(commit.view);
+            }
+            return;
+        }
+        if self.is_primary() {
+            return;
+        }
+        self.heard_from_primary();
+        self.commit_max = self.commit_max.max(commit.commit);
+        self.apply_committed();
+        if self.applied < self.commit_max {
+            Self::arm(&mut self.timers.repair_at, self.now);
+        }
+        let heartbeat = Heartbeat {
+            view: self.view,
+            from: self.id,
+            op: self.log.op(),
+            commit: self.applied,
+            release: self.options.binary_release,
+        };
+        self.send(from, Message::Heartbeat(heartbeat));
+    }
+
+    pub(super) fn on_heartbeat(&mut self, heartbeat: Heartbeat) {
+        if heartbeat.from >= self.options.member_count() {
+            return;
+        }
+        self.advertised[heartbeat.from as usize] = Some(heartbeat.release);
+    }
+
+    pub(super) fn heard_from_primary(&mut self) {
+        self.set_primary_timeout();
+    }
+
+    pub(super) fn on_primary_timeout(&mut self) {
+        match (self.status, self.role) {
+            (Status::Normal, Role::Active) if !self.is_primary() => {
+                self.start_view_change(self.view + 1);
+            }
+            (Status::Normal, Role::Standby) => {
+                // A standby never starts a view change; it asks where the cluster is.
+                let primary = self.options.primary_of(self.view);
+                let request = RequestStartView { view: self.view, from: self.id };
+                self.send(primary, Message::RequestStartView(request));
+                self.set_primary_timeout();
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn request_start_view(&mut self, view: crate::types::View) {
+        let primary = self.options.primary_of(view);
+        let request = RequestStartView { view, from: self.id };
+        self.send(primary, Message::RequestStartView(request));
+    }
+}

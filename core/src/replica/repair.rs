@@ -1,0 +1,210 @@
+//! Repair of missing or damaged entries, state transfer, and recovery of lost state.
+
+use super::{Replica, Role, Status, Write};
+use crate::message::{
+    Checkpoint, CheckpointData, Message, Prepare, Recovery, RecoveryResponse, RequestCheckpoint, RequestPrepare,
+    StartViewChange,
+};
+use crate::state_machine::StateMachine;
+use crate::types::Op;
+
+/// Ops one repair round asks for.
+const REPAIR_OPS_PER_ROUND: u64 = 16;
+
+impl<S: StateMachine> Replica<S> {
+    pub(super) fn on_repair_timeout(&mut self) {
+        match self.status {
+            Status::Normal if !self.is_primary() => self.repair_log(),
+            Status::ViewChange => {
+                // Messages may have been lost: say it again.
+                let svc = Message::StartViewChange(StartViewChange { view: self.view, from: self.id });
+                self.send_to_replicas(&svc);
+                if self.dvc_sent && !self.is_primary() {
+                    let dvc = Message::DoViewChange(self.do_view_change_message_for_resend());
+                    let primary = self.options.primary_of(self.view);
+                    self.send(primary, dvc);
+                }
+                self.maybe_start_view();
+                self.timers.repair_at = Some(self.now + self.options.heartbeat_interval_ticks);
+            }
+            _ => {}
+        }
+    }
+
+    fn do_view_change_message_for_resend(&self) -> crate::message::DoViewChange {
+        crate::message::DoViewChange {
+            view: self.view,
+            from: self.id,
+            log_view: self.log_view,
+            commit: self.commit_max,
+            checkpoint: self.log.base(),
+            slots: self.log.view_change_slots(),
+        }
+    }
+
+    /// Ask the primary for every op we lack up to what we know exists.
+    fn repair_log(&mut self) {
+        let known = self.commit_max.max(self.log.op()).max(self.future.keys().next_back().copied().unwrap_or(0));
+        let primary = self.options.primary_of(self.view);
+        let mut asked = 0;
+        if self.applied < self.log.base() {
+            self.awaiting_checkpoint = true;
+            let request = RequestCheckpoint { view: self.view, from: self.id };
+            self.send(primary, Message::RequestCheckpoint(request));
+            asked += 1;
+        } else {
+            let mut op = self.applied + 1;
+            while op <= known && asked < REPAIR_OPS_PER_ROUND {
+                let slot = self.log.get(op);
+                let missing = match slot {
+                    Some(slot) => slot.body.is_none(),
+                    None => !self.future.contains_key(&op),
+                };
+                if missing {
+                    let checksum = slot.map(|slot| slot.header.checksum);
+                    let request = RequestPrepare { view: self.view, from: self.id, op, checksum };
+                    self.send(primary, Message::RequestPrepare(request));
+                    self.counters.repairs_requested += 1;
+                    asked += 1;
+                }
+                op += 1;
+            }
+        }
+        if asked > 0 || self.applied < self.commit_max {
+            self.timers.repair_at = Some(self.now + self.options.repair_interval_ticks);
+        }
+    }
+
+    pub(super) fn on_request_prepare(&mut self, request: RequestPrepare) {
+        if request.from >= self.options.member_count() || request.view != self.view {
+            return;
+        }
+        let canonical = self.is_serving_primary();
+        match self.log.get(request.op) {
+            Some(slot) if slot.body.is_some() => {
+                // Only the primary may answer without a checksum: its log is the view's.
+                let matches = match request.checksum {
+                    Some(checksum) => slot.header.checksum == checksum,
+                    None => canonical,
+                };
+                if matches {
+                    let entry = slot.entry().expect("has a body");
+                    let prepare = Prepare { view: self.view, commit: self.commit_max, entry };
+                    self.send(request.from, Message::Prepare(prepare));
+                }
+            }
+            None if canonical && request.op <= self.log.base() => {
+                self.send_checkpoint(request.from);
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn on_request_checkpoint(&mut self, request: RequestCheckpoint) {
+        if request.from >= self.options.member_count() || request.view > self.view {
+            return;
+        }
+        if self.checkpoint.op > 0 && matches!(self.status, Status::Normal | Status::ViewChange) {
+            self.send_checkpoint(request.from);
+        }
+    }
+
+    fn send_checkpoint(&mut self, to: crate::types::MemberId) {
+        let checkpoint = Checkpoint { view: self.view, from: self.id, data: self.checkpoint.clone() };
+        self.send(to, Message::Checkpoint(checkpoint));
+    }
+
+    /// State transfer: adopt a committed checkpoint newer than what we applied.
+    pub(super) fn on_checkpoint(&mut self, checkpoint: Checkpoint) {
+        let data = checkpoint.data;
+        if data.op <= self.applied || self.status == Status::Recovering || checkpoint.view < self.view {
+            return;
+        }
+        if self.status == Status::ViewChange && !self.is_primary() {
+            return;
+        }
+        if data.release > self.options.binary_release {
+            self.halt(super::HaltReason::BinaryTooOld { binary: self.options.binary_release, cluster: data.release });
+            return;
+        }
+        let Some(sessions) = super::sessions::Sessions::decode(&data.sessions) else { return };
+        if self.state.restore(&data.state).is_err() {
+            return;
+        }
+        self.sessions = sessions;
+        self.release = data.release;
+        self.applied = data.op;
+        self.commit_max = self.commit_max.max(data.op);
+        self.counters.state_transfers += 1;
+        if self.log.header(data.op) == Some(data.last_header) {
+            self.log.trim_before(data.op + 1);
+        } else if self.log.op() <= data.op || self.log.base() >= data.op {
+            self.log.reset(data.op);
+        } else {
+            // Our slots after the checkpoint came from another view; drop them all.
+            self.log.reset(data.op);
+        }
+        self.durable_op = self.durable_op.min(self.log.op());
+        self.awaiting_checkpoint = false;
+        self.checkpoint = data.clone();
+        self.persist(Write::Checkpoint { data, retain_from: self.applied + 1 });
+        while let Some(next) = self.future.remove(&(self.log.op() + 1)) {
+            self.accept_entry(next);
+        }
+        self.apply_committed();
+        if self.status == Status::ViewChange {
+            self.maybe_start_view();
+        } else {
+            Self::arm(&mut self.timers.repair_at, self.now);
+        }
+    }
+
+    pub(super) fn start_recovery(&mut self) {
+        self.status = Status::Recovering;
+        self.recovery_nonce = self.prng.next_u64();
+        self.recovery_responses.clear();
+        let recovery = Message::Recovery(Recovery { from: self.id, nonce: self.recovery_nonce });
+        self.send_to_replicas(&recovery);
+        self.timers.recovery_at = Some(self.now + self.options.recovery_interval_ticks);
+    }
+
+    pub(super) fn on_recovery_timeout(&mut self) {
+        if self.status == Status::Recovering {
+            self.start_recovery();
+        }
+    }
+
+    pub(super) fn on_recovery(&mut self, recovery: Recovery) {
+        if self.status != Status::Normal || self.role != Role::Active || recovery.from >= self.options.member_count() {
+            return;
+        }
+        let primary_log = self.is_serving_primary().then(|| self.start_view_message());
+        let response = RecoveryResponse { view: self.view, nonce: recovery.nonce, from: self.id, primary_log };
+        self.send(recovery.from, Message::RecoveryResponse(response));
+    }
+
+    pub(super) fn on_recovery_response(&mut self, response: RecoveryResponse) {
+        if self.status != Status::Recovering
+            || response.nonce != self.recovery_nonce
+            || response.from >= self.options.replica_count
+        {
+            return;
+        }
+        self.recovery_responses.insert(response.from, response);
+        if self.recovery_responses.len() < self.options.quorum() {
+            return;
+        }
+        let view = self.recovery_responses.values().map(|r| r.view).max().unwrap_or(0);
+        let primary = self.options.primary_of(view);
+        let Some(start_view) =
+            self.recovery_responses.get(&primary).filter(|r| r.view == view).and_then(|r| r.primary_log.clone())
+        else {
+            return;
+        };
+        self.recovery_responses.clear();
+        // No checkpoint survived either: state comes from the log or by state transfer.
+        let _: Op = self.applied;
+        self.install_view(start_view);
+        let _ = CheckpointData::clone;
+    }
+}

@@ -1,0 +1,339 @@
+//! View change (StartViewChange, DoViewChange, StartView) with nack-based truncation.
+//!
+//! The new primary adopts the log of the most up-to-date replica in a quorum of
+//! DoViewChange messages: the highest `log_view`, then the highest op. It needs a body
+//! for every op it adopts. A body that no one can supply may be dropped, with every
+//! op after it, only when a quorum proves the op cannot have committed: each such
+//! replica "nacks" it, i.e. it is not committed there and the replica does not hold
+//! that header, not even damaged. A committed op is durable on a quorum and replicas
+//! lose durable entries only to damage (which never nacks), so quorums intersect.
+
+use alloc::vec::Vec;
+
+use super::log::LogSlot;
+use super::{Replica, Role, Status, Write};
+use crate::message::{
+    Body, DoViewChange, Entry, Header, Message, RequestCheckpoint, RequestPrepare, StartView, StartViewChange,
+};
+use crate::state_machine::StateMachine;
+use crate::types::{Op, View};
+
+impl<S: StateMachine> Replica<S> {
+    pub(super) fn start_view_change(&mut self, view: View) {
+        if self.role != Role::Active || self.status == Status::Recovering {
+            return;
+        }
+        debug_assert!(view > self.view || self.status == Status::Normal);
+        self.view = view;
+        self.status = Status::ViewChange;
+        self.counters.view_changes += 1;
+        self.begin_view_change_round(view);
+    }
+
+    pub(super) fn begin_view_change_round(&mut self, view: View) {
+        self.svc_votes = 1 << self.id;
+        self.dvcs.clear();
+        self.dvc_sent = false;
+        self.installing = false;
+        self.awaiting_checkpoint = false;
+        self.request_queue.clear();
+        self.inflight.clear();
+        self.acked = [0; crate::types::MEMBERS_MAX];
+        self.timers.heartbeat_at = None;
+        self.timers.prepare_at = None;
+        self.timers.primary_timeout_at = None;
+        if self.durable_view < view {
+            let superblock = self.superblock();
+            self.persist(Write::Superblock(superblock));
+        }
+        self.send_to_replicas(&Message::StartViewChange(StartViewChange { view, from: self.id }));
+        let jitter = self.jitter();
+        self.timers.view_change_at = Some(self.now + self.options.view_change_timeout_ticks + jitter);
+        self.timers.repair_at = Some(self.now + self.options.heartbeat_interval_ticks);
+        self.maybe_send_do_view_change();
+    }
+
+    pub(super) fn on_view_change_timeout(&mut self) {
+        if self.status == Status::ViewChange {
+            self.start_view_change(self.view + 1);
+        }
+    }
+
+    pub(super) fn on_start_view_change(&mut self, svc: StartViewChange) {
+        if self.role != Role::Active || svc.from >= self.options.replica_count || self.status == Status::Recovering {
+            return;
+        }
+        if svc.view > self.view {
+            self.start_view_change(svc.view);
+        }
+        if svc.view != self.view {
+            return;
+        }
+        match self.status {
+            Status::ViewChange => {
+                self.svc_votes |= 1 << svc.from;
+                self.maybe_send_do_view_change();
+            }
+            Status::Normal if self.is_primary() => {
+                let start_view = Message::StartView(self.start_view_message());
+                self.send(svc.from, start_view);
+            }
+            _ => {}
+        }
+    }
+
+    fn do_view_change_message(&self) -> DoViewChange {
+        DoViewChange {
+            view: self.view,
+            from: self.id,
+            log_view: self.log_view,
+            commit: self.commit_max,
+            checkpoint: self.log.base(),
+            slots: self.log.view_change_slots(),
+        }
+    }
+
+    pub(super) fn maybe_send_do_view_change(&mut self) {
+        if self.status != Status::ViewChange || self.dvc_sent || self.durable_view < self.view {
+            return;
+        }
+        if (self.svc_votes.count_ones() as usize) < self.options.quorum() {
+            return;
+        }
+        self.dvc_sent = true;
+        let dvc = self.do_view_change_message();
+        let primary = self.options.primary_of(self.view);
+        if primary == self.id {
+            self.on_do_view_change(dvc);
+        } else {
+            self.send(primary, Message::DoViewChange(dvc));
+        }
+    }
+
+    pub(super) fn on_do_view_change(&mut self, dvc: DoViewChange) {
+        if self.role != Role::Active || dvc.from >= self.options.replica_count || self.status == Status::Recovering {
+            return;
+        }
+        if dvc.view > self.view {
+            self.start_view_change(dvc.view);
+        }
+        if dvc.view != self.view {
+            return;
+        }
+        if self.status == Status::Normal {
+            if self.is_primary() {
+                let start_view = Message::StartView(self.start_view_message());
+                self.send(dvc.from, start_view);
+            }
+            return;
+        }
+        if self.options.primary_of(self.view) != self.id {
+            return;
+        }
+        self.svc_votes |= 1 << dvc.from;
+        self.dvcs.insert(dvc.from, dvc);
+        self.maybe_send_do_view_change();
+        self.maybe_start_view();
+    }
+
+    /// A body for op `op` with this header, from our log, stashed repairs or any DVC.
+    fn find_body(&self, op: Op, header: Header) -> Option<Body> {
+        if let Some(slot) = self.log.get(op) {
+            if slot.header == header && slot.body.is_some() {
+                return slot.body.clone();
+            }
+        }
+        if let Some(entry) = self.future.get(&op) {
+            if entry.header == header {
+                return Some(entry.body.clone());
+            }
+        }
+        self.dvcs.values().find_map(|dvc| {
+            let slot = dvc.slots.get(op.checked_sub(dvc.checkpoint + 1)? as usize)?;
+            (slot.header == header).then(|| slot.body.clone()).flatten()
+        })
+    }
+
+    /// A committed entry at `op` (at or below some member's commit), from anyone.
+    fn find_committed(&self, op: Op) -> Option<Entry> {
+        if op <= self.commit_max {
+            if let Some(entry) = self.log.get(op).and_then(LogSlot::entry) {
+                return Some(entry);
+            }
+        }
+        self.dvcs.values().filter(|dvc| dvc.commit >= op).find_map(|dvc| {
+            let slot = dvc.slots.get(op.checked_sub(dvc.checkpoint + 1)? as usize)?;
+            Some(Entry { header: slot.header, body: slot.body.clone()? })
+        })
+    }
+
+    fn nacks(&self, op: Op, header: Header) -> usize {
+        self.dvcs
+            .values()
+            .filter(|dvc| {
+                if dvc.commit >= op || op <= dvc.checkpoint {
+                    return false;
+                }
+                match dvc.slots.get((op - dvc.checkpoint - 1) as usize) {
+                    None => true,
+                    Some(slot) => slot.header != header,
+                }
+            })
+            .count()
+    }
+
+    pub(super) fn maybe_start_view(&mut self) {
+        if self.status != Status::ViewChange || !self.is_primary() || self.installing {
+            return;
+        }
+        if self.dvcs.len() < self.options.quorum() || !self.dvcs.contains_key(&self.id) {
+            return;
+        }
+        let best = self
+            .dvcs
+            .values()
+            .max_by_key(|dvc| (dvc.log_view, dvc.checkpoint + dvc.slots.len() as Op))
+            .expect("a quorum is not empty");
+        let best_from = best.from;
+        let best_checkpoint = best.checkpoint;
+        let canonical: Vec<Header> = best.slots.iter().map(|slot| slot.header).collect();
+        let mut canonical_op = best_checkpoint + canonical.len() as Op;
+        let commit = self.dvcs.values().map(|dvc| dvc.commit).max().unwrap_or(0).max(self.commit_max);
+
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut op = self.applied + 1;
+        while op <= canonical_op {
+            if op <= best_checkpoint {
+                match self.find_committed(op) {
+                    Some(entry) => entries.push(entry),
+                    None => {
+                        // Committed history that nobody here still holds: take the
+                        // most advanced member's checkpoint, then try again.
+                        if best_from != self.id {
+                            let request = RequestCheckpoint { view: self.view, from: self.id };
+                            self.send(best_from, Message::RequestCheckpoint(request));
+                        }
+                        return;
+                    }
+                }
+            } else {
+                let header = canonical[(op - best_checkpoint - 1) as usize];
+                match self.find_body(op, header) {
+                    Some(body) => entries.push(Entry { header, body }),
+                    None if op > commit && self.nacks(op, header) >= self.options.quorum() => {
+                        canonical_op = op - 1;
+                        break;
+                    }
+                    None => {
+                        let request =
+                            RequestPrepare { view: self.view, from: self.id, op, checksum: Some(header.checksum) };
+                        self.send_to_replicas(&Message::RequestPrepare(request));
+                        self.counters.repairs_requested += 1;
+                        return;
+                    }
+                }
+            }
+            op += 1;
+        }
+        debug_assert!(commit <= canonical_op.max(self.applied), "a view change never loses a committed op");
+
+        let keep = self.applied.min(self.log.op());
+        if keep < self.log.base() {
+            self.log.reset(keep);
+        } else {
+            self.log.truncate_after(keep);
+        }
+        self.durable_op = self.durable_op.min(keep);
+        for entry in &entries {
+            self.log.push(LogSlot { header: entry.header, body: Some(entry.body.clone()), durable: false });
+        }
+        self.future.clear();
+        self.log_view = self.view;
+        self.commit_max = self.commit_max.max(commit.min(canonical_op.max(self.applied)));
+        self.installing = true;
+        let superblock = self.superblock();
+        self.persist(Write::Install { superblock, truncate_after: keep, entries });
+    }
+
+    /// The new primary's log is durable: start the view.
+    pub(super) fn on_view_installed(&mut self) {
+        debug_assert!(self.is_primary());
+        self.status = Status::Normal;
+        self.dvcs.clear();
+        self.timers.view_change_at = None;
+        self.timers.repair_at = None;
+        self.acked = [0; crate::types::MEMBERS_MAX];
+        self.acked[self.id as usize] = self.durable_op;
+        let start_view = Message::StartView(self.start_view_message());
+        self.send_to_followers(&start_view);
+        self.timers.heartbeat_at = Some(self.now + self.options.heartbeat_interval_ticks);
+        self.apply_committed();
+        self.advance_commit();
+        if self.log.op() > self.commit_max {
+            Self::arm(&mut self.timers.prepare_at, self.now + self.options.prepare_timeout_ticks);
+        }
+    }
+
+    pub(super) fn start_view_message(&self) -> StartView {
+        let entries: Vec<Entry> = self.log.slots_after(self.log.base()).map_while(LogSlot::entry).collect();
+        StartView { view: self.view, commit: self.commit_max, checkpoint: self.log.base(), entries }
+    }
+
+    pub(super) fn on_start_view(&mut self, start_view: StartView) {
+        if self.status == Status::Recovering || start_view.view < self.view {
+            return;
+        }
+        if start_view.view == self.view && self.status == Status::Normal {
+            return;
+        }
+        if self.role == Role::Active && self.options.primary_of(start_view.view) == self.id {
+            return;
+        }
+        self.install_view(start_view);
+    }
+
+    /// Adopt a view's log as a backup or standby (or after recovery).
+    pub(super) fn install_view(&mut self, start_view: StartView) {
+        self.view = start_view.view;
+        self.log_view = start_view.view;
+        self.status = Status::Normal;
+        self.dvcs.clear();
+        self.dvc_sent = false;
+        self.installing = false;
+        self.timers.view_change_at = None;
+        self.timers.recovery_at = None;
+        self.prepare_ok_sent = 0;
+        let first = start_view.checkpoint + 1;
+        let keep = (first - 1).min(self.log.op());
+        if keep < first - 1 || keep < self.log.base() {
+            self.log.reset(first - 1);
+        } else {
+            self.log.truncate_after(keep);
+        }
+        let truncate_after = self.log.op();
+        self.durable_op = self.durable_op.min(truncate_after);
+        let entries: Vec<Entry> =
+            start_view.entries.into_iter().filter(|entry| entry.header.op > truncate_after).collect();
+        for entry in &entries {
+            if entry.header.op != self.log.op() + 1 {
+                break;
+            }
+            self.log.push(LogSlot { header: entry.header, body: Some(entry.body.clone()), durable: false });
+        }
+        self.future.clear();
+        self.commit_max = self.commit_max.max(start_view.commit.min(self.log.op()));
+        self.awaiting_checkpoint = self.applied < self.log.base();
+        let superblock = self.superblock();
+        self.persist(Write::Install { superblock, truncate_after, entries });
+        self.heard_from_primary();
+        self.apply_committed();
+        Self::arm(&mut self.timers.repair_at, self.now + self.options.repair_interval_ticks);
+    }
+
+    pub(super) fn on_request_start_view(&mut self, request: crate::message::RequestStartView) {
+        if self.is_serving_primary() && request.view <= self.view && request.from < self.options.member_count() {
+            let start_view = Message::StartView(self.start_view_message());
+            self.send(request.from, start_view);
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! Running a scenario script against the simulator: the native engine of
+//! `viewstamp replay`, and what the browser and wasmtime run too.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use super::ast::{Command, CompareOp, Condition, Header, Line, MemberRef, Script, Subject};
+use super::parse::parse_script;
+use crate::release::{is_known_release, Release, NEWEST_RELEASE};
+use crate::sim::{SimConfig, Simulator};
+use crate::state_machine::KvCommand;
+use crate::types::MemberId;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Print a line for every simulated event.
+    pub trace: bool,
+    /// Run the invariant checkers after every event.
+    pub check: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self { trace: true, check: true }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunOutcome {
+    /// 0: every expectation held and no invariant broke; 1: otherwise; 2: did not parse.
+    pub exit_status: u8,
+    /// `None` when the script did not parse (nothing was simulated).
+    pub digest: Option<u64>,
+    pub violations: u64,
+    pub events: u64,
+    pub messages_delivered: u64,
+}
+
+/// What stops a line from running.
+pub struct RunError(pub String);
+
+pub fn digest_line(digest: u64, violations: u64) -> String {
+    alloc::format!("digest={digest:016x} violations={violations}")
+}
+
+/// Parse and run a script, sending every output line to `out`.
+pub fn run_text(text: &str, options: RunOptions, out: &mut dyn FnMut(&str)) -> RunOutcome {
+    match parse_script(text) {
+        Ok(script) => run_script(&script, options, out),
+        Err(error) => {
+            out(&error.to_string());
+            RunOutcome { exit_status: 2, digest: None, violations: 0, events: 0, messages_delivered: 0 }
+        }
+    }
+}
+
+/// The simulator a script's header describes.
+pub fn simulator_for(header: &Header, options: RunOptions) -> Result<Simulator, String> {
+    let binary = header.binary.unwrap_or(NEWEST_RELEASE);
+    let release = header.release.unwrap_or(binary);
+    let at = header.line;
+    if !is_known_release(binary) {
+        return Err(alloc::format!("line {at}: no binary of this build has release {binary}"));
+    }
+    if !is_known_release(release) {
+        return Err(alloc::format!("line {at}: this build knows no release {release}"));
+    }
+    if release > binary {
+        return Err(alloc::format!(
+            "line {at}: the cluster release {release} is newer than the binary {binary} that must run it"
+        ));
+    }
+    let mut config = SimConfig::new(header.replicas, header.standbys, header.seed);
+    config.binary = binary;
+    config.release = release;
+    config.trace = options.trace;
+    config.check = options.check;
+    Ok(Simulator::new(config))
+}
+
+pub fn run_script(script: &Script, options: RunOptions, out: &mut dyn FnMut(&str)) -> RunOutcome {
+    let mut sim = match simulator_for(&script.header, options) {
+        Ok(sim) => sim,
+        Err(error) => {
+            out(&error);
+            return RunOutcome { exit_status: 1, digest: None, violations: 0, events: 0, messages_delivered: 0 };
+        }
+    };
+    let mut runner = Runner { sim: &mut sim, failed: false, error_code: String::from("none"), violations_shown: 0 };
+    for line in &script.lines {
+        let result = runner.execute(line, out);
+        runner.flush(out);
+        if let Err(RunError(reason)) = result {
+            out(&alloc::format!("line {}: {reason}", line.number));
+            runner.failed = true;
+            break;
+        }
+    }
+    let failed = runner.failed;
+    let violations = sim.violations();
+    out(&digest_line(sim.digest(), violations));
+    RunOutcome {
+        exit_status: if failed || violations > 0 { 1 } else { 0 },
+        digest: Some(sim.digest()),
+        violations,
+        events: sim.events_processed(),
+        messages_delivered: sim.messages_delivered(),
+    }
+}
+
+/// Executes lines against one simulator: the scenario engine shared by every host.
+pub struct Runner<'a> {
+    pub sim: &'a mut Simulator,
+    pub failed: bool,
+    /// The last operator command's code.
+    pub error_code: String,
+    violations_shown: usize,
+}
+
+impl<'a> Runner<'a> {
+    pub fn new(sim: &'a mut Simulator) -> Self {
+        Runner { sim, failed: false, error_code: String::from("none"), violations_shown: 0 }
+    }
+
+    /// Send the simulator's trace and any new violations to `out`.
+    pub fn flush(&mut self, out: &mut dyn FnMut(&str)) {
+        for line in self.sim.take_trace() {
+            out(&line);
+        }
+        let violations = &self.sim.checker.violations;
+        for violation in &violations[self.violations_shown..] {
+            out(&alloc::format!("violation: {violation}"));
+        }
+        self.violations_shown = violations.len();
+    }
+
+    fn member(&self, member: u8) -> Result<MemberId, RunError> {
+        let count = self.sim.member_count();
+        if member < count {
+            Ok(member)
+        } else {
+            Err(RunError(alloc::format!("member {member} does not exist: this cluster has members 0 to {}", count - 1)))
+        }
+    }
+
+    fn standby(&self, member: u8) -> Result<MemberId, RunError> {
+        let member = self.member(member)?;
+        Ok(member)
+    }
+
+    fn not_supported(what: &str) -> RunError {
+        RunError(alloc::format!("{what} is not supported yet by this build"))
+    }
+
+    /// Run one line. Failed expectations are printed and remembered; a line that
+    /// cannot run returns an error and stops the run.
+    fn execute(&mut self, line: &Line, out: &mut dyn FnMut(&str)) -> Result<(), RunError> {
+        match &line.command {
+            Command::Tick(ticks) => {
+                let until = self.sim.now() + ticks;
+                self.sim.run_until(until);
+            }
+            Command::Step(count) => {
+                for _ in 0..*count {
+                    if !self.sim.step() {
+                        break;
+                    }
+                }
+            }
+            Command::Until { condition, within_ticks } => {
+                let deadline = self.sim.now() + within_ticks;
+                loop {
+                    let (holds, actual) = self.evaluate(condition)?;
+                    if holds {
+                        break;
+                    }
+                    if self.sim.now() >= deadline {
+                        self.failed = true;
+                        self.flush(out);
+                        out(&alloc::format!(
+                            "line {}: until {condition} did not hold within {within_ticks} ticks ({} is {actual})",
+                            line.number,
+                            condition.subject
+                        ));
+                        break;
+                    }
+                    let next = self.sim.now() + 1;
+                    self.sim.run_until(next);
+                }
+            }
+            Command::Expect(condition) => {
+                let (holds, actual) = self.evaluate(condition)?;
+                if !holds {
+                    self.failed = true;
+                    self.flush(out);
+                    out(&alloc::format!(
+                        "line {}: expect {condition} failed: {} is {actual}",
+                        line.number,
+                        condition.subject
+                    ));
+                }
+            }
+            Command::Put { key, value, client } => {
+                let command = KvCommand::Put { key: key.as_bytes().to_vec(), value: value.as_bytes().to_vec() };
+                self.sim.submit(*client, command).map_err(|error| RunError(error.0))?;
+            }
+            Command::Get { key, client, at: None } => {
+                let command = KvCommand::Get { key: key.as_bytes().to_vec() };
+                self.sim.submit(*client, command).map_err(|error| RunError(error.0))?;
+            }
+            Command::Get { at: Some(member), .. } => {
+                self.standby(*member)?;
+                return Err(Self::not_supported("a read at a standby (`get ... at=R`)"));
+            }
+            Command::Crash(member) => {
+                let member = self.member(*member)?;
+                self.sim.crash(member);
+            }
+            Command::Restart { member, binary } => {
+                let member = self.member(*member)?;
+                if let Some(binary) = binary {
+                    if !is_known_release(*binary) {
+                        return Err(RunError(alloc::format!("no binary of this build has release {binary}")));
+                    }
+                }
+                self.sim.restart(member, *binary);
+            }
+            Command::Partition(groups) => {
+                let mut seen = 0u32;
+                for group in groups {
+                    for member in group {
+                        let member = self.member(*member)?;
+                        if seen & (1 << member) != 0 {
+                            return Err(RunError(alloc::format!("member {member} is named in two groups")));
+                        }
+                        seen |= 1 << member;
+                    }
+                }
+                self.sim.network.partition(groups);
+                self.trace_fault(&line.command);
+            }
+            Command::Isolate(member) => {
+                let member = self.member(*member)?;
+                self.sim.network.isolate(member);
+                self.trace_fault(&line.command);
+            }
+            Command::Block { from, to } => {
+                let (from, to) = (self.member(*from)?, self.member(*to)?);
+                self.sim.network.block(from, to);
+                self.trace_fault(&line.command);
+            }
+            Command::Unblock { from, to } => {
+                let (from, to) = (self.member(*from)?, self.member(*to)?);
+                self.sim.network.unblock(from, to);
+                self.trace_fault(&line.command);
+            }
+            Command::Heal => {
+                self.sim.network.heal();
+                self.trace_fault(&line.command);
+            }
+            Command::Net { loss_ppm, dup_ppm, delay_ticks } => {
+                self.sim.network.set(*loss_ppm, *dup_ppm, *delay_ticks);
+                self.trace_fault(&line.command);
+            }
+            Command::Corrupt { member, op } => {
+                let member = self.member(*member)?;
+                self.sim.corrupt(member, *op);
+            }
+            Command::UpgradePropose { .. } | Command::UpgradeCancel | Command::UpgradeAuto(_) => {
+                return Err(Self::not_supported("`upgrade`"));
+            }
+            Command::Promote { .. } => return Err(Self::not_supported("`promote`")),
+        }
+        Ok(())
+    }
+
+    fn trace_fault(&mut self, command: &Command) {
+        if self.sim.config().trace {
+            let text = command.to_string();
+            self.sim_log(&text);
+        }
+    }
+
+    fn sim_log(&mut self, text: &str) {
+        self.sim.note(text);
+    }
+
+    /// Whether a condition holds, and the value(s) it saw.
+    pub fn evaluate(&self, condition: &Condition) -> Result<(bool, String), RunError> {
+        let values = self.values(&condition.subject)?;
+        let holds = values.iter().all(|value| compare(value, condition.op, &condition.value));
+        let shown = match values.len() {
+            1 => values[0].clone(),
+            _ => alloc::format!("[{}]", values.join(", ")),
+        };
+        Ok((holds, shown))
+    }
+
+    /// Members a `[*]` subject ranges over: every member that is up.
+    fn members_up(&self) -> Vec<MemberId> {
+        (0..self.sim.member_count()).filter(|m| self.sim.replica(*m).is_some()).collect()
+    }
+
+    fn per_member(&self, target: &MemberRef, value: impl Fn(MemberId) -> String) -> Result<Vec<String>, RunError> {
+        match target {
+            MemberRef::One(member) => Ok(alloc::vec![value(self.member(*member)?)]),
+            MemberRef::All => Ok(self.members_up().into_iter().map(value).collect()),
+        }
+    }
+
+    fn values(&self, subject: &Subject) -> Result<Vec<String>, RunError> {
+        let none = || String::from("none");
+        let primary = self.sim.primary().and_then(|p| self.sim.replica(p));
+        let one = |value: String| Ok(alloc::vec![value]);
+        match subject {
+            Subject::ClusterRelease => one(primary.map_or_else(none, |p| p.release().to_string())),
+            Subject::Feature(feature) => {
+                one(primary.map_or_else(none, |p| String::from(if p.feature_enabled(*feature) { "on" } else { "off" })))
+            }
+            Subject::UpgradeTarget => one(none()),
+            Subject::Primary => one(self.sim.primary().map_or_else(none, |p| p.to_string())),
+            Subject::View => one(primary.map_or_else(none, |p| p.view().to_string())),
+            Subject::Commit(target) => {
+                self.per_member(target, |m| self.sim.replica(m).map_or_else(none, |r| r.commit().to_string()))
+            }
+            Subject::Status(target) => self.per_member(target, |m| String::from(self.sim.status_name(m))),
+            Subject::Role(target) => self.per_member(target, |m| {
+                String::from(if m < self.sim.config().replicas { "active" } else { "standby" })
+            }),
+            Subject::Binary(target) => self.per_member(target, |m| self.sim.member(m).binary.to_string()),
+            Subject::Lag(_) => Err(Self::not_supported("`lag[S]`")),
+            Subject::Health(_) => Err(Self::not_supported("`health[S]`")),
+            Subject::Promotable(_) => Err(Self::not_supported("`promotable[S]`")),
+            Subject::Replicas => one(primary.map_or_else(none, |p| p.options().replica_count.to_string())),
+            Subject::Standbys => one(primary.map_or_else(none, |p| p.options().standby_count.to_string())),
+            Subject::Reply(client) => one(self.sim.client_reply(*client).text()),
+            Subject::Error => one(self.error_code.clone()),
+            Subject::Violations => one(self.sim.violations().to_string()),
+        }
+    }
+}
+
+/// Releases compare as releases, numbers as numbers, everything else as text. An
+/// ordering against `none` never holds, so `until view >= 1` waits for a primary.
+pub fn compare(actual: &str, op: CompareOp, expected: &str) -> bool {
+    use core::cmp::Ordering;
+    let ordering: Ordering = if let (Ok(a), Ok(b)) = (actual.parse::<u64>(), expected.parse::<u64>()) {
+        a.cmp(&b)
+    } else if let (Ok(a), Ok(b)) = (actual.parse::<Release>(), expected.parse::<Release>()) {
+        a.cmp(&b)
+    } else {
+        if (actual == "none" || expected == "none") && !matches!(op, CompareOp::Eq | CompareOp::Ne) {
+            return false;
+        }
+        actual.cmp(expected)
+    };
+    match op {
+        CompareOp::Eq => ordering == Ordering::Equal,
+        CompareOp::Ne => ordering != Ordering::Equal,
+        CompareOp::Lt => ordering == Ordering::Less,
+        CompareOp::Le => ordering != Ordering::Greater,
+        CompareOp::Gt => ordering == Ordering::Greater,
+        CompareOp::Ge => ordering != Ordering::Less,
+    }
+}

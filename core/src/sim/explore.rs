@@ -1,0 +1,221 @@
+//! Random fault schedules for `viewstamp sim`, generated as scenario scripts so that
+//! any failure is reproduced by replaying the script the run emits.
+//!
+//! A schedule has a fault phase (client load mixed with faults) and a liveness phase:
+//! every fault ends, every member restarts, and every client request must complete
+//! within a bound.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::prng::Prng;
+use crate::scenario::ast::{Command, CompareOp, Condition, Header, Line, Script, Subject};
+use crate::scenario::run::{run_script, RunOptions};
+use crate::types::MemberId;
+
+/// Which faults a schedule may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FaultMix {
+    pub crash: bool,
+    pub partition: bool,
+    pub block: bool,
+    pub loss: bool,
+    pub duplication: bool,
+    pub delay: bool,
+    pub corrupt: bool,
+}
+
+impl Default for FaultMix {
+    fn default() -> Self {
+        Self { crash: true, partition: true, block: true, loss: true, duplication: true, delay: true, corrupt: true }
+    }
+}
+
+impl FaultMix {
+    pub const NAMES: [&'static str; 7] = ["crash", "partition", "block", "loss", "dup", "delay", "corrupt"];
+
+    pub fn none() -> Self {
+        Self {
+            crash: false,
+            partition: false,
+            block: false,
+            loss: false,
+            duplication: false,
+            delay: false,
+            corrupt: false,
+        }
+    }
+
+    /// `all`, `none`, or a comma-separated list of [`FaultMix::NAMES`].
+    pub fn parse(text: &str) -> Result<FaultMix, String> {
+        match text {
+            "all" => return Ok(FaultMix::default()),
+            "none" => return Ok(FaultMix::none()),
+            _ => {}
+        }
+        let mut mix = FaultMix::none();
+        for name in text.split(',').map(str::trim).filter(|name| !name.is_empty()) {
+            match name {
+                "crash" => mix.crash = true,
+                "partition" => mix.partition = true,
+                "block" => mix.block = true,
+                "loss" => mix.loss = true,
+                "dup" => mix.duplication = true,
+                "delay" => mix.delay = true,
+                "corrupt" => mix.corrupt = true,
+                other => {
+                    return Err(alloc::format!(
+                        "unknown fault '{other}': use all, none, or a list of {}",
+                        FaultMix::NAMES.join(",")
+                    ))
+                }
+            }
+        }
+        Ok(mix)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExploreOptions {
+    pub replicas: u8,
+    pub standbys: u8,
+    pub faults: FaultMix,
+    /// Rounds of load and faults before the liveness phase.
+    pub rounds: u32,
+    /// Ticks the cluster has to converge once faults stop.
+    pub liveness_ticks: u64,
+}
+
+impl Default for ExploreOptions {
+    fn default() -> Self {
+        Self { replicas: 3, standbys: 0, faults: FaultMix::default(), rounds: 12, liveness_ticks: 20_000 }
+    }
+}
+
+const CLIENTS: u64 = 4;
+const KEYS: u64 = 8;
+
+struct Builder {
+    lines: Vec<Line>,
+}
+
+impl Builder {
+    fn push(&mut self, command: Command) {
+        let number = self.lines.len() + 2;
+        self.lines.push(Line { number, command });
+    }
+}
+
+/// The schedule for one seed.
+pub fn generate(seed: u64, options: &ExploreOptions) -> Script {
+    let mut prng = Prng::new(seed ^ 0x5eed_5eed_5eed_5eed);
+    let members = options.replicas + options.standbys;
+    let faults = options.faults;
+    let mut b = Builder { lines: Vec::new() };
+    let mut crashed: Vec<MemberId> = Vec::new();
+    // One member has the bad disk, so damage stays within what the cluster tolerates.
+    let bad_disk = prng.range_inclusive(0, options.replicas as u64 - 1) as MemberId;
+    let mut writes = 0u64;
+    for _ in 0..options.rounds {
+        for _ in 0..prng.range_inclusive(1, 6) {
+            let client = prng.range_inclusive(1, CLIENTS);
+            let key = alloc::format!("k{}", prng.range_inclusive(0, KEYS - 1));
+            if prng.chance_ppm(300_000) {
+                b.push(Command::Get { key, client, at: None });
+            } else {
+                writes += 1;
+                let value = alloc::format!("v{writes}");
+                b.push(Command::Put { key, value, client });
+            }
+        }
+        let fault = prng.range_inclusive(0, 7);
+        match fault {
+            0 | 1 if faults.crash => {
+                let member = prng.range_inclusive(0, members as u64 - 1) as MemberId;
+                if crashed.contains(&member) || prng.chance_ppm(300_000) {
+                    crashed.retain(|m| *m != member);
+                    b.push(Command::Restart { member, binary: None });
+                } else {
+                    crashed.push(member);
+                    b.push(Command::Crash(member));
+                }
+            }
+            2 if faults.partition => {
+                let mut groups: Vec<Vec<MemberId>> = alloc::vec![Vec::new(), Vec::new()];
+                for member in 0..members {
+                    groups[prng.range_inclusive(0, 1) as usize].push(member);
+                }
+                groups.retain(|group| !group.is_empty());
+                if prng.chance_ppm(200_000) {
+                    b.push(Command::Isolate(prng.range_inclusive(0, members as u64 - 1) as MemberId));
+                } else {
+                    b.push(Command::Partition(groups));
+                }
+            }
+            3 if faults.block => {
+                let from = prng.range_inclusive(0, members as u64 - 1) as MemberId;
+                let to = prng.range_inclusive(0, members as u64 - 1) as MemberId;
+                if from != to {
+                    b.push(Command::Block { from, to });
+                }
+            }
+            4 if faults.loss || faults.duplication || faults.delay => {
+                let loss_ppm = faults.loss.then(|| prng.range_inclusive(0, 200_000) as u32);
+                let dup_ppm = faults.duplication.then(|| prng.range_inclusive(0, 100_000) as u32);
+                let delay_ticks = faults.delay.then(|| {
+                    let low = prng.range_inclusive(1, 5);
+                    (low, low + prng.range_inclusive(0, 40))
+                });
+                b.push(Command::Net { loss_ppm, dup_ppm, delay_ticks });
+            }
+            5 if faults.corrupt && writes > 0 => {
+                let op = prng.range_inclusive(1, writes.max(1));
+                b.push(Command::Corrupt { member: bad_disk, op });
+            }
+            6 => b.push(Command::Heal),
+            _ => {}
+        }
+        b.push(Command::Tick(prng.range_inclusive(10, 400)));
+    }
+    // Liveness: every fault ends and every member comes back.
+    b.push(Command::Heal);
+    b.push(Command::Net { loss_ppm: Some(0), dup_ppm: Some(0), delay_ticks: Some((1, 3)) });
+    for member in crashed {
+        b.push(Command::Restart { member, binary: None });
+    }
+    for client in 1..=CLIENTS {
+        let condition =
+            Condition { subject: Subject::Reply(client), op: CompareOp::Ne, value: String::from("pending") };
+        b.push(Command::Until { condition, within_ticks: options.liveness_ticks });
+    }
+    b.push(Command::Put { key: String::from("final"), value: String::from("done"), client: CLIENTS + 1 });
+    let condition = Condition { subject: Subject::Reply(CLIENTS + 1), op: CompareOp::Eq, value: String::from("ok") };
+    b.push(Command::Until { condition, within_ticks: options.liveness_ticks });
+    let condition = Condition { subject: Subject::Violations, op: CompareOp::Eq, value: String::from("0") };
+    b.push(Command::Expect(condition));
+    let header =
+        Header { line: 1, replicas: options.replicas, standbys: options.standbys, seed, binary: None, release: None };
+    Script { header, lines: b.lines }
+}
+
+#[derive(Clone, Debug)]
+pub struct SeedOutcome {
+    pub seed: u64,
+    pub passed: bool,
+    pub events: u64,
+    /// What failed: the failure lines the run printed.
+    pub failure: Vec<String>,
+    pub script: Script,
+}
+
+/// Generate and run one seed's schedule, with the checkers on.
+pub fn run_seed(seed: u64, options: &ExploreOptions) -> SeedOutcome {
+    let script = generate(seed, options);
+    let mut failure = Vec::new();
+    let outcome = run_script(&script, RunOptions { trace: false, check: true }, &mut |line: &str| {
+        if !line.starts_with("digest=") {
+            failure.push(String::from(line));
+        }
+    });
+    SeedOutcome { seed, passed: outcome.exit_status == 0, events: outcome.events, failure, script }
+}

@@ -1,0 +1,595 @@
+//! The deterministic simulator: members, a network, storage and clients, all driven by
+//! one seeded PRNG and one event queue. The browser and wasmtime run it too.
+
+pub mod check;
+pub mod client;
+pub mod event;
+pub mod explore;
+pub mod network;
+pub mod storage;
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write as _;
+
+use crate::checksum::Hasher64;
+use crate::message::{Message, Request};
+use crate::prng::Prng;
+use crate::release::Release;
+use crate::replica::{Destination, Options, Replica, Status};
+use crate::state_machine::{KvCommand, KvStore, StateMachine};
+use crate::types::{ClientId, MemberId, Op, Tick};
+use check::Checker;
+use client::{ClientReply, Outstanding, SimClient, CLIENT_QUEUE_MAX};
+use event::{EventKind, EventQueue};
+use network::NetworkFaults;
+use storage::{CrashLoss, SimStorage};
+
+/// Ticks a client waits for a reply before resending to every replica.
+pub const CLIENT_TIMEOUT_TICKS: Tick = 300;
+/// Ticks a write takes to become durable.
+pub const WRITE_LATENCY_TICKS: Tick = 1;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimConfig {
+    pub replicas: u8,
+    pub standbys: u8,
+    pub seed: u64,
+    pub binary: Release,
+    pub release: Release,
+    pub log_bound_ops: Op,
+    /// Keep a text line for every event.
+    pub trace: bool,
+    /// Run the invariant checkers after every event.
+    pub check: bool,
+    /// Probability that a crash tears the first unsynced entry write.
+    pub torn_write_ppm: u32,
+}
+
+impl SimConfig {
+    pub fn new(replicas: u8, standbys: u8, seed: u64) -> Self {
+        Self {
+            replicas,
+            standbys,
+            seed,
+            binary: crate::release::NEWEST_RELEASE,
+            release: crate::release::NEWEST_RELEASE,
+            log_bound_ops: 64,
+            trace: true,
+            check: true,
+            torn_write_ppm: 500_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Envelope {
+    from: Endpoint,
+    to: Endpoint,
+    message: Message,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    Member(MemberId),
+    Client(ClientId),
+}
+
+pub struct SimMember {
+    pub replica: Option<Replica<KvStore>>,
+    pub storage: SimStorage,
+    pub binary: Release,
+    incarnation: u64,
+    timer_at: Option<Tick>,
+    last_write_at: Tick,
+    was_primary: bool,
+    fresh_incarnation: bool,
+}
+
+impl SimMember {
+    pub fn is_up(&self) -> bool {
+        self.replica.is_some()
+    }
+}
+
+/// Why a simulator command could not run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimError(pub String);
+
+pub struct Simulator {
+    config: SimConfig,
+    now: Tick,
+    prng: Prng,
+    members: Vec<SimMember>,
+    pub network: NetworkFaults,
+    clients: BTreeMap<ClientId, SimClient>,
+    events: EventQueue,
+    in_flight: BTreeMap<u64, Envelope>,
+    next_message_id: u64,
+    pub checker: Checker,
+    trace: Vec<String>,
+    events_processed: u64,
+    messages_delivered: u64,
+    messages_dropped: u64,
+}
+
+impl Simulator {
+    pub fn new(config: SimConfig) -> Self {
+        let mut prng = Prng::new(config.seed);
+        let member_count = config.replicas + config.standbys;
+        let mut sim = Simulator {
+            now: 0,
+            members: Vec::new(),
+            network: NetworkFaults::default(),
+            clients: BTreeMap::new(),
+            events: EventQueue::default(),
+            in_flight: BTreeMap::new(),
+            next_message_id: 0,
+            checker: Checker::default(),
+            trace: Vec::new(),
+            events_processed: 0,
+            messages_delivered: 0,
+            messages_dropped: 0,
+            prng: prng.fork(),
+            config,
+        };
+        for id in 0..member_count {
+            let storage = SimStorage::formatted();
+            sim.members.push(SimMember {
+                replica: None,
+                storage,
+                binary: sim.config.binary,
+                incarnation: 0,
+                timer_at: None,
+                last_write_at: 0,
+                was_primary: false,
+                fresh_incarnation: true,
+            });
+            sim.boot(id, true);
+        }
+        sim
+    }
+
+    fn options(&self, member: MemberId) -> Options {
+        let mut options = Options::new(self.config.replicas, self.config.standbys);
+        options.binary_release = self.members[member as usize].binary;
+        options.initial_release = self.config.release;
+        options.log_bound_ops = self.config.log_bound_ops;
+        options.report_applied = self.config.check;
+        options.seed = self.config.seed;
+        options
+    }
+
+    fn boot(&mut self, member: MemberId, fresh: bool) {
+        let options = self.options(member);
+        let replica = if fresh {
+            Replica::new_formatted(options, member, KvStore::new(), self.now)
+        } else {
+            let durable = self.members[member as usize].storage.read();
+            Replica::open(options, member, durable, KvStore::new(), self.now)
+        };
+        let slot = &mut self.members[member as usize];
+        slot.incarnation += 1;
+        slot.timer_at = None;
+        slot.was_primary = false;
+        slot.fresh_incarnation = true;
+        slot.replica = Some(replica);
+        self.drain(member);
+    }
+
+    // ----- Observation -----
+
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+    pub fn now(&self) -> Tick {
+        self.now
+    }
+    pub fn events_processed(&self) -> u64 {
+        self.events_processed
+    }
+    pub fn messages_delivered(&self) -> u64 {
+        self.messages_delivered
+    }
+    pub fn member_count(&self) -> u8 {
+        self.members.len() as u8
+    }
+    pub fn member(&self, member: MemberId) -> &SimMember {
+        &self.members[member as usize]
+    }
+    pub fn replica(&self, member: MemberId) -> Option<&Replica<KvStore>> {
+        self.members.get(member as usize)?.replica.as_ref()
+    }
+    pub fn client_reply(&self, client: ClientId) -> ClientReply {
+        match self.clients.get(&client) {
+            None => ClientReply::None,
+            Some(c) if c.outstanding.is_some() || !c.queue.is_empty() => ClientReply::Pending,
+            Some(c) => c.reply.clone(),
+        }
+    }
+    pub fn clients_idle(&self) -> bool {
+        self.clients.values().all(SimClient::is_idle)
+    }
+    pub fn violations(&self) -> u64 {
+        self.checker.count()
+    }
+    pub fn take_trace(&mut self) -> Vec<String> {
+        core::mem::take(&mut self.trace)
+    }
+
+    /// The member that is up, in normal status and primary of its view (the highest
+    /// view if several are).
+    pub fn primary(&self) -> Option<MemberId> {
+        self.members
+            .iter()
+            .enumerate()
+            .filter_map(|(id, m)| m.replica.as_ref().filter(|r| r.is_serving_primary()).map(|r| (r.view(), id)))
+            .max()
+            .map(|(_, id)| id as MemberId)
+    }
+
+    /// A digest of every member's durable and applied state.
+    pub fn digest(&self) -> u64 {
+        let mut hasher = Hasher64::new();
+        for member in &self.members {
+            member.storage.hash_into(&mut hasher);
+            match &member.replica {
+                Some(replica) => hasher.write_u64(replica.state_digest()),
+                None => hasher.write_u64(0),
+            }
+        }
+        hasher.finish()
+    }
+
+    /// Add a line to the trace, for faults the scenario applies directly.
+    pub fn note(&mut self, text: &str) {
+        self.log(format_args!("{text}"));
+    }
+
+    fn log(&mut self, line: core::fmt::Arguments<'_>) {
+        if self.config.trace {
+            let mut text = String::new();
+            let _ = write!(text, "t={} ", self.now);
+            let _ = text.write_fmt(line);
+            self.trace.push(text);
+        }
+    }
+
+    // ----- Running -----
+
+    /// Process the next event. False when there is none.
+    pub fn step(&mut self) -> bool {
+        loop {
+            let Some(event) = self.events.pop() else { return false };
+            if self.is_stale(&event.kind, event.time) {
+                continue;
+            }
+            self.now = self.now.max(event.time);
+            self.process(event.kind);
+            self.events_processed += 1;
+            if self.config.check {
+                self.check();
+            }
+            return true;
+        }
+    }
+
+    /// Run every event due up to `time`, then set the clock there.
+    pub fn run_until(&mut self, time: Tick) {
+        while let Some(next) = self.events.peek_time() {
+            if next > time {
+                break;
+            }
+            self.step();
+        }
+        self.now = self.now.max(time);
+    }
+
+    fn is_stale(&self, kind: &EventKind, time: Tick) -> bool {
+        match *kind {
+            EventKind::Deliver(_) => false,
+            EventKind::Timer { member, incarnation } => {
+                let m = &self.members[member as usize];
+                m.replica.is_none() || m.incarnation != incarnation || m.timer_at != Some(time)
+            }
+            EventKind::WriteDone { member, incarnation, .. } => {
+                let m = &self.members[member as usize];
+                m.replica.is_none() || m.incarnation != incarnation
+            }
+            EventKind::ClientTimer { client, generation } => {
+                self.clients.get(&client).map_or(true, |c| c.timer_generation != generation || c.outstanding.is_none())
+            }
+        }
+    }
+
+    fn process(&mut self, kind: EventKind) {
+        match kind {
+            EventKind::Deliver(id) => {
+                let Some(envelope) = self.in_flight.remove(&id) else { return };
+                self.deliver(envelope);
+            }
+            EventKind::Timer { member, .. } => {
+                self.members[member as usize].timer_at = None;
+                self.log(format_args!("timeout {member}"));
+                let now = self.now;
+                if let Some(replica) = self.members[member as usize].replica.as_mut() {
+                    replica.handle_timeout(now);
+                }
+                self.drain(member);
+            }
+            EventKind::WriteDone { member, persist_id, .. } => {
+                self.log(format_args!("durable {member} write={persist_id}"));
+                let now = self.now;
+                let m = &mut self.members[member as usize];
+                m.storage.complete(persist_id);
+                if let Some(replica) = m.replica.as_mut() {
+                    replica.handle_persisted(now, persist_id);
+                }
+                self.drain(member);
+            }
+            EventKind::ClientTimer { client, .. } => {
+                self.log(format_args!("client {client} timeout, resending"));
+                self.client_send(client, true);
+            }
+        }
+    }
+
+    fn deliver(&mut self, envelope: Envelope) {
+        let Envelope { from, to, message } = envelope;
+        if let (Endpoint::Member(a), Endpoint::Member(b)) = (from, to) {
+            if !self.network.link_open(a, b) {
+                self.messages_dropped += 1;
+                return;
+            }
+        }
+        self.messages_delivered += 1;
+        match to {
+            Endpoint::Member(member) => {
+                if self.members[member as usize].replica.is_none() {
+                    return;
+                }
+                if self.config.trace {
+                    let from_text = match from {
+                        Endpoint::Member(m) => alloc::format!("{m}"),
+                        Endpoint::Client(c) => alloc::format!("c{c}"),
+                    };
+                    self.log(format_args!("deliver {} {from_text}->{member}{}", message.kind(), describe(&message)));
+                }
+                let now = self.now;
+                let Some(replica) = self.members[member as usize].replica.as_mut() else { return };
+                replica.handle_message(now, message);
+                self.drain(member);
+            }
+            Endpoint::Client(client) => {
+                let Message::Reply(reply) = message else { return };
+                let Some(c) = self.clients.get_mut(&client) else { return };
+                let Some(outstanding) = &c.outstanding else { return };
+                if outstanding.request != reply.request {
+                    return;
+                }
+                c.outstanding = None;
+                c.view = c.view.max(reply.view);
+                c.reply = ClientReply::from_result(&reply.result);
+                let text = c.reply.text();
+                self.log(format_args!("reply c{client} request={} {text}", reply.request));
+                if self.config.check {
+                    self.checker.on_complete(client, reply.request, &reply.result);
+                }
+                self.client_next(client);
+            }
+        }
+    }
+
+    /// Hand a member's outputs to the network, its storage and the checkers.
+    fn drain(&mut self, member: MemberId) {
+        let now = self.now;
+        let index = member as usize;
+        let Some(replica) = self.members[index].replica.as_mut() else { return };
+        let mut sends = Vec::new();
+        while let Some(outgoing) = replica.poll_send() {
+            sends.push(outgoing);
+        }
+        let mut writes = Vec::new();
+        while let Some(persist) = replica.poll_persist() {
+            writes.push(persist);
+        }
+        let mut applied = Vec::new();
+        while let Some(note) = replica.poll_applied() {
+            applied.push(note);
+        }
+        let timeout = replica.poll_timeout();
+        for persist in writes {
+            let m = &mut self.members[index];
+            let at = m.last_write_at.max(now + WRITE_LATENCY_TICKS);
+            m.last_write_at = at;
+            let kind = EventKind::WriteDone { member, incarnation: m.incarnation, persist_id: persist.id };
+            m.storage.submit(persist);
+            self.events.schedule(at, kind);
+        }
+        for note in &applied {
+            self.checker.on_applied(member, note);
+        }
+        let m = &mut self.members[index];
+        if let Some(at) = timeout {
+            let at = at.max(now);
+            if m.timer_at != Some(at) {
+                m.timer_at = Some(at);
+                let kind = EventKind::Timer { member, incarnation: m.incarnation };
+                self.events.schedule(at, kind);
+            }
+        } else {
+            m.timer_at = None;
+        }
+        for outgoing in sends {
+            let to = match outgoing.to {
+                Destination::Member(to) => Endpoint::Member(to),
+                Destination::Client(client) => Endpoint::Client(client),
+            };
+            self.send(Endpoint::Member(member), to, outgoing.message);
+        }
+    }
+
+    fn send(&mut self, from: Endpoint, to: Endpoint, message: Message) {
+        if self.prng.chance_ppm(self.network.loss_ppm) {
+            self.messages_dropped += 1;
+            return;
+        }
+        let copies = if self.prng.chance_ppm(self.network.dup_ppm) { 2 } else { 1 };
+        for copy in 0..copies {
+            let delay = self.prng.range_inclusive(self.network.delay_min_ticks, self.network.delay_max_ticks);
+            let id = self.next_message_id;
+            self.next_message_id += 1;
+            let message = if copy + 1 == copies { message.clone() } else { message.clone() };
+            self.in_flight.insert(id, Envelope { from, to, message });
+            self.events.schedule(self.now + delay, EventKind::Deliver(id));
+        }
+    }
+
+    fn check(&mut self) {
+        for index in 0..self.members.len() {
+            let member = index as MemberId;
+            let m = &mut self.members[index];
+            let Some(replica) = m.replica.as_ref() else { continue };
+            let fresh = core::mem::replace(&mut m.fresh_incarnation, false);
+            let serving = replica.is_serving_primary();
+            let became_primary = serving && !m.was_primary;
+            m.was_primary = serving;
+            self.checker.on_commit(member, fresh, replica.commit());
+            self.checker.on_commit_max(replica.commit_max());
+            if became_primary {
+                let log = replica.log();
+                let (op, base, view) = (replica.op(), log.base(), replica.view());
+                let headers = |op| log.header(op).map(|header| header.checksum);
+                self.checker.on_primary(member, view, headers, op, base);
+            }
+        }
+    }
+
+    // ----- Faults -----
+
+    pub fn crash(&mut self, member: MemberId) {
+        let m = &mut self.members[member as usize];
+        if m.replica.take().is_none() {
+            return;
+        }
+        let loss = if self.prng.chance_ppm(self.config.torn_write_ppm) { CrashLoss::Torn } else { CrashLoss::Lost };
+        let lost = self.members[member as usize].storage.crash(loss);
+        self.log(format_args!(
+            "crash {member} unsynced_writes_lost={lost}{}",
+            if loss == CrashLoss::Torn && lost > 0 { " torn" } else { "" }
+        ));
+    }
+
+    pub fn restart(&mut self, member: MemberId, binary: Option<Release>) {
+        self.crash(member);
+        if let Some(binary) = binary {
+            self.members[member as usize].binary = binary;
+        }
+        let binary = self.members[member as usize].binary;
+        self.log(format_args!("restart {member} binary={binary}"));
+        self.boot(member, false);
+        if let Some(replica) = self.replica(member) {
+            if let Some(reason) = replica.halt_reason() {
+                let text = alloc::format!("{reason}");
+                self.log(format_args!("halted {member}: {text}"));
+            }
+        }
+    }
+
+    pub fn corrupt(&mut self, member: MemberId, op: Op) -> bool {
+        let damaged = self.members[member as usize].storage.corrupt(op);
+        self.log(format_args!("corrupt {member} op={op}{}", if damaged { "" } else { " (nothing stored)" }));
+        damaged
+    }
+
+    // ----- Clients -----
+
+    pub fn submit(&mut self, client: ClientId, command: KvCommand) -> Result<(), SimError> {
+        let c = self.clients.entry(client).or_insert_with(|| SimClient::new(client));
+        if c.queue.len() >= CLIENT_QUEUE_MAX {
+            return Err(SimError(alloc::format!("client {client} already has {CLIENT_QUEUE_MAX} requests queued")));
+        }
+        c.queue.push_back(command);
+        if c.outstanding.is_none() {
+            self.client_next(client);
+        }
+        Ok(())
+    }
+
+    fn client_next(&mut self, client: ClientId) {
+        let Some(c) = self.clients.get_mut(&client) else { return };
+        let Some(command) = c.queue.pop_front() else { return };
+        let request = c.next_request;
+        c.next_request += 1;
+        c.outstanding = Some(Outstanding { request, operation: command.encode(), attempts: 0 });
+        if self.config.check {
+            self.checker.on_invoke(client, request);
+        }
+        self.client_send(client, false);
+    }
+
+    fn client_send(&mut self, client: ClientId, broadcast: bool) {
+        let replicas = self.config.replicas;
+        let Some(c) = self.clients.get_mut(&client) else { return };
+        let Some(outstanding) = c.outstanding.as_mut() else { return };
+        outstanding.attempts += u32::from(broadcast);
+        let request = Request { client, request: outstanding.request, operation: outstanding.operation.clone() };
+        c.timer_generation += 1;
+        let generation = c.timer_generation;
+        let primary = (c.view % replicas as u64) as MemberId;
+        self.events.schedule(self.now + CLIENT_TIMEOUT_TICKS, EventKind::ClientTimer { client, generation });
+        if broadcast {
+            for member in 0..replicas {
+                self.send(Endpoint::Client(client), Endpoint::Member(member), Message::Request(request.clone()));
+            }
+        } else {
+            self.send(Endpoint::Client(client), Endpoint::Member(primary), Message::Request(request));
+        }
+    }
+
+    pub fn status_name(&self, member: MemberId) -> &'static str {
+        match self.replica(member) {
+            None => "crashed",
+            Some(replica) => replica.status_name(),
+        }
+    }
+
+    pub fn is_normal(&self, member: MemberId) -> bool {
+        self.replica(member).is_some_and(|r| r.status() == Status::Normal)
+    }
+
+    pub fn state_digest_of(&self, member: MemberId) -> Option<u64> {
+        self.replica(member).map(|r| r.state().digest())
+    }
+}
+
+/// The interesting fields of a message, for traces.
+fn describe(message: &Message) -> String {
+    match message {
+        Message::Request(m) => alloc::format!(" client={} request={}", m.client, m.request),
+        Message::Reply(m) => alloc::format!(" client={} request={}", m.client, m.request),
+        Message::Prepare(m) => alloc::format!(" v={} op={} commit={}", m.view, m.entry.header.op, m.commit),
+        Message::PrepareOk(m) => alloc::format!(" v={} op={}", m.view, m.op),
+        Message::Commit(m) => alloc::format!(" v={} commit={}", m.view, m.commit),
+        Message::Heartbeat(m) => alloc::format!(" v={} op={} commit={}", m.view, m.op, m.commit),
+        Message::StartViewChange(m) => alloc::format!(" v={}", m.view),
+        Message::DoViewChange(m) => alloc::format!(
+            " v={} log_view={} op={} commit={}",
+            m.view,
+            m.log_view,
+            m.checkpoint + m.slots.len() as u64,
+            m.commit
+        ),
+        Message::StartView(m) => alloc::format!(" v={} commit={} entries={}", m.view, m.commit, m.entries.len()),
+        Message::RequestStartView(m) => alloc::format!(" v={}", m.view),
+        Message::Recovery(m) => alloc::format!(" nonce={:x}", m.nonce),
+        Message::RecoveryResponse(m) => alloc::format!(" v={}", m.view),
+        Message::RequestPrepare(m) => alloc::format!(" v={} op={}", m.view, m.op),
+        Message::RequestCheckpoint(m) => alloc::format!(" v={}", m.view),
+        Message::Checkpoint(m) => alloc::format!(" op={}", m.data.op),
+    }
+}
+
+#[cfg(test)]
+mod tests;

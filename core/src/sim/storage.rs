@@ -1,0 +1,151 @@
+//! A member's simulated disk: writes become durable only when their completion event
+//! runs; a crash loses unsynced writes or tears the first of them.
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+
+use crate::checksum::Hasher64;
+use crate::message::{Body, CheckpointData, Entry, Header};
+use crate::replica::{Durable, Persist, StoredEntry, Superblock, Write};
+use crate::types::Op;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct StoredSlot {
+    /// `None` when the write was torn: the body bytes may be garbage.
+    header: Option<Header>,
+    body: Vec<u8>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SimStorage {
+    superblock: Option<Superblock>,
+    checkpoint: Option<CheckpointData>,
+    entries: BTreeMap<Op, StoredSlot>,
+    unsynced: VecDeque<Persist>,
+}
+
+/// What a crash did to the writes that were not yet durable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CrashLoss {
+    Lost,
+    /// The first unsynced entry write left a torn slot.
+    Torn,
+}
+
+impl SimStorage {
+    pub fn formatted() -> Self {
+        Self { superblock: Some(Superblock { view: 0, log_view: 0 }), ..Self::default() }
+    }
+
+    pub fn submit(&mut self, persist: Persist) {
+        self.unsynced.push_back(persist);
+    }
+
+    /// Make every write up to `id` durable.
+    pub fn complete(&mut self, id: u64) {
+        while self.unsynced.front().is_some_and(|persist| persist.id <= id) {
+            let persist = self.unsynced.pop_front().expect("front exists");
+            self.apply(persist.write);
+        }
+    }
+
+    fn store_entry(&mut self, entry: Entry) {
+        let body = postcard::to_allocvec(&entry.body).expect("a body always encodes");
+        self.entries.insert(entry.header.op, StoredSlot { header: Some(entry.header), body });
+    }
+
+    fn apply(&mut self, write: Write) {
+        match write {
+            Write::Entry(entry) => self.store_entry(entry),
+            Write::Superblock(superblock) => self.superblock = Some(superblock),
+            Write::Install { superblock, truncate_after, entries } => {
+                self.superblock = Some(superblock);
+                let _ = self.entries.split_off(&(truncate_after + 1));
+                for entry in entries {
+                    self.store_entry(entry);
+                }
+            }
+            Write::Checkpoint { data, retain_from } => {
+                self.entries = self.entries.split_off(&retain_from);
+                self.checkpoint = Some(data);
+            }
+        }
+    }
+
+    /// Drop what was not durable; returns how many writes were lost.
+    pub fn crash(&mut self, loss: CrashLoss) -> usize {
+        let lost = self.unsynced.len();
+        if loss == CrashLoss::Torn {
+            let torn = self.unsynced.iter().find_map(|persist| match &persist.write {
+                Write::Entry(entry) => Some(entry.clone()),
+                _ => None,
+            });
+            if let Some(entry) = torn {
+                let mut body = postcard::to_allocvec(&entry.body).expect("a body always encodes");
+                body.truncate(body.len() / 2);
+                self.entries.insert(entry.header.op, StoredSlot { header: None, body });
+            }
+        }
+        self.unsynced.clear();
+        lost
+    }
+
+    /// Damage the stored copy of `op`, as a bad sector would. False when none is stored.
+    pub fn corrupt(&mut self, op: Op) -> bool {
+        match self.entries.get_mut(&op) {
+            Some(slot) => {
+                match slot.body.first_mut() {
+                    Some(byte) => *byte ^= 0x5a,
+                    None => slot.body.push(0x5a),
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Read everything back, verifying each entry, as a restart does.
+    pub fn read(&self) -> Durable {
+        let entries = self
+            .entries
+            .values()
+            .filter_map(|slot| {
+                let header = slot.header?;
+                let body: Option<Body> = postcard::from_bytes(&slot.body).ok();
+                Some(match body {
+                    Some(body) if body.checksum(header.op, header.view) == header.checksum => {
+                        StoredEntry::Intact(Entry { header, body })
+                    }
+                    _ => StoredEntry::Damaged(header),
+                })
+            })
+            .collect();
+        Durable { superblock: self.superblock.clone(), checkpoint: self.checkpoint.clone(), entries }
+    }
+
+    pub fn unsynced_writes(&self) -> usize {
+        self.unsynced.len()
+    }
+
+    pub fn hash_into(&self, hasher: &mut Hasher64) {
+        match &self.superblock {
+            Some(superblock) => {
+                hasher.write_u64(superblock.view);
+                hasher.write_u64(superblock.log_view);
+            }
+            None => hasher.write_u64(u64::MAX),
+        }
+        if let Some(checkpoint) = &self.checkpoint {
+            hasher.write_u64(checkpoint.op);
+            hasher.write_u64(checkpoint.last_header.checksum);
+            hasher.write_bytes(&checkpoint.state);
+            hasher.write_bytes(&checkpoint.sessions);
+        }
+        hasher.write_u64(self.entries.len() as u64);
+        for (op, slot) in &self.entries {
+            hasher.write_u64(*op);
+            hasher.write_u64(slot.header.map_or(0, |header| header.checksum));
+            hasher.write_bytes(&slot.body);
+        }
+    }
+}

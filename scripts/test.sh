@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Every test: unit and property tests, golden scenarios, CLI tests, and a 2,000-seed
+# simulator run with the default faults. Installs nothing it does not need.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo is required: install Rust with rustup (https://rustup.rs)" >&2
+  exit 2
+fi
+
+echo "== cargo test (workspace)"
+cargo test --workspace --quiet
+
+echo "== viewstamp sim: 2000 seeds, default faults, checkers on (release build)"
+cargo build --release --quiet -p viewstamp-native
+./target/release/viewstamp sim --seeds 2000 --emit target/sim-failures
