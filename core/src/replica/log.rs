@@ -73,6 +73,19 @@ impl Log {
         self.slots.push_back(slot);
     }
 
+    /// Extend the window one op back: the slot for `base`.
+    pub fn prepend(&mut self, slot: LogSlot) {
+        assert_eq!(slot.header.op, self.base, "a prepended slot is the one at base");
+        assert!(self.base > 0);
+        self.slots.push_front(slot);
+        self.base -= 1;
+    }
+
+    /// The highest op in the window whose body is missing.
+    pub fn last_missing_body(&self) -> Option<Op> {
+        self.slots.iter().rposition(|slot| slot.body.is_none()).map(|index| self.base + 1 + index as Op)
+    }
+
     /// Keep ops `..= op`.
     pub fn truncate_after(&mut self, op: Op) {
         if op < self.base {

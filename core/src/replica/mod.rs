@@ -341,40 +341,33 @@ impl<S: StateMachine> Replica<S> {
         self.view = superblock.view;
         self.log_view = superblock.log_view;
         self.durable_view = superblock.view;
-        // Entries at or below the checkpoint are history kept for lagging peers.
-        let first = entries.first().map(|stored| stored.header().op);
-        let mut base = self.checkpoint.op;
-        if let Some(first) = first {
-            if first <= base {
-                // Keep retained history only if it is whole up to the checkpoint.
-                let mut expected = first;
-                let whole =
-                    entries.iter().take_while(|stored| stored.header().op <= self.checkpoint.op).all(|stored| {
-                        let ok = stored.header().op == expected && matches!(stored, StoredEntry::Intact(_));
-                        expected += 1;
-                        ok
-                    });
-                if whole {
-                    base = first - 1;
-                }
-            }
+        // The window is the last contiguous run of stored headers. A gap before it is
+        // left by adopting a view's log beyond what we had applied (the ops between come
+        // by state transfer); writes that were lost or torn at a crash leave nothing
+        // after them, because writes complete in order.
+        let run_start = entries
+            .windows(2)
+            .rposition(|pair| pair[1].header().op != pair[0].header().op + 1)
+            .map_or(0, |index| index + 1);
+        let run = &entries[run_start.min(entries.len())..];
+        let run_last = run.last().map(|stored| stored.header().op);
+        match (run.first(), run_last) {
+            (Some(first), Some(last)) if last > self.checkpoint.op => self.log.reset(first.header().op - 1),
+            _ => self.log.reset(self.checkpoint.op),
         }
-        self.log.reset(base);
-        for stored in entries {
+        for stored in entries.into_iter().skip(run_start) {
             let op = stored.header().op;
-            if op <= base {
+            if op <= self.log.base() {
                 continue;
             }
-            if op != self.log.op() + 1 {
-                // A gap: what follows was never acknowledged (torn or unsynced writes).
-                break;
-            }
+            debug_assert_eq!(op, self.log.op() + 1);
             let slot = match stored {
                 StoredEntry::Intact(entry) => LogSlot { header: entry.header, body: Some(entry.body), durable: true },
                 StoredEntry::Damaged(header) => LogSlot { header, body: None, durable: false },
             };
             self.log.push(slot);
         }
+        self.awaiting_checkpoint = self.applied < self.log.base();
         self.durable_op = self.log.durable_through(self.checkpoint.op);
         if self.role == Role::Standby {
             self.status = Status::Normal;
@@ -412,6 +405,17 @@ impl<S: StateMachine> Replica<S> {
     pub fn handle_request(&mut self, now: Tick, request: Request) {
         self.now = now;
         self.on_request(request);
+        self.assert_invariants();
+    }
+
+    /// Cheap structural invariants, checked after every input (TigerBeetle style).
+    fn assert_invariants(&self) {
+        let log = &self.log;
+        assert!(log.base() <= log.op());
+        assert!(self.applied <= log.op(), "member {} applied {} past its log op {}", self.id, self.applied, log.op());
+        assert!(self.applied <= self.commit_max || self.status != Status::Normal || self.applied == self.checkpoint.op);
+        assert!(self.durable_op <= log.op());
+        assert!(log.len() as Op <= self.options.log_bound_ops + self.options.pipeline_max_ops + 1);
     }
 
     pub fn handle_message(&mut self, now: Tick, message: Message) {
@@ -436,6 +440,7 @@ impl<S: StateMachine> Replica<S> {
             Message::Checkpoint(checkpoint) => self.on_checkpoint(checkpoint),
             Message::Reply(_) => self.counters.messages_dropped += 1,
         }
+        self.assert_invariants();
     }
 
     pub fn handle_timeout(&mut self, now: Tick) {
@@ -468,6 +473,7 @@ impl<S: StateMachine> Replica<S> {
             self.timers.recovery_at = None;
             self.on_recovery_timeout();
         }
+        self.assert_invariants();
     }
 
     /// The host made every write up to `id` durable.
@@ -514,6 +520,7 @@ impl<S: StateMachine> Replica<S> {
         }
         self.durable_op = self.log.durable_through(self.durable_op.min(self.log.op()));
         self.after_durable();
+        self.assert_invariants();
     }
 
     pub fn poll_send(&mut self) -> Option<Outgoing> {
@@ -575,6 +582,10 @@ impl<S: StateMachine> Replica<S> {
     }
     pub fn commit(&self) -> Op {
         self.applied
+    }
+    /// Every op up to here is durable here, contiguously.
+    pub fn debug_durable_op(&self) -> Op {
+        self.durable_op
     }
     pub fn commit_max(&self) -> Op {
         self.commit_max

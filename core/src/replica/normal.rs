@@ -96,6 +96,14 @@ impl<S: StateMachine> Replica<S> {
             return;
         }
         if self.is_primary() && prepare.view == self.view {
+            // Only a repair of a body we lack, with the header we hold.
+            let header = prepare.entry.header;
+            if let Some(slot) = self.log.get_mut(header.op) {
+                if slot.header == header && slot.body.is_none() && prepare.entry.is_intact() {
+                    slot.body = Some(prepare.entry.body.clone());
+                    self.persist(Write::Entry(prepare.entry));
+                }
+            }
             return;
         }
         if prepare.view > self.view || self.status != Status::Normal {
@@ -108,18 +116,30 @@ impl<S: StateMachine> Replica<S> {
         self.heard_from_primary();
         // A repair answer may come from any member while it carries our view.
         self.commit_max = self.commit_max.max(prepare.commit);
+        let op = prepare.entry.header.op;
         self.accept_entry(prepare.entry);
+        if op <= self.durable_op {
+            // A resent prepare: our PrepareOk may have been lost.
+            self.prepare_ok_sent = self.prepare_ok_sent.min(op - 1);
+            self.maybe_send_prepare_ok();
+        }
         self.apply_committed();
     }
 
     /// Store an entry of the current view at its op, or keep it until the gap before it fills.
     pub(super) fn accept_entry(&mut self, entry: Entry) {
         let op = entry.header.op;
-        if op <= self.log.base() || op <= self.applied {
-            return;
-        }
         if !entry.is_intact() {
             self.counters.messages_dropped += 1;
+            return;
+        }
+        if op == self.log.base() && op > self.applied {
+            // Backfill below our window, towards what we applied.
+            self.log.prepend(LogSlot { header: entry.header, body: Some(entry.body.clone()), durable: false });
+            self.persist(Write::Entry(entry));
+            return;
+        }
+        if op <= self.log.base() || op <= self.applied {
             return;
         }
         if let Some(slot) = self.log.get_mut(op) {
@@ -136,6 +156,11 @@ impl<S: StateMachine> Replica<S> {
             self.log.truncate_after(op - 1);
             self.durable_op = self.durable_op.min(op - 1);
             self.prepare_ok_sent = self.prepare_ok_sent.min(op - 1);
+            // Storage must forget the stale suffix too, atomically with the new entry.
+            let superblock = self.superblock();
+            self.log.push(LogSlot { header: entry.header, body: Some(entry.body.clone()), durable: false });
+            self.persist(Write::Install { superblock, truncate_after: op - 1, entries: alloc::vec![entry] });
+            return;
         }
         if op == self.log.op() + 1 {
             if op - self.log.base() > self.options.log_bound_ops {

@@ -7,6 +7,7 @@ use crate::message::{
 };
 use crate::state_machine::StateMachine;
 use crate::types::Op;
+use alloc::vec::Vec;
 
 /// Ops one repair round asks for.
 const REPAIR_OPS_PER_ROUND: u64 = 16;
@@ -15,6 +16,7 @@ impl<S: StateMachine> Replica<S> {
     pub(super) fn on_repair_timeout(&mut self) {
         match self.status {
             Status::Normal if !self.is_primary() => self.repair_log(),
+            Status::Normal => self.repair_own_log(),
             Status::ViewChange => {
                 // Messages may have been lost: say it again.
                 let svc = Message::StartViewChange(StartViewChange { view: self.view, from: self.id });
@@ -42,15 +44,41 @@ impl<S: StateMachine> Replica<S> {
         }
     }
 
+    /// A primary holds every body above what it applied; a damaged slot below (found at
+    /// restart) is history that laggards may still need, so it is fetched from backups.
+    fn repair_own_log(&mut self) {
+        let mut asked = 0;
+        let missing: Vec<(Op, u64)> = self
+            .log
+            .slots_after(self.log.base())
+            .filter(|slot| slot.body.is_none())
+            .take(REPAIR_OPS_PER_ROUND as usize)
+            .map(|slot| (slot.header.op, slot.header.checksum))
+            .collect();
+        for (op, checksum) in missing {
+            let request = RequestPrepare { view: self.view, from: self.id, op, checksum: Some(checksum) };
+            self.send_to_replicas(&Message::RequestPrepare(request));
+            self.counters.repairs_requested += 1;
+            asked += 1;
+        }
+        if asked > 0 {
+            self.timers.repair_at = Some(self.now + self.options.repair_interval_ticks);
+        }
+    }
+
     /// Ask the primary for every op we lack up to what we know exists.
     fn repair_log(&mut self) {
         let known = self.commit_max.max(self.log.op()).max(self.future.keys().next_back().copied().unwrap_or(0));
         let primary = self.options.primary_of(self.view);
         let mut asked = 0;
         if self.applied < self.log.base() {
+            // Behind our window: backfill the op below it, or take a checkpoint,
+            // whichever the primary still has.
             self.awaiting_checkpoint = true;
             let request = RequestCheckpoint { view: self.view, from: self.id };
             self.send(primary, Message::RequestCheckpoint(request));
+            let request = RequestPrepare { view: self.view, from: self.id, op: self.log.base(), checksum: None };
+            self.send(primary, Message::RequestPrepare(request));
             asked += 1;
         } else {
             let mut op = self.applied + 1;
@@ -93,9 +121,7 @@ impl<S: StateMachine> Replica<S> {
                     self.send(request.from, Message::Prepare(prepare));
                 }
             }
-            None if canonical && request.op <= self.log.base() => {
-                self.send_checkpoint(request.from);
-            }
+            _ if canonical && request.op <= self.checkpoint.op => self.send_checkpoint(request.from),
             _ => {}
         }
     }
@@ -136,18 +162,26 @@ impl<S: StateMachine> Replica<S> {
         self.applied = data.op;
         self.commit_max = self.commit_max.max(data.op);
         self.counters.state_transfers += 1;
-        if self.log.header(data.op) == Some(data.last_header) {
+        let mut stale_suffix = false;
+        if data.op <= self.log.base() {
+            // Our window starts at or after the checkpoint: it is all we need.
+        } else if self.log.header(data.op) == Some(data.last_header) {
             self.log.trim_before(data.op + 1);
-        } else if self.log.op() <= data.op || self.log.base() >= data.op {
-            self.log.reset(data.op);
         } else {
-            // Our slots after the checkpoint came from another view; drop them all.
+            // Either the checkpoint is past our log, or our slot at its op is not the
+            // committed one, so nothing after it can have been acknowledged in a view
+            // that committed it.
             self.log.reset(data.op);
+            stale_suffix = true;
         }
         self.durable_op = self.durable_op.min(self.log.op());
         self.awaiting_checkpoint = false;
         self.checkpoint = data.clone();
         self.persist(Write::Checkpoint { data, retain_from: self.applied + 1 });
+        if stale_suffix {
+            let superblock = self.superblock();
+            self.persist(Write::Install { superblock, truncate_after: self.applied, entries: alloc::vec::Vec::new() });
+        }
         while let Some(next) = self.future.remove(&(self.log.op() + 1)) {
             self.accept_entry(next);
         }

@@ -238,6 +238,14 @@ impl<S: StateMachine> Replica<S> {
         debug_assert!(commit <= canonical_op.max(self.applied), "a view change never loses a committed op");
 
         let keep = self.applied.min(self.log.op());
+        debug_assert!(
+            self.applied <= self.log.op(),
+            "member {} applied {} beyond its log op {} (base {})",
+            self.id,
+            self.applied,
+            self.log.op(),
+            self.log.base()
+        );
         if keep < self.log.base() {
             self.log.reset(keep);
         } else {
@@ -261,7 +269,7 @@ impl<S: StateMachine> Replica<S> {
         self.status = Status::Normal;
         self.dvcs.clear();
         self.timers.view_change_at = None;
-        self.timers.repair_at = None;
+        self.timers.repair_at = Some(self.now + self.options.repair_interval_ticks);
         self.acked = [0; crate::types::MEMBERS_MAX];
         self.acked[self.id as usize] = self.durable_op;
         let start_view = Message::StartView(self.start_view_message());
@@ -274,9 +282,14 @@ impl<S: StateMachine> Replica<S> {
         }
     }
 
+    /// The view's log from after the last slot whose body we lack: such slots are
+    /// committed history (a primary holds every body above what it applied), so the
+    /// message never claims a log it cannot deliver whole.
     pub(super) fn start_view_message(&self) -> StartView {
-        let entries: Vec<Entry> = self.log.slots_after(self.log.base()).map_while(LogSlot::entry).collect();
-        StartView { view: self.view, commit: self.commit_max, checkpoint: self.log.base(), entries }
+        let after = self.log.last_missing_body().unwrap_or(self.log.base());
+        debug_assert!(after <= self.applied);
+        let entries: Vec<Entry> = self.log.slots_after(after).filter_map(LogSlot::entry).collect();
+        StartView { view: self.view, commit: self.commit_max, checkpoint: after, entries }
     }
 
     pub(super) fn on_start_view(&mut self, start_view: StartView) {
@@ -304,16 +317,19 @@ impl<S: StateMachine> Replica<S> {
         self.timers.recovery_at = None;
         self.prepare_ok_sent = 0;
         let first = start_view.checkpoint + 1;
-        let keep = (first - 1).min(self.log.op());
+        // Our committed slots agree with every view's log; the rest may not. The start
+        // view may be older than what we applied (a delayed message): then it adds nothing.
+        let keep = self.log.op().min(self.commit_max.max(self.applied));
         if keep < first - 1 || keep < self.log.base() {
-            self.log.reset(first - 1);
+            self.log.reset((first - 1).max(self.applied));
         } else {
             self.log.truncate_after(keep);
         }
-        let truncate_after = self.log.op();
-        self.durable_op = self.durable_op.min(truncate_after);
-        let entries: Vec<Entry> =
-            start_view.entries.into_iter().filter(|entry| entry.header.op > truncate_after).collect();
+        // Storage drops everything after what we keep, even across a gap.
+        let truncate_after = keep;
+        self.durable_op = self.durable_op.min(keep);
+        let after = self.log.op();
+        let entries: Vec<Entry> = start_view.entries.into_iter().filter(|entry| entry.header.op > after).collect();
         for entry in &entries {
             if entry.header.op != self.log.op() + 1 {
                 break;
@@ -321,7 +337,8 @@ impl<S: StateMachine> Replica<S> {
             self.log.push(LogSlot { header: entry.header, body: Some(entry.body.clone()), durable: false });
         }
         self.future.clear();
-        self.commit_max = self.commit_max.max(start_view.commit.min(self.log.op()));
+        // Commit knowledge from other views may not hold for this log: start afresh.
+        self.commit_max = self.applied.max(start_view.commit.min(self.log.op()));
         self.awaiting_checkpoint = self.applied < self.log.base();
         let superblock = self.superblock();
         self.persist(Write::Install { superblock, truncate_after, entries });

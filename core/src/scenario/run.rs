@@ -86,9 +86,9 @@ pub fn run_script(script: &Script, options: RunOptions, out: &mut dyn FnMut(&str
             return RunOutcome { exit_status: 1, digest: None, violations: 0, events: 0, messages_delivered: 0 };
         }
     };
-    let mut runner = Runner { sim: &mut sim, failed: false, error_code: String::from("none"), violations_shown: 0 };
+    let mut runner = Runner { sim: &mut sim, failed: false, error_code: String::from("none") };
     for line in &script.lines {
-        let result = runner.execute(line, out);
+        let result = runner.execute_line(line, out);
         runner.flush(out);
         if let Err(RunError(reason)) = result {
             out(&alloc::format!("line {}: {reason}", line.number));
@@ -114,12 +114,11 @@ pub struct Runner<'a> {
     pub failed: bool,
     /// The last operator command's code.
     pub error_code: String,
-    violations_shown: usize,
 }
 
 impl<'a> Runner<'a> {
     pub fn new(sim: &'a mut Simulator) -> Self {
-        Runner { sim, failed: false, error_code: String::from("none"), violations_shown: 0 }
+        Runner { sim, failed: false, error_code: String::from("none") }
     }
 
     /// Send the simulator's trace and any new violations to `out`.
@@ -127,11 +126,6 @@ impl<'a> Runner<'a> {
         for line in self.sim.take_trace() {
             out(&line);
         }
-        let violations = &self.sim.checker.violations;
-        for violation in &violations[self.violations_shown..] {
-            out(&alloc::format!("violation: {violation}"));
-        }
-        self.violations_shown = violations.len();
     }
 
     fn member(&self, member: u8) -> Result<MemberId, RunError> {
@@ -154,7 +148,7 @@ impl<'a> Runner<'a> {
 
     /// Run one line. Failed expectations are printed and remembered; a line that
     /// cannot run returns an error and stops the run.
-    fn execute(&mut self, line: &Line, out: &mut dyn FnMut(&str)) -> Result<(), RunError> {
+    pub fn execute_line(&mut self, line: &Line, out: &mut dyn FnMut(&str)) -> Result<(), RunError> {
         match &line.command {
             Command::Tick(ticks) => {
                 let until = self.sim.now() + ticks;

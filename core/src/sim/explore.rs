@@ -88,7 +88,7 @@ pub struct ExploreOptions {
 
 impl Default for ExploreOptions {
     fn default() -> Self {
-        Self { replicas: 3, standbys: 0, faults: FaultMix::default(), rounds: 12, liveness_ticks: 20_000 }
+        Self { replicas: 3, standbys: 0, faults: FaultMix::default(), rounds: 40, liveness_ticks: 20_000 }
     }
 }
 

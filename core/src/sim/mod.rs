@@ -110,6 +110,7 @@ pub struct Simulator {
     pub checker: Checker,
     trace: Vec<String>,
     events_processed: u64,
+    violations_reported: usize,
     messages_delivered: u64,
     messages_dropped: u64,
 }
@@ -129,6 +130,7 @@ impl Simulator {
             checker: Checker::default(),
             trace: Vec::new(),
             events_processed: 0,
+            violations_reported: 0,
             messages_delivered: 0,
             messages_dropped: 0,
             prng: prng.fork(),
@@ -270,6 +272,7 @@ impl Simulator {
             self.events_processed += 1;
             if self.config.check {
                 self.check();
+                self.report_violations();
             }
             return true;
         }
@@ -443,6 +446,15 @@ impl Simulator {
             let message = if copy + 1 == copies { message.clone() } else { message.clone() };
             self.in_flight.insert(id, Envelope { from, to, message });
             self.events.schedule(self.now + delay, EventKind::Deliver(id));
+        }
+    }
+
+    /// Violations always reach the output, with or without the trace, as they happen.
+    fn report_violations(&mut self) {
+        while self.violations_reported < self.checker.violations.len() {
+            let text = alloc::format!("violation: {}", self.checker.violations[self.violations_reported]);
+            self.trace.push(text);
+            self.violations_reported += 1;
         }
     }
 
