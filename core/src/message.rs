@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::checksum::Hasher64;
 use crate::release::Release;
 use crate::types::{ClientId, MemberId, Op, RequestNumber, View};
+use crate::upgrade::{UpgradeCommand, UpgradeState};
 
 /// What identifies a log entry: the primary of `view` assigned it `op`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +37,8 @@ pub enum Body {
     Requests(Vec<ClientRequest>),
     /// Move the cluster to `release` at this op.
     Upgrade { release: Release },
+    /// An operator's upgrade command: propose, cancel, or switch auto-upgrade.
+    UpgradeControl(UpgradeCommand),
 }
 
 impl Body {
@@ -56,6 +59,14 @@ impl Body {
             Body::Upgrade { release } => {
                 hasher.write_u64(1);
                 hasher.write_u64(release_word(*release));
+            }
+            Body::UpgradeControl(command) => {
+                hasher.write_u64(2);
+                match command {
+                    UpgradeCommand::Propose(release) => hasher.write_u64(release_word(*release)),
+                    UpgradeCommand::Cancel => hasher.write_u64(u64::MAX),
+                    UpgradeCommand::Auto(on) => hasher.write_u64(u64::MAX - 1 - u64::from(*on)),
+                }
             }
         }
         hasher.finish()
@@ -134,7 +145,11 @@ pub struct Commit {
     pub commit: Op,
     /// The primary's newest checkpoint: a member behind it needs state transfer.
     pub checkpoint: Op,
+    /// The primary's binary release (what it advertises).
     pub release: Release,
+    /// The committed cluster release: standbys learn from it whether to follow, and a
+    /// member whose binary is older halts.
+    pub cluster_release: Release,
 }
 
 /// A member's answer to the primary's heartbeat: its progress and its binary release.
@@ -217,7 +232,8 @@ pub struct CheckpointData {
     pub op: Op,
     /// The header of the entry at `op` (zeroes at op 0), to chain the log onto.
     pub last_header: Header,
-    pub release: Release,
+    /// The cluster release, pending proposal and upgrade history at `op`.
+    pub upgrade: UpgradeState,
     pub state: Vec<u8>,
     pub sessions: Vec<u8>,
 }

@@ -22,6 +22,16 @@ pub enum UpgradeCommand {
     Auto(bool),
 }
 
+impl core::fmt::Display for UpgradeCommand {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            UpgradeCommand::Propose(to) => write!(f, "propose to={to}"),
+            UpgradeCommand::Cancel => f.write_str("cancel"),
+            UpgradeCommand::Auto(on) => write!(f, "auto={}", if *on { "on" } else { "off" }),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum UpgradeEventKind {
     Proposed(Release),

@@ -4,6 +4,7 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::message::{CheckpointData, Entry, Header};
+use crate::release::Release;
 use crate::types::{Op, View};
 
 /// The replica's small durable record. Hosts keep several checksummed copies.
@@ -12,6 +13,9 @@ pub struct Superblock {
     pub view: View,
     /// The last view in which this replica was in normal status.
     pub log_view: View,
+    /// The newest cluster release this member applied: a binary older than it must
+    /// not run, and must learn so before it writes anything.
+    pub release: Release,
 }
 
 /// One durable write. Hosts complete writes in the order they were polled and report

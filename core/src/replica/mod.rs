@@ -11,6 +11,7 @@ pub mod sessions;
 
 mod normal;
 mod repair;
+mod upgrading;
 mod view_change;
 
 use alloc::collections::{BTreeMap, VecDeque};
@@ -25,6 +26,7 @@ use crate::prng::Prng;
 use crate::release::{Feature, Release};
 use crate::state_machine::StateMachine;
 use crate::types::{ClientId, MemberId, Op, RequestNumber, Tick, View, MEMBERS_MAX};
+use crate::upgrade::UpgradeState;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
@@ -148,6 +150,8 @@ pub struct Applied {
     pub requests: Vec<AppliedRequest>,
     /// The state digest after the op.
     pub digest: u64,
+    /// The cluster release after the op.
+    pub release: Release,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -207,7 +211,7 @@ pub struct Replica<S: StateMachine> {
     applied: Op,
     state: S,
     sessions: Sessions,
-    release: Release,
+    upgrade: UpgradeState,
     checkpoint: CheckpointData,
     /// Entries that arrived ahead of a gap, waiting for it to fill.
     future: BTreeMap<Op, Entry>,
@@ -245,8 +249,8 @@ pub struct Replica<S: StateMachine> {
 }
 
 /// A freshly formatted member's durable state.
-pub fn format_durable() -> Durable {
-    Durable { superblock: Some(Superblock { view: 0, log_view: 0 }), checkpoint: None, entries: Vec::new() }
+pub fn format_durable(release: Release) -> Durable {
+    Durable { superblock: Some(Superblock { view: 0, log_view: 0, release }), checkpoint: None, entries: Vec::new() }
 }
 
 fn zero_header() -> Header {
@@ -256,7 +260,8 @@ fn zero_header() -> Header {
 impl<S: StateMachine> Replica<S> {
     /// Start a member of a newly formatted cluster: view 0, normal status, empty log.
     pub fn new_formatted(options: Options, id: MemberId, state: S, now: Tick) -> Self {
-        let mut replica = Self::open_inner(options, id, format_durable(), state, now, true);
+        let durable = format_durable(options.initial_release);
+        let mut replica = Self::open_inner(options, id, durable, state, now, true);
         replica.after_durable();
         replica
     }
@@ -274,13 +279,13 @@ impl<S: StateMachine> Replica<S> {
         let checkpoint = durable.checkpoint.clone().unwrap_or(CheckpointData {
             op: 0,
             last_header: zero_header(),
-            release: options.initial_release,
+            upgrade: UpgradeState::new(options.initial_release),
             state: Vec::new(),
             sessions: Vec::new(),
         });
         let prng = Prng::new(options.seed ^ (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ now);
         let mut replica = Replica {
-            release: checkpoint.release,
+            upgrade: checkpoint.upgrade.clone(),
             options,
             id,
             role,
@@ -326,8 +331,10 @@ impl<S: StateMachine> Replica<S> {
             assert!(restored && sessions.is_some(), "a checkpoint that passed its checksum decodes");
             replica.sessions = sessions.unwrap_or_default();
         }
-        if replica.release > replica.options.binary_release {
-            replica.halt(HaltReason::BinaryTooOld { binary: replica.options.binary_release, cluster: replica.release });
+        let durable_release = durable.superblock.as_ref().map_or(replica.upgrade.release, |s| s.release);
+        let cluster = durable_release.max(replica.upgrade.release);
+        if cluster > replica.options.binary_release {
+            replica.halt(HaltReason::BinaryTooOld { binary: replica.options.binary_release, cluster });
             return replica;
         }
         match durable.superblock {
@@ -537,6 +544,9 @@ impl<S: StateMachine> Replica<S> {
 
     /// The earliest tick at which `handle_timeout` has work to do.
     pub fn poll_timeout(&self) -> Option<Tick> {
+        if self.status == Status::Halted {
+            return None;
+        }
         let t = &self.timers;
         [t.heartbeat_at, t.primary_timeout_at, t.view_change_at, t.prepare_at, t.repair_at, t.recovery_at]
             .into_iter()
@@ -602,8 +612,12 @@ impl<S: StateMachine> Replica<S> {
     pub fn sessions(&self) -> &Sessions {
         &self.sessions
     }
+    /// The committed cluster release, as far as this member applied.
     pub fn release(&self) -> Release {
-        self.release
+        self.upgrade.release
+    }
+    pub fn upgrade_state(&self) -> &UpgradeState {
+        &self.upgrade
     }
     pub fn binary_release(&self) -> Release {
         self.options.binary_release
@@ -612,7 +626,7 @@ impl<S: StateMachine> Replica<S> {
         self.advertised.get(member as usize).copied().flatten()
     }
     pub fn feature_enabled(&self, feature: Feature) -> bool {
-        feature.enabled_at(self.release)
+        feature.enabled_at(self.upgrade.release)
     }
     pub fn is_primary(&self) -> bool {
         self.role == Role::Active && self.options.primary_of(self.view) == self.id
@@ -627,7 +641,7 @@ impl<S: StateMachine> Replica<S> {
         hasher.write_u64(self.applied);
         hasher.write_u64(self.state.digest());
         hasher.write_u64(self.sessions.digest());
-        hasher.write_u64(crate::message::release_word(self.release));
+        hasher.write_u64(crate::message::release_word(self.upgrade.release));
         hasher.finish()
     }
 
@@ -677,7 +691,7 @@ impl<S: StateMachine> Replica<S> {
     }
 
     fn superblock(&self) -> Superblock {
-        Superblock { view: self.view, log_view: self.log_view }
+        Superblock { view: self.view, log_view: self.log_view, release: self.upgrade.release }
     }
 
     fn jitter(&mut self) -> Tick {

@@ -205,7 +205,11 @@ impl<S: StateMachine> Replica<S> {
         if ok.view != self.view || !self.is_serving_primary() || ok.from >= self.options.member_count() {
             return;
         }
+        let changed = self.advertised[ok.from as usize] != Some(ok.release);
         self.advertised[ok.from as usize] = Some(ok.release);
+        if changed {
+            self.maybe_propose_upgrade();
+        }
         if ok.from >= self.options.replica_count {
             return;
         }
@@ -233,14 +237,14 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn apply_committed(&mut self) {
-        while self.applied < self.commit_max {
+        while self.applied < self.commit_max && self.status != Status::Halted {
             let op = self.applied + 1;
             let Some(slot) = self.log.get(op) else { break };
             let Some(body) = slot.body.clone() else { break };
             let checksum = slot.header.checksum;
             self.execute(op, checksum, body);
         }
-        if self.applied >= self.checkpoint.op + self.options.checkpoint_interval_ops() {
+        if self.applied >= self.checkpoint.op + self.options.checkpoint_interval_ops() && self.status != Status::Halted {
             self.take_checkpoint();
         }
     }
@@ -295,13 +299,22 @@ impl<S: StateMachine> Replica<S> {
                     });
                     return;
                 }
-                self.release = self.release.max(release);
+                let before = self.upgrade.release;
+                self.upgrade.apply_upgrade(op, release);
+                if self.upgrade.release != before {
+                    // Persisted at once, so that a restart with an older binary halts
+                    // before it writes anything.
+                    let superblock = self.superblock();
+                    self.persist(Write::Superblock(superblock));
+                }
             }
+            Body::UpgradeControl(command) => self.upgrade.apply_command(op, command),
         }
         self.applied = op;
         if self.options.report_applied {
             let digest = self.state_digest();
-            self.applied_notes.push_back(Applied { op, checksum, requests: notes, digest });
+            let release = self.upgrade.release;
+            self.applied_notes.push_back(Applied { op, checksum, requests: notes, digest, release });
         }
     }
 
@@ -311,7 +324,7 @@ impl<S: StateMachine> Replica<S> {
         let data = CheckpointData {
             op,
             last_header,
-            release: self.release,
+            upgrade: self.upgrade.clone(),
             state: self.state.snapshot(),
             sessions: self.sessions.encode(),
         };
@@ -330,8 +343,14 @@ impl<S: StateMachine> Replica<S> {
             commit: self.commit_max,
             checkpoint: self.checkpoint.op,
             release: self.options.binary_release,
+            cluster_release: self.upgrade.release,
         });
-        self.send_to_followers(&commit);
+        // Standbys get heartbeats at every release, so that they advertise their
+        // binaries before they are allowed to follow the log.
+        for member in 0..self.options.member_count() {
+            self.send(member, commit.clone());
+        }
+        self.maybe_propose_upgrade();
         self.timers.heartbeat_at = Some(self.now + self.options.heartbeat_interval_ticks);
     }
 
@@ -363,6 +382,19 @@ impl<S: StateMachine> Replica<S> {
         }
         let from = self.options.primary_of(commit.view);
         self.advertised[from as usize] = Some(commit.release);
+        if commit.cluster_release > self.options.binary_release {
+            let binary = self.options.binary_release;
+            self.halt(super::HaltReason::BinaryTooOld { binary, cluster: commit.cluster_release });
+            return;
+        }
+        if self.role == Role::Standby && !Feature::StandbyReplicas.enabled_at(commit.cluster_release) {
+            // Not following yet: only say which binary we run.
+            self.heard_from_primary();
+            let heartbeat =
+                Heartbeat { view: self.view, from: self.id, op: 0, commit: 0, release: self.options.binary_release };
+            self.send(from, Message::Heartbeat(heartbeat));
+            return;
+        }
         if commit.view > self.view || self.status != Status::Normal {
             if !(self.status == Status::ViewChange && commit.view == self.view) {
                 self.request_start_view(commit.view);
@@ -392,7 +424,11 @@ impl<S: StateMachine> Replica<S> {
         if heartbeat.from >= self.options.member_count() {
             return;
         }
+        let changed = self.advertised[heartbeat.from as usize] != Some(heartbeat.release);
         self.advertised[heartbeat.from as usize] = Some(heartbeat.release);
+        if changed {
+            self.maybe_propose_upgrade();
+        }
     }
 
     pub(super) fn heard_from_primary(&mut self) {

@@ -149,8 +149,9 @@ impl<S: StateMachine> Replica<S> {
         if self.status == Status::ViewChange && !self.is_primary() {
             return;
         }
-        if data.release > self.options.binary_release {
-            self.halt(super::HaltReason::BinaryTooOld { binary: self.options.binary_release, cluster: data.release });
+        if data.upgrade.release > self.options.binary_release {
+            let cluster = data.upgrade.release;
+            self.halt(super::HaltReason::BinaryTooOld { binary: self.options.binary_release, cluster });
             return;
         }
         let Some(sessions) = super::sessions::Sessions::decode(&data.sessions) else { return };
@@ -158,7 +159,7 @@ impl<S: StateMachine> Replica<S> {
             return;
         }
         self.sessions = sessions;
-        self.release = data.release;
+        self.upgrade = data.upgrade.clone();
         self.applied = data.op;
         self.commit_max = self.commit_max.max(data.op);
         self.counters.state_transfers += 1;

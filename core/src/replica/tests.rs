@@ -78,7 +78,7 @@ fn do_view_change_waits_for_the_durable_view() {
 
 #[test]
 fn a_restarted_primary_hands_over_to_the_next_view() {
-    let durable = format_durable();
+    let durable = format_durable(crate::release::NEWEST_RELEASE);
     let replica = Replica::open(options(), 0, durable, KvStore::new(), 0);
     assert_eq!(replica.status(), Status::ViewChange);
     assert_eq!(replica.view(), 1);
@@ -88,11 +88,11 @@ fn a_restarted_primary_hands_over_to_the_next_view() {
 fn a_binary_older_than_the_cluster_release_halts_and_writes_nothing() {
     let mut options = options();
     options.binary_release = crate::release::Release::new(1, 0, 0);
-    let mut durable = format_durable();
+    let mut durable = format_durable(crate::release::Release::new(1, 2, 0));
     durable.checkpoint = Some(CheckpointData {
         op: 0,
         last_header: Header { op: 0, view: 0, checksum: 0 },
-        release: crate::release::Release::new(1, 2, 0),
+        upgrade: crate::upgrade::UpgradeState::new(crate::release::Release::new(1, 2, 0)),
         state: KvStore::new().snapshot(),
         sessions: Sessions::default().encode(),
     });
@@ -109,7 +109,8 @@ fn restart_keeps_damaged_entries_as_holes_to_repair() {
         StoredEntry::Damaged(put_entry(2, 0).header),
         StoredEntry::Intact(put_entry(3, 0)),
     ];
-    let durable = Durable { superblock: Some(Superblock { view: 0, log_view: 0 }), checkpoint: None, entries };
+    let superblock = Superblock { view: 0, log_view: 0, release: crate::release::NEWEST_RELEASE };
+    let durable = Durable { superblock: Some(superblock), checkpoint: None, entries };
     let replica = Replica::open(options(), 1, durable, KvStore::new(), 0);
     assert_eq!(replica.op(), 3);
     assert!(replica.log().get(2).unwrap().body.is_none());

@@ -10,6 +10,7 @@ use crate::release::{is_known_release, Release, NEWEST_RELEASE};
 use crate::sim::{SimConfig, Simulator};
 use crate::state_machine::KvCommand;
 use crate::types::MemberId;
+use crate::upgrade::UpgradeCommand;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RunOptions {
@@ -260,12 +261,19 @@ impl<'a> Runner<'a> {
                 let member = self.member(*member)?;
                 self.sim.corrupt(member, *op);
             }
-            Command::UpgradePropose { .. } | Command::UpgradeCancel | Command::UpgradeAuto(_) => {
-                return Err(Self::not_supported("`upgrade`"));
-            }
+            Command::UpgradePropose { to } => self.operator(UpgradeCommand::Propose(*to)),
+            Command::UpgradeCancel => self.operator(UpgradeCommand::Cancel),
+            Command::UpgradeAuto(on) => self.operator(UpgradeCommand::Auto(*on)),
             Command::Promote { .. } => return Err(Self::not_supported("`promote`")),
         }
         Ok(())
+    }
+
+    fn operator(&mut self, command: UpgradeCommand) {
+        self.error_code = match self.sim.upgrade_command(command) {
+            Ok(()) => String::from("none"),
+            Err(refusal) => String::from(refusal.code()),
+        };
     }
 
     fn trace_fault(&mut self, command: &Command) {
@@ -311,7 +319,9 @@ impl<'a> Runner<'a> {
             Subject::Feature(feature) => {
                 one(primary.map_or_else(none, |p| String::from(if p.feature_enabled(*feature) { "on" } else { "off" })))
             }
-            Subject::UpgradeTarget => one(none()),
+            Subject::UpgradeTarget => {
+                one(primary.and_then(|p| p.upgrade_target()).map_or_else(none, |t| t.to_string()))
+            }
             Subject::Primary => one(self.sim.primary().map_or_else(none, |p| p.to_string())),
             Subject::View => one(primary.map_or_else(none, |p| p.view().to_string())),
             Subject::Commit(target) => {

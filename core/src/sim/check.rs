@@ -13,6 +13,7 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::release::{Feature, Release};
 use crate::replica::{Applied, Sessions};
 use crate::state_machine::{KvStore, StateMachine};
 use crate::types::{ClientId, MemberId, Op, RequestNumber, View};
@@ -26,6 +27,8 @@ pub struct Checker {
     committed: BTreeMap<Op, u64>,
     /// The state digest after each op.
     digests: BTreeMap<Op, u64>,
+    /// The cluster release after each op.
+    releases: BTreeMap<Op, Release>,
     primaries: BTreeMap<View, MemberId>,
     /// The highest op known committed anywhere.
     pub committed_max: Op,
@@ -66,6 +69,27 @@ impl Checker {
                 }
                 self.committed.insert(applied.op, applied.checksum);
                 self.run_reference(applied);
+            }
+        }
+        match self.releases.get(&applied.op) {
+            Some(release) if *release != applied.release => self.violation(alloc::format!(
+                "member {member} runs release {} after op {}, another member {release}",
+                applied.release,
+                applied.op
+            )),
+            Some(_) => {}
+            None => {
+                self.releases.insert(applied.op, applied.release);
+            }
+        }
+        if applied.requests.len() > 1 {
+            let before = applied.op.checked_sub(1).and_then(|op| self.releases.get(&op)).copied();
+            if before.is_some_and(|release| !Feature::BatchedPrepares.enabled_at(release)) {
+                self.violation(alloc::format!(
+                    "op {} batched {} requests before batched_prepares was on",
+                    applied.op,
+                    applied.requests.len()
+                ));
             }
         }
         match self.digests.get(&applied.op) {
@@ -187,6 +211,13 @@ impl Checker {
         self.completed_max = self.completed_max.max(Some(position));
     }
 
+    /// A member must never run a release its binary lacks.
+    pub fn on_release(&mut self, member: MemberId, release: Release, binary: Release) {
+        if release > binary {
+            self.violation(alloc::format!("member {member} runs release {release} on a binary of release {binary}"));
+        }
+    }
+
     pub fn count(&self) -> u64 {
         self.violations.len() as u64
     }
@@ -199,6 +230,8 @@ mod tests {
     use crate::state_machine::KvCommand;
     use alloc::vec;
 
+    const R: Release = crate::release::NEWEST_RELEASE;
+
     fn put(client: ClientId, request: RequestNumber, fresh: bool) -> AppliedRequest {
         let operation = KvCommand::Put { key: b"k".to_vec(), value: vec![request as u8] }.encode();
         let result = if fresh { KvStore::new().apply(&operation) } else { Vec::new() };
@@ -208,9 +241,9 @@ mod tests {
     #[test]
     fn detects_diverging_commits_and_digests() {
         let mut checker = Checker::default();
-        checker.on_applied(0, &Applied { op: 1, checksum: 7, requests: vec![put(1, 1, true)], digest: 1 });
+        checker.on_applied(0, &Applied { op: 1, checksum: 7, requests: vec![put(1, 1, true)], digest: 1, release: R });
         assert_eq!(checker.count(), 0);
-        checker.on_applied(1, &Applied { op: 1, checksum: 8, requests: vec![put(1, 1, true)], digest: 2 });
+        checker.on_applied(1, &Applied { op: 1, checksum: 8, requests: vec![put(1, 1, true)], digest: 2, release: R });
         assert_eq!(checker.count(), 2);
     }
 
@@ -218,8 +251,8 @@ mod tests {
     fn detects_double_apply_and_real_time_order() {
         let mut checker = Checker::default();
         checker.on_invoke(1, 1);
-        checker.on_applied(0, &Applied { op: 1, checksum: 1, requests: vec![put(1, 1, true)], digest: 1 });
-        checker.on_applied(0, &Applied { op: 2, checksum: 2, requests: vec![put(1, 1, true)], digest: 2 });
+        checker.on_applied(0, &Applied { op: 1, checksum: 1, requests: vec![put(1, 1, true)], digest: 1, release: R });
+        checker.on_applied(0, &Applied { op: 2, checksum: 2, requests: vec![put(1, 1, true)], digest: 2, release: R });
         assert_eq!(checker.count(), 1, "{:?}", checker.violations);
         let result = checker.outcomes[&(1, 1)].1.clone();
         checker.on_complete(1, 1, &result);

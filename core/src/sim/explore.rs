@@ -9,6 +9,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::prng::Prng;
+use crate::release::{KNOWN_RELEASES, NEWEST_RELEASE, OLDEST_RELEASE};
 use crate::scenario::ast::{Command, CompareOp, Condition, Header, Line, Script, Subject};
 use crate::scenario::run::{run_script, RunOptions};
 use crate::types::MemberId;
@@ -23,16 +24,27 @@ pub struct FaultMix {
     pub duplication: bool,
     pub delay: bool,
     pub corrupt: bool,
+    /// Restarts with older or newer binaries, and operator upgrade commands.
+    pub upgrade: bool,
 }
 
 impl Default for FaultMix {
     fn default() -> Self {
-        Self { crash: true, partition: true, block: true, loss: true, duplication: true, delay: true, corrupt: true }
+        Self {
+            crash: true,
+            partition: true,
+            block: true,
+            loss: true,
+            duplication: true,
+            delay: true,
+            corrupt: true,
+            upgrade: true,
+        }
     }
 }
 
 impl FaultMix {
-    pub const NAMES: [&'static str; 7] = ["crash", "partition", "block", "loss", "dup", "delay", "corrupt"];
+    pub const NAMES: [&'static str; 8] = ["crash", "partition", "block", "loss", "dup", "delay", "corrupt", "upgrade"];
 
     pub fn none() -> Self {
         Self {
@@ -43,6 +55,7 @@ impl FaultMix {
             duplication: false,
             delay: false,
             corrupt: false,
+            upgrade: false,
         }
     }
 
@@ -63,6 +76,7 @@ impl FaultMix {
                 "dup" => mix.duplication = true,
                 "delay" => mix.delay = true,
                 "corrupt" => mix.corrupt = true,
+                "upgrade" => mix.upgrade = true,
                 other => {
                     return Err(alloc::format!(
                         "unknown fault '{other}': use all, none, or a list of {}",
@@ -128,7 +142,7 @@ pub fn generate(seed: u64, options: &ExploreOptions) -> Script {
                 b.push(Command::Put { key, value, client });
             }
         }
-        let fault = prng.range_inclusive(0, 7);
+        let fault = prng.range_inclusive(0, 9);
         match fault {
             0 | 1 if faults.crash => {
                 let member = prng.range_inclusive(0, members as u64 - 1) as MemberId;
@@ -173,6 +187,23 @@ pub fn generate(seed: u64, options: &ExploreOptions) -> Script {
                 b.push(Command::Corrupt { member: bad_disk, op });
             }
             6 => b.push(Command::Heal),
+            7 | 8 if faults.upgrade => {
+                // A restart with a random binary: an upgrade, a rollback, or an old
+                // binary that must halt once the cluster has moved past it.
+                let member = prng.range_inclusive(0, members as u64 - 1) as MemberId;
+                let binary = KNOWN_RELEASES[prng.range_inclusive(0, KNOWN_RELEASES.len() as u64 - 1) as usize];
+                crashed.retain(|m| *m != member);
+                b.push(Command::Restart { member, binary: Some(binary) });
+                match prng.range_inclusive(0, 3) {
+                    0 => {
+                        let to = KNOWN_RELEASES[prng.range_inclusive(0, KNOWN_RELEASES.len() as u64 - 1) as usize];
+                        b.push(Command::UpgradePropose { to });
+                    }
+                    1 => b.push(Command::UpgradeCancel),
+                    2 => b.push(Command::UpgradeAuto(prng.chance_ppm(600_000))),
+                    _ => {}
+                }
+            }
             _ => {}
         }
         b.push(Command::Tick(prng.range_inclusive(10, 400)));
@@ -180,8 +211,15 @@ pub fn generate(seed: u64, options: &ExploreOptions) -> Script {
     // Liveness: every fault ends and every member comes back.
     b.push(Command::Heal);
     b.push(Command::Net { loss_ppm: Some(0), dup_ppm: Some(0), delay_ticks: Some((1, 3)) });
-    for member in crashed {
-        b.push(Command::Restart { member, binary: None });
+    if faults.upgrade {
+        // Every member gets the newest binary; the cluster must then reach it.
+        for member in 0..members {
+            b.push(Command::Restart { member, binary: Some(NEWEST_RELEASE) });
+        }
+    } else {
+        for member in crashed {
+            b.push(Command::Restart { member, binary: None });
+        }
     }
     for client in 1..=CLIENTS {
         let condition =
@@ -191,10 +229,19 @@ pub fn generate(seed: u64, options: &ExploreOptions) -> Script {
     b.push(Command::Put { key: String::from("final"), value: String::from("done"), client: CLIENTS + 1 });
     let condition = Condition { subject: Subject::Reply(CLIENTS + 1), op: CompareOp::Eq, value: String::from("ok") };
     b.push(Command::Until { condition, within_ticks: options.liveness_ticks });
+    if faults.upgrade {
+        let primary = Condition { subject: Subject::Primary, op: CompareOp::Ne, value: String::from("none") };
+        b.push(Command::Until { condition: primary, within_ticks: options.liveness_ticks });
+        b.push(Command::UpgradeAuto(true));
+        let newest = alloc::format!("{NEWEST_RELEASE}");
+        let condition = Condition { subject: Subject::ClusterRelease, op: CompareOp::Eq, value: newest };
+        b.push(Command::Until { condition, within_ticks: options.liveness_ticks });
+    }
     let condition = Condition { subject: Subject::Violations, op: CompareOp::Eq, value: String::from("0") };
     b.push(Command::Expect(condition));
-    let header =
-        Header { line: 1, replicas: options.replicas, standbys: options.standbys, seed, binary: None, release: None };
+    // Half the upgrade schedules start from the oldest release.
+    let binary = (faults.upgrade && seed % 2 == 1).then_some(OLDEST_RELEASE);
+    let header = Header { line: 1, replicas: options.replicas, standbys: options.standbys, seed, binary, release: None };
     Script { header, lines: b.lines }
 }
 

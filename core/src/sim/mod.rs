@@ -137,7 +137,7 @@ impl Simulator {
             config,
         };
         for id in 0..member_count {
-            let storage = SimStorage::formatted();
+            let storage = SimStorage::formatted(sim.config.release);
             sim.members.push(SimMember {
                 replica: None,
                 storage,
@@ -468,6 +468,9 @@ impl Simulator {
             let became_primary = serving && !m.was_primary;
             m.was_primary = serving;
             self.checker.on_commit(member, fresh, replica.commit());
+            if replica.status() != Status::Halted {
+                self.checker.on_release(member, replica.release(), replica.binary_release());
+            }
             self.checker.on_commit_max(replica.commit_max());
             if became_primary {
                 let log = replica.log();
@@ -513,6 +516,22 @@ impl Simulator {
         let damaged = self.members[member as usize].storage.corrupt(op);
         self.log(format_args!("corrupt {member} op={op}{}", if damaged { "" } else { " (nothing stored)" }));
         damaged
+    }
+
+    // ----- Operators -----
+
+    /// Hand an upgrade command to the current primary, at once.
+    pub fn upgrade_command(&mut self, command: crate::upgrade::UpgradeCommand) -> Result<(), crate::upgrade::Refusal> {
+        let Some(primary) = self.primary() else { return Err(crate::upgrade::Refusal::NoPrimary) };
+        let now = self.now;
+        let replica = self.members[primary as usize].replica.as_mut().expect("the primary is up");
+        let result = replica.handle_upgrade_command(now, command);
+        self.log(format_args!(
+            "operator upgrade {command} at {primary}: {}",
+            result.map_or_else(|refusal| refusal.code(), |()| "accepted")
+        ));
+        self.drain(primary);
+        result
     }
 
     // ----- Clients -----

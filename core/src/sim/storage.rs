@@ -33,8 +33,8 @@ pub enum CrashLoss {
 }
 
 impl SimStorage {
-    pub fn formatted() -> Self {
-        Self { superblock: Some(Superblock { view: 0, log_view: 0 }), ..Self::default() }
+    pub fn formatted(release: crate::release::Release) -> Self {
+        Self { superblock: Some(Superblock { view: 0, log_view: 0, release }), ..Self::default() }
     }
 
     pub fn submit(&mut self, persist: Persist) {
@@ -132,6 +132,7 @@ impl SimStorage {
             Some(superblock) => {
                 hasher.write_u64(superblock.view);
                 hasher.write_u64(superblock.log_view);
+                hasher.write_u64(crate::message::release_word(superblock.release));
             }
             None => hasher.write_u64(u64::MAX),
         }
