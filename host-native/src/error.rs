@@ -1,0 +1,94 @@
+//! The one error type of the `viewstamp` binary: usage and I/O problems, each with a
+//! message that says what to do. Every one of them exits with status 2.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug)]
+pub enum Error {
+    /// A scenario file could not be read.
+    ReadScenario { path: PathBuf, source: io::Error },
+    /// The directory for a failing seed's script could not be created.
+    CreateDir { path: PathBuf, source: io::Error },
+    /// A file could not be written.
+    WriteFile { path: PathBuf, source: io::Error },
+    /// Standard output could not be written (a closed pipe, a full disk).
+    Output(io::Error),
+    /// `replay --engine wasm|both`.
+    WasmEngineNotBuilt,
+    /// A subcommand that is reserved but not built yet.
+    NotBuilt(&'static str),
+    /// `sim --start S --seeds N` where S + N overflows a u64.
+    SeedRange { start: u64, seeds: u64 },
+}
+
+impl Error {
+    pub fn read_scenario(path: &Path, source: io::Error) -> Self {
+        Error::ReadScenario { path: path.to_path_buf(), source }
+    }
+
+    pub fn exit_status(&self) -> u8 {
+        2
+    }
+
+    /// Whether the reader of our output went away (`viewstamp replay x | head`):
+    /// nothing is worth printing then.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Output(source) if source.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// An I/O error's cause, in words a person can act on.
+fn cause(source: &io::Error) -> String {
+    match source.kind() {
+        io::ErrorKind::NotFound => String::from("no such file or directory"),
+        io::ErrorKind::PermissionDenied => String::from("permission denied"),
+        io::ErrorKind::InvalidData => String::from("it is not UTF-8 text"),
+        _ => source.to_string(),
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::ReadScenario { path, source } => {
+                write!(f, "cannot read scenario file {}: {}", path.display(), cause(source))
+            }
+            Error::CreateDir { path, source } => write!(
+                f,
+                "cannot create directory {} for the failing script: {} (choose another with --emit DIR)",
+                path.display(),
+                cause(source)
+            ),
+            Error::WriteFile { path, source } => write!(f, "cannot write {}: {}", path.display(), cause(source)),
+            Error::Output(source) => write!(f, "cannot write to standard output: {source}"),
+            Error::WasmEngineNotBuilt => write!(f, "the wasm engine is not built yet; use --engine native"),
+            Error::NotBuilt(command) => write!(f, "`viewstamp {command}` is not built yet"),
+            Error::SeedRange { start, seeds } => write!(
+                f,
+                "--start {start} with --seeds {seeds} runs past the largest seed ({}); lower one of them",
+                u64::MAX
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::ReadScenario { source, .. }
+            | Error::CreateDir { source, .. }
+            | Error::WriteFile { source, .. }
+            | Error::Output(source) => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Print an error the way every command does: `error: ...` on stderr.
+pub fn report(error: &Error) {
+    if !error.is_broken_pipe() {
+        eprintln!("error: {error}");
+    }
+}
