@@ -11,6 +11,7 @@ pub mod sessions;
 
 mod normal;
 mod repair;
+mod scrub;
 mod upgrading;
 mod view_change;
 
@@ -93,6 +94,8 @@ pub struct Options {
     pub prepare_timeout_ticks: Tick,
     pub repair_interval_ticks: Tick,
     pub recovery_interval_ticks: Tick,
+    /// With `log_scrubbing` on, one stored entry is re-verified this often.
+    pub scrub_interval_ticks: Tick,
     /// The most entries the log keeps; checkpoints are taken every quarter of it.
     pub log_bound_ops: Op,
     pub pipeline_max_ops: Op,
@@ -117,6 +120,7 @@ impl Options {
             prepare_timeout_ticks: 60,
             repair_interval_ticks: 40,
             recovery_interval_ticks: 200,
+            scrub_interval_ticks: 50,
             log_bound_ops: 64,
             pipeline_max_ops: 16,
             request_queue_max: 256,
@@ -171,6 +175,8 @@ pub struct Counters {
     pub view_changes: u64,
     pub repairs_requested: u64,
     pub state_transfers: u64,
+    pub entries_scrubbed: u64,
+    pub scrub_damage_found: u64,
 }
 
 /// What a durable write completion unblocks.
@@ -180,6 +186,7 @@ enum Pending {
     View { view: View },
     Install { view: View, op: Op },
     Checkpoint { op: Op, retain_from: Op },
+    Verify,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -190,6 +197,7 @@ struct Timers {
     prepare_at: Option<Tick>,
     repair_at: Option<Tick>,
     recovery_at: Option<Tick>,
+    scrub_at: Option<Tick>,
 }
 
 pub struct Replica<S: StateMachine> {
@@ -232,6 +240,9 @@ pub struct Replica<S: StateMachine> {
     dvcs: BTreeMap<MemberId, DoViewChange>,
     dvc_sent: bool,
     installing: bool,
+
+    /// The next op log scrubbing re-verifies.
+    scrub_cursor: Op,
 
     // Recovery.
     recovery_nonce: u64,
@@ -312,6 +323,7 @@ impl<S: StateMachine> Replica<S> {
             dvcs: BTreeMap::new(),
             dvc_sent: false,
             installing: false,
+            scrub_cursor: 0,
             recovery_nonce: 0,
             recovery_responses: BTreeMap::new(),
             timers: Timers::default(),
@@ -447,6 +459,7 @@ impl<S: StateMachine> Replica<S> {
             Message::Checkpoint(checkpoint) => self.on_checkpoint(checkpoint),
             Message::Reply(_) => self.counters.messages_dropped += 1,
         }
+        self.arm_scrub();
         self.assert_invariants();
     }
 
@@ -480,6 +493,11 @@ impl<S: StateMachine> Replica<S> {
             self.timers.recovery_at = None;
             self.on_recovery_timeout();
         }
+        if due(self.timers.scrub_at) {
+            self.timers.scrub_at = None;
+            self.on_scrub_timeout();
+        }
+        self.arm_scrub();
         self.assert_invariants();
     }
 
@@ -516,6 +534,7 @@ impl<S: StateMachine> Replica<S> {
                         self.on_view_installed();
                     }
                 }
+                Pending::Verify => {}
                 Pending::Checkpoint { op, retain_from } => {
                     // The checkpoint now makes every op up to `op` durable.
                     if op <= self.applied && op == self.checkpoint.op {
@@ -548,7 +567,7 @@ impl<S: StateMachine> Replica<S> {
             return None;
         }
         let t = &self.timers;
-        [t.heartbeat_at, t.primary_timeout_at, t.view_change_at, t.prepare_at, t.repair_at, t.recovery_at]
+        [t.heartbeat_at, t.primary_timeout_at, t.view_change_at, t.prepare_at, t.repair_at, t.recovery_at, t.scrub_at]
             .into_iter()
             .flatten()
             .min()
@@ -685,6 +704,7 @@ impl<S: StateMachine> Replica<S> {
                 op: entries.last().map(|entry| entry.header.op).unwrap_or(*truncate_after),
             },
             Write::Checkpoint { data, retain_from } => Pending::Checkpoint { op: data.op, retain_from: *retain_from },
+            Write::Verify { .. } => Pending::Verify,
         };
         self.pending.push_back((id, pending));
         self.persists.push_back(Persist { id, write });

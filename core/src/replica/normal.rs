@@ -133,6 +133,16 @@ impl<S: StateMachine> Replica<S> {
             self.counters.messages_dropped += 1;
             return;
         }
+        if let Some(slot) = self.log.get_mut(op) {
+            if slot.header == entry.header {
+                if slot.body.is_none() {
+                    // A repair: of a gap left by damage, or of history below `applied`.
+                    slot.body = Some(entry.body.clone());
+                    self.persist(Write::Entry(entry));
+                }
+                return;
+            }
+        }
         if op == self.log.base() && op > self.applied {
             // Backfill below our window, towards what we applied.
             self.log.prepend(LogSlot { header: entry.header, body: Some(entry.body.clone()), durable: false });
@@ -142,14 +152,7 @@ impl<S: StateMachine> Replica<S> {
         if op <= self.log.base() || op <= self.applied {
             return;
         }
-        if let Some(slot) = self.log.get_mut(op) {
-            if slot.header == entry.header {
-                if slot.body.is_none() {
-                    slot.body = Some(entry.body.clone());
-                    self.persist(Write::Entry(entry));
-                }
-                return;
-            }
+        if self.log.get(op).is_some() {
             // Within one view the primary's entry is canonical: ours was left over
             // from an older view and was never committed.
             assert!(op > self.commit_max.min(self.applied), "a committed entry never changes");

@@ -81,7 +81,9 @@ impl<S: StateMachine> Replica<S> {
             self.send(primary, Message::RequestPrepare(request));
             asked += 1;
         } else {
-            let mut op = self.applied + 1;
+            // From the start of the window: damaged history is repaired too, since
+            // lagging peers may still need it.
+            let mut op = self.log.base() + 1;
             while op <= known && asked < REPAIR_OPS_PER_ROUND {
                 let slot = self.log.get(op);
                 let missing = match slot {

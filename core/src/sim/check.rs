@@ -218,6 +218,13 @@ impl Checker {
         }
     }
 
+    /// Scrubbing is `log_scrubbing`'s behaviour: never before its release commits.
+    pub fn on_scrub(&mut self, member: MemberId, release: Release) {
+        if !Feature::LogScrubbing.enabled_at(release) {
+            self.violation(alloc::format!("member {member} scrubbed its log at release {release}"));
+        }
+    }
+
     pub fn count(&self) -> u64 {
         self.violations.len() as u64
     }

@@ -110,6 +110,7 @@ pub struct Simulator {
     pub checker: Checker,
     trace: Vec<String>,
     events_processed: u64,
+    trace_pending: Vec<String>,
     violations_reported: usize,
     messages_delivered: u64,
     messages_dropped: u64,
@@ -130,6 +131,7 @@ impl Simulator {
             checker: Checker::default(),
             trace: Vec::new(),
             events_processed: 0,
+            trace_pending: Vec::new(),
             violations_reported: 0,
             messages_delivered: 0,
             messages_dropped: 0,
@@ -325,9 +327,18 @@ impl Simulator {
                 self.log(format_args!("durable {member} write={persist_id}"));
                 let now = self.now;
                 let m = &mut self.members[member as usize];
-                m.storage.complete(persist_id);
+                let verified = m.storage.complete(persist_id);
                 if let Some(replica) = m.replica.as_mut() {
                     replica.handle_persisted(now, persist_id);
+                    for (op, checksum, intact) in verified {
+                        if !intact {
+                            self.trace_pending.push(alloc::format!("scrub {member} found op={op} damaged"));
+                        }
+                        replica.handle_verified(now, op, checksum, intact);
+                    }
+                }
+                for line in core::mem::take(&mut self.trace_pending) {
+                    self.note(&line);
                 }
                 self.drain(member);
             }
@@ -403,6 +414,14 @@ impl Simulator {
         }
         let timeout = replica.poll_timeout();
         for persist in writes {
+            if let crate::replica::Write::Verify { .. } = persist.write {
+                if self.config.check {
+                    let release = self.members[index].replica.as_ref().map(|r| r.release());
+                    if let Some(release) = release {
+                        self.checker.on_scrub(member, release);
+                    }
+                }
+            }
             let m = &mut self.members[index];
             let at = m.last_write_at.max(now + WRITE_LATENCY_TICKS);
             m.last_write_at = at;

@@ -41,12 +41,31 @@ impl SimStorage {
         self.unsynced.push_back(persist);
     }
 
-    /// Make every write up to `id` durable.
-    pub fn complete(&mut self, id: u64) {
+    /// Make every write up to `id` durable. Returns the verifications among them:
+    /// `(op, checksum, intact)`.
+    pub fn complete(&mut self, id: u64) -> Vec<(Op, u64, bool)> {
+        let mut verified = Vec::new();
         while self.unsynced.front().is_some_and(|persist| persist.id <= id) {
             let persist = self.unsynced.pop_front().expect("front exists");
-            self.apply(persist.write);
+            if let Write::Verify { op, checksum } = persist.write {
+                verified.push((op, checksum, self.verify(op, checksum)));
+            } else {
+                self.apply(persist.write);
+            }
         }
+        verified
+    }
+
+    /// Whether the stored entry at `op` still matches `checksum`; an entry no longer
+    /// stored (trimmed or replaced since) has nothing to repair.
+    fn verify(&self, op: Op, checksum: u64) -> bool {
+        let Some(slot) = self.entries.get(&op) else { return true };
+        let Some(header) = slot.header else { return false };
+        if header.checksum != checksum {
+            return true;
+        }
+        let body: Option<Body> = postcard::from_bytes(&slot.body).ok();
+        body.is_some_and(|body| body.checksum(header.op, header.view) == header.checksum)
     }
 
     fn store_entry(&mut self, entry: Entry) {
@@ -69,6 +88,7 @@ impl SimStorage {
                 self.entries = self.entries.split_off(&retain_from);
                 self.checkpoint = Some(data);
             }
+            Write::Verify { .. } => {}
         }
     }
 
