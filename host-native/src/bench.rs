@@ -3,7 +3,8 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use viewstamp_core::scenario::run::{run_script, run_text, RunOptions, RunOutcome};
+use viewstamp_core::scenario::parse_script;
+use viewstamp_core::scenario::run::{run_script, run_text, simulator_for, RunOptions, RunOutcome, Runner};
 use viewstamp_core::scenario::Script;
 use viewstamp_core::sim::explore::{generate, ExploreOptions};
 
@@ -83,6 +84,7 @@ fn sim(args: &BenchSimArgs) -> Result<u8, Error> {
             m.events as f64 / seconds,
         );
     }
+    batching();
     for (workload, check, m) in &rows {
         if m.failed > 0 {
             println!(
@@ -95,6 +97,73 @@ fn sim(args: &BenchSimArgs) -> Result<u8, Error> {
         }
     }
     Ok(0)
+}
+
+/// Clients and writes per client of the batching workload.
+const BATCH_CLIENTS: u64 = 64;
+const BATCH_PUTS_PER_CLIENT: u64 = 20;
+
+/// Committed client ops per prepare and per simulated second, with the cluster held
+/// at 1.1.0 (no `batched_prepares`) and at 1.2.0 (batched), under the same load.
+fn batching() {
+    println!();
+    println!(
+        "batched_prepares: {BATCH_CLIENTS} clients x {BATCH_PUTS_PER_CLIENT} writes on 3 replicas, no faults, \
+         upgrades held off"
+    );
+    println!("{:<10} {:>10} {:>10} {:>14} {:>16}", "release", "client ops", "prepares", "ops/prepare", "ops/sim second");
+    for release in ["1.1.0", "1.2.0"] {
+        let text = batching_script(release);
+        let script = match parse_script(&text) {
+            Ok(script) => script,
+            Err(error) => {
+                println!("{release:<10} the workload did not parse: {error}");
+                continue;
+            }
+        };
+        let options = RunOptions { trace: false, check: false };
+        let mut sim = match simulator_for(&script.header, options) {
+            Ok(sim) => sim,
+            Err(error) => {
+                println!("{release:<10} {error}");
+                continue;
+            }
+        };
+        let mut failed = false;
+        {
+            let mut runner = Runner::new(&mut sim);
+            for line in &script.lines {
+                if runner.execute_line(line, &mut |_| {}).is_err() {
+                    failed = true;
+                    break;
+                }
+            }
+            failed |= runner.failed;
+        }
+        let client_ops = BATCH_CLIENTS * BATCH_PUTS_PER_CLIENT;
+        // One prepare per committed op, less the operator's `upgrade auto=off`.
+        let prepares = sim.primary().and_then(|p| sim.replica(p)).map_or(0, |r| r.commit()).saturating_sub(1);
+        let seconds = sim.now() as f64 * 0.01;
+        println!(
+            "{release:<10} {client_ops:>10} {prepares:>10} {:>14.2} {:>16.0}{}",
+            client_ops as f64 / prepares.max(1) as f64,
+            client_ops as f64 / seconds.max(1e-9),
+            if failed { "  (the run failed: figures are not comparable)" } else { "" }
+        );
+    }
+}
+
+fn batching_script(release: &str) -> String {
+    let mut text = format!("cluster replicas=3 seed=3 binary=1.3.0 release={release}\nupgrade auto=off\n");
+    for round in 0..BATCH_PUTS_PER_CLIENT {
+        for client in 1..=BATCH_CLIENTS {
+            let _ = writeln!(text, "put k{client} v{round} client={client}");
+        }
+    }
+    for client in 1..=BATCH_CLIENTS {
+        let _ = writeln!(text, "until reply[{client}] = ok within 100000");
+    }
+    text
 }
 
 fn measure(work: impl FnOnce(&mut Measured)) -> Measured {
@@ -123,11 +192,18 @@ fn steady_load_script() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use viewstamp_core::scenario::parse_script;
 
     #[test]
     fn the_steady_load_script_parses() {
         let script = parse_script(&steady_load_script()).expect("steady load script parses");
         assert_eq!(script.lines.len() as u64, STEADY_PUTS + STEADY_CLIENTS + 1);
+    }
+
+    #[test]
+    fn the_batching_scripts_parse() {
+        for release in ["1.1.0", "1.2.0"] {
+            let script = parse_script(&batching_script(release)).expect("batching script parses");
+            assert_eq!(script.lines.len() as u64, 1 + BATCH_CLIENTS * (BATCH_PUTS_PER_CLIENT + 1));
+        }
     }
 }
