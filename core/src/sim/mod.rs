@@ -531,6 +531,14 @@ impl Simulator {
         }
     }
 
+    /// Lose a member's whole data directory (it must be down): it comes back through
+    /// the protocol's recovery, never by guessing.
+    pub fn lose_data(&mut self, member: MemberId) {
+        assert!(self.members[member as usize].replica.is_none(), "crash the member first");
+        self.members[member as usize].storage = SimStorage::default();
+        self.log(format_args!("lose-data {member}"));
+    }
+
     pub fn corrupt(&mut self, member: MemberId, op: Op) -> bool {
         let damaged = self.members[member as usize].storage.corrupt(op);
         self.log(format_args!("corrupt {member} op={op}{}", if damaged { "" } else { " (nothing stored)" }));
