@@ -15,3 +15,5 @@ cargo test --workspace --quiet
 echo "== viewstamp sim: 2000 seeds, default faults, checkers on (release build)"
 cargo build --release --quiet -p viewstamp-native
 ./target/release/viewstamp sim --seeds 2000 --emit target/sim-failures
+echo "== viewstamp sim: 500 seeds, 5 replicas and a standby"
+./target/release/viewstamp sim --seeds 500 --start 100000 --replicas 5 --standbys 1 --emit target/sim-failures

@@ -17,6 +17,7 @@ pub mod release;
 pub mod replica;
 pub mod scenario;
 pub mod sim;
+pub mod standby;
 pub mod state_machine;
 pub mod types;
 pub mod upgrade;

@@ -23,3 +23,8 @@ fn three_replicas_default_faults() {
 fn five_replicas_default_faults() {
     sweep(1000..1030, ExploreOptions { replicas: 5, ..ExploreOptions::default() });
 }
+
+#[test]
+fn three_replicas_and_a_standby() {
+    sweep(2000..2030, ExploreOptions { standbys: 1, ..ExploreOptions::default() });
+}

@@ -27,6 +27,7 @@ use crate::prng::Prng;
 use crate::release::{Feature, Release};
 use crate::state_machine::StateMachine;
 use crate::types::{ClientId, MemberId, Op, RequestNumber, Tick, View, MEMBERS_MAX};
+use crate::standby::{HealthStats, StandbyManager, StandbyOptions, StandbyView};
 use crate::upgrade::UpgradeState;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,6 +101,8 @@ pub struct Options {
     pub log_bound_ops: Op,
     pub pipeline_max_ops: Op,
     pub request_queue_max: usize,
+    /// A healthy standby at most this many ops behind the commit may be promoted.
+    pub promotable_lag_ops: Op,
     /// Record what each applied op did, for checkers (`poll_applied`).
     pub report_applied: bool,
     pub seed: u64,
@@ -124,6 +127,7 @@ impl Options {
             log_bound_ops: 64,
             pipeline_max_ops: 16,
             request_queue_max: 256,
+            promotable_lag_ops: 16,
             report_applied: false,
             seed: 0,
         }
@@ -241,6 +245,8 @@ pub struct Replica<S: StateMachine> {
     dvc_sent: bool,
     installing: bool,
 
+    /// The primary's watch over standbys: health, lag, promotable.
+    standbys: StandbyManager,
     /// The next op log scrubbing re-verifies.
     scrub_cursor: Op,
 
@@ -295,6 +301,14 @@ impl<S: StateMachine> Replica<S> {
             sessions: Vec::new(),
         });
         let prng = Prng::new(options.seed ^ (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ now);
+        let standbys = StandbyManager::new(
+            StandbyOptions {
+                health_timeout_ticks: 3 * options.heartbeat_interval_ticks,
+                promotable_lag_ops: options.promotable_lag_ops,
+            },
+            options.replica_count..options.member_count(),
+            now,
+        );
         let mut replica = Replica {
             upgrade: checkpoint.upgrade.clone(),
             options,
@@ -323,6 +337,7 @@ impl<S: StateMachine> Replica<S> {
             dvcs: BTreeMap::new(),
             dvc_sent: false,
             installing: false,
+            standbys,
             scrub_cursor: 0,
             recovery_nonce: 0,
             recovery_responses: BTreeMap::new(),
@@ -634,6 +649,16 @@ impl<S: StateMachine> Replica<S> {
     /// The committed cluster release, as far as this member applied.
     pub fn release(&self) -> Release {
         self.upgrade.release
+    }
+    /// The primary's view of a standby: health, lag and whether it is promotable.
+    pub fn standby_view(&self, member: MemberId) -> Option<StandbyView> {
+        self.standbys.view(member, self.now)
+    }
+    pub fn standby_stats(&self) -> HealthStats {
+        self.standbys.stats(self.now)
+    }
+    pub fn standby_manager(&self) -> &StandbyManager {
+        &self.standbys
     }
     pub fn upgrade_state(&self) -> &UpgradeState {
         &self.upgrade

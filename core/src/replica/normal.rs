@@ -429,6 +429,10 @@ impl<S: StateMachine> Replica<S> {
         }
         let changed = self.advertised[heartbeat.from as usize] != Some(heartbeat.release);
         self.advertised[heartbeat.from as usize] = Some(heartbeat.release);
+        if heartbeat.from >= self.options.replica_count && self.is_serving_primary() && heartbeat.view == self.view {
+            let now = self.now;
+            self.standbys.on_report(heartbeat.from, heartbeat.op, heartbeat.commit, self.commit_max, now);
+        }
         if changed {
             self.maybe_propose_upgrade();
         }

@@ -272,6 +272,8 @@ impl<S: StateMachine> Replica<S> {
         self.timers.repair_at = Some(self.now + self.options.repair_interval_ticks);
         self.acked = [0; crate::types::MEMBERS_MAX];
         self.acked[self.id as usize] = self.durable_op;
+        let now = self.now;
+        self.standbys.reset(now);
         let start_view = Message::StartView(self.start_view_message());
         self.send_to_followers(&start_view);
         self.timers.heartbeat_at = Some(self.now + self.options.heartbeat_interval_ticks);

@@ -310,6 +310,29 @@ impl<'a> Runner<'a> {
         }
     }
 
+    /// A standby subject, as the current primary tracks it: `none` without a primary
+    /// or for a member that is no standby; `[*]` ranges over the standbys that are up.
+    fn per_standby(
+        &self,
+        target: &MemberRef,
+        value: impl Fn(&crate::standby::StandbyView) -> String,
+    ) -> Result<Vec<String>, RunError> {
+        let primary = self.sim.primary().and_then(|p| self.sim.replica(p));
+        let read = |member: MemberId| match primary.and_then(|p| p.standby_view(member)) {
+            Some(view) => value(&view),
+            None => String::from("none"),
+        };
+        match target {
+            MemberRef::One(member) => Ok(alloc::vec![read(self.member(*member)?)]),
+            MemberRef::All => Ok(self
+                .members_up()
+                .into_iter()
+                .filter(|m| *m >= self.sim.config().replicas)
+                .map(read)
+                .collect()),
+        }
+    }
+
     fn values(&self, subject: &Subject) -> Result<Vec<String>, RunError> {
         let none = || String::from("none");
         let primary = self.sim.primary().and_then(|p| self.sim.replica(p));
@@ -332,9 +355,13 @@ impl<'a> Runner<'a> {
                 String::from(if m < self.sim.config().replicas { "active" } else { "standby" })
             }),
             Subject::Binary(target) => self.per_member(target, |m| self.sim.member(m).binary.to_string()),
-            Subject::Lag(_) => Err(Self::not_supported("`lag[S]`")),
-            Subject::Health(_) => Err(Self::not_supported("`health[S]`")),
-            Subject::Promotable(_) => Err(Self::not_supported("`promotable[S]`")),
+            Subject::Lag(target) => self.per_standby(target, |view| view.lag_ops.map_or_else(none, |lag| lag.to_string())),
+            Subject::Health(target) => {
+                self.per_standby(target, |view| String::from(if view.healthy { "healthy" } else { "unhealthy" }))
+            }
+            Subject::Promotable(target) => {
+                self.per_standby(target, |view| String::from(if view.promotable { "yes" } else { "no" }))
+            }
             Subject::Replicas => one(primary.map_or_else(none, |p| p.options().replica_count.to_string())),
             Subject::Standbys => one(primary.map_or_else(none, |p| p.options().standby_count.to_string())),
             Subject::Reply(client) => one(self.sim.client_reply(*client).text()),
