@@ -111,7 +111,10 @@ fn batching() {
         "batched_prepares: {BATCH_CLIENTS} clients x {BATCH_PUTS_PER_CLIENT} writes on 3 replicas, no faults, \
          upgrades held off"
     );
-    println!("{:<10} {:>10} {:>10} {:>14} {:>16}", "release", "client ops", "prepares", "ops/prepare", "ops/sim second");
+    println!(
+        "{:<10} {:>10} {:>10} {:>14} {:>16}",
+        "release", "client ops", "prepares", "ops/prepare", "ops/sim second"
+    );
     for release in ["1.1.0", "1.2.0"] {
         let text = batching_script(release);
         let script = match parse_script(&text) {

@@ -48,7 +48,10 @@ pub enum Write {
     /// Not a write: read the stored entry at `op` back and report whether it still
     /// matches `checksum`, with `Replica::handle_verified`. Queued with the writes so
     /// that it sees every earlier one. Issued by log scrubbing.
-    Verify { op: Op, checksum: u64 },
+    Verify {
+        op: Op,
+        checksum: u64,
+    },
 }
 
 /// A stored entry as read back: torn writes (no header) are already dropped by the host.

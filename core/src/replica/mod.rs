@@ -25,9 +25,9 @@ pub use sessions::Sessions;
 use crate::message::{CheckpointData, DoViewChange, Entry, Header, Message, Request};
 use crate::prng::Prng;
 use crate::release::{Feature, Release};
+use crate::standby::{HealthStats, StandbyManager, StandbyOptions, StandbyView};
 use crate::state_machine::StateMachine;
 use crate::types::{ClientId, MemberId, Op, RequestNumber, Tick, View, MEMBERS_MAX};
-use crate::standby::{HealthStats, StandbyManager, StandbyOptions, StandbyView};
 use crate::upgrade::UpgradeState;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -750,7 +750,7 @@ impl<S: StateMachine> Replica<S> {
 
     /// Bump a timer only when it is not already due sooner.
     fn arm(timer: &mut Option<Tick>, at: Tick) {
-        if timer.map_or(true, |current| current > at) {
+        if timer.is_none_or(|current| current > at) {
             *timer = Some(at);
         }
     }

@@ -247,7 +247,8 @@ impl<S: StateMachine> Replica<S> {
             let checksum = slot.header.checksum;
             self.execute(op, checksum, body);
         }
-        if self.applied >= self.checkpoint.op + self.options.checkpoint_interval_ops() && self.status != Status::Halted {
+        if self.applied >= self.checkpoint.op + self.options.checkpoint_interval_ops() && self.status != Status::Halted
+        {
             self.take_checkpoint();
         }
     }

@@ -2,8 +2,7 @@
 
 use super::{Replica, Role, Status, Write};
 use crate::message::{
-    Checkpoint, CheckpointData, Message, Prepare, Recovery, RecoveryResponse, RequestCheckpoint, RequestPrepare,
-    StartViewChange,
+    Checkpoint, Message, Prepare, Recovery, RecoveryResponse, RequestCheckpoint, RequestPrepare, StartViewChange,
 };
 use crate::state_machine::StateMachine;
 use crate::types::Op;
@@ -22,7 +21,7 @@ impl<S: StateMachine> Replica<S> {
                 let svc = Message::StartViewChange(StartViewChange { view: self.view, from: self.id });
                 self.send_to_replicas(&svc);
                 if self.dvc_sent && !self.is_primary() {
-                    let dvc = Message::DoViewChange(self.do_view_change_message_for_resend());
+                    let dvc = Message::DoViewChange(self.do_view_change_message());
                     let primary = self.options.primary_of(self.view);
                     self.send(primary, dvc);
                 }
@@ -30,17 +29,6 @@ impl<S: StateMachine> Replica<S> {
                 self.timers.repair_at = Some(self.now + self.options.heartbeat_interval_ticks);
             }
             _ => {}
-        }
-    }
-
-    fn do_view_change_message_for_resend(&self) -> crate::message::DoViewChange {
-        crate::message::DoViewChange {
-            view: self.view,
-            from: self.id,
-            log_view: self.log_view,
-            commit: self.commit_max,
-            checkpoint: self.log.base(),
-            slots: self.log.view_change_slots(),
         }
     }
 
@@ -240,8 +228,6 @@ impl<S: StateMachine> Replica<S> {
         };
         self.recovery_responses.clear();
         // No checkpoint survived either: state comes from the log or by state transfer.
-        let _: Op = self.applied;
         self.install_view(start_view);
-        let _ = CheckpointData::clone;
     }
 }

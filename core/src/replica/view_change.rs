@@ -82,7 +82,7 @@ impl<S: StateMachine> Replica<S> {
         }
     }
 
-    fn do_view_change_message(&self) -> DoViewChange {
+    pub(super) fn do_view_change_message(&self) -> DoViewChange {
         DoViewChange {
             view: self.view,
             from: self.id,

@@ -324,12 +324,9 @@ impl<'a> Runner<'a> {
         };
         match target {
             MemberRef::One(member) => Ok(alloc::vec![read(self.member(*member)?)]),
-            MemberRef::All => Ok(self
-                .members_up()
-                .into_iter()
-                .filter(|m| *m >= self.sim.config().replicas)
-                .map(read)
-                .collect()),
+            MemberRef::All => {
+                Ok(self.members_up().into_iter().filter(|m| *m >= self.sim.config().replicas).map(read).collect())
+            }
         }
     }
 
@@ -355,7 +352,9 @@ impl<'a> Runner<'a> {
                 String::from(if m < self.sim.config().replicas { "active" } else { "standby" })
             }),
             Subject::Binary(target) => self.per_member(target, |m| self.sim.member(m).binary.to_string()),
-            Subject::Lag(target) => self.per_standby(target, |view| view.lag_ops.map_or_else(none, |lag| lag.to_string())),
+            Subject::Lag(target) => {
+                self.per_standby(target, |view| view.lag_ops.map_or_else(none, |lag| lag.to_string()))
+            }
             Subject::Health(target) => {
                 self.per_standby(target, |view| String::from(if view.healthy { "healthy" } else { "unhealthy" }))
             }

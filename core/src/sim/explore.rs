@@ -241,7 +241,8 @@ pub fn generate(seed: u64, options: &ExploreOptions) -> Script {
     b.push(Command::Expect(condition));
     // Half the upgrade schedules start from the oldest release.
     let binary = (faults.upgrade && seed % 2 == 1).then_some(OLDEST_RELEASE);
-    let header = Header { line: 1, replicas: options.replicas, standbys: options.standbys, seed, binary, release: None };
+    let header =
+        Header { line: 1, replicas: options.replicas, standbys: options.standbys, seed, binary, release: None };
     Script { header, lines: b.lines }
 }
 

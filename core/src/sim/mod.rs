@@ -303,7 +303,7 @@ impl Simulator {
                 m.replica.is_none() || m.incarnation != incarnation
             }
             EventKind::ClientTimer { client, generation } => {
-                self.clients.get(&client).map_or(true, |c| c.timer_generation != generation || c.outstanding.is_none())
+                self.clients.get(&client).is_none_or(|c| c.timer_generation != generation || c.outstanding.is_none())
             }
         }
     }
@@ -457,15 +457,18 @@ impl Simulator {
             self.messages_dropped += 1;
             return;
         }
-        let copies = if self.prng.chance_ppm(self.network.dup_ppm) { 2 } else { 1 };
-        for copy in 0..copies {
-            let delay = self.prng.range_inclusive(self.network.delay_min_ticks, self.network.delay_max_ticks);
-            let id = self.next_message_id;
-            self.next_message_id += 1;
-            let message = if copy + 1 == copies { message.clone() } else { message.clone() };
-            self.in_flight.insert(id, Envelope { from, to, message });
-            self.events.schedule(self.now + delay, EventKind::Deliver(id));
+        if self.prng.chance_ppm(self.network.dup_ppm) {
+            self.schedule_delivery(Envelope { from, to, message: message.clone() });
         }
+        self.schedule_delivery(Envelope { from, to, message });
+    }
+
+    fn schedule_delivery(&mut self, envelope: Envelope) {
+        let delay = self.prng.range_inclusive(self.network.delay_min_ticks, self.network.delay_max_ticks);
+        let id = self.next_message_id;
+        self.next_message_id += 1;
+        self.in_flight.insert(id, envelope);
+        self.events.schedule(self.now + delay, EventKind::Deliver(id));
     }
 
     /// Violations always reach the output, with or without the trace, as they happen.
