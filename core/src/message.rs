@@ -118,7 +118,20 @@ pub struct Reply {
     pub view: View,
     pub client: ClientId,
     pub request: RequestNumber,
+    /// The op whose state the result reflects: clients keep the highest they saw, so
+    /// that a later read at a standby is never older (monotonic reads).
+    pub op: Op,
     pub result: Vec<u8>,
+}
+
+/// A read served by one standby from its own applied state (`standby_reads`, 1.3.0).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadRequest {
+    pub client: ClientId,
+    pub request: RequestNumber,
+    pub operation: Vec<u8>,
+    /// The highest op the client has seen: a standby behind it answers `too-stale`.
+    pub min_op: Op,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -185,8 +198,11 @@ pub struct DoViewChange {
 pub struct StartView {
     pub view: View,
     pub commit: Op,
+    /// The primary's window starts after this op.
     pub checkpoint: Op,
-    pub entries: Vec<Entry>,
+    /// The primary's whole window: every header, and the body where it holds one (a
+    /// damaged history slot has none, and followers keep or repair their own).
+    pub slots: Vec<Slot>,
 }
 
 /// A member that missed a view's start asks its primary to send it again.
@@ -262,6 +278,7 @@ pub enum Message {
     RequestPrepare(RequestPrepare),
     RequestCheckpoint(RequestCheckpoint),
     Checkpoint(Checkpoint),
+    ReadRequest(ReadRequest),
 }
 
 impl Message {
@@ -283,6 +300,7 @@ impl Message {
             Message::RequestPrepare(_) => "request_prepare",
             Message::RequestCheckpoint(_) => "request_checkpoint",
             Message::Checkpoint(_) => "checkpoint",
+            Message::ReadRequest(_) => "read_request",
         }
     }
 }

@@ -31,6 +31,7 @@ pub struct StandbyTrack {
     pub commit: Op,
     /// Ops behind the cluster commit at the last answer; `None` before any answer.
     pub lag_ops: Option<Op>,
+    /// `(tick, lag_ops)` at each answer, oldest first.
     pub lag_history: VecDeque<(Tick, Op)>,
 }
 
@@ -107,20 +108,22 @@ impl StandbyManager {
             .is_some_and(|track| now.saturating_sub(track.last_heard_at) <= self.options.health_timeout_ticks)
     }
 
-    pub fn view(&self, member: MemberId, now: Tick) -> Option<StandbyView> {
+    /// A standby as of now: its lag is against the cluster's current commit, so a
+    /// standby that stopped answering shows its lag growing.
+    pub fn view(&self, member: MemberId, cluster_commit: Op, now: Tick) -> Option<StandbyView> {
         let track = self.track(member)?;
         let healthy = self.is_healthy(member, now);
-        let promotable =
-            healthy && track.heard && track.lag_ops.is_some_and(|lag| lag <= self.options.promotable_lag_ops);
-        Some(StandbyView { member, healthy, lag_ops: track.lag_ops, promotable })
+        let lag_ops = track.heard.then(|| cluster_commit.saturating_sub(track.commit));
+        let promotable = healthy && lag_ops.is_some_and(|lag| lag <= self.options.promotable_lag_ops);
+        Some(StandbyView { member, healthy, lag_ops, promotable })
     }
 
-    pub fn views(&self, now: Tick) -> Vec<StandbyView> {
-        self.standbys.iter().filter_map(|track| self.view(track.member, now)).collect()
+    pub fn views(&self, cluster_commit: Op, now: Tick) -> Vec<StandbyView> {
+        self.standbys.iter().filter_map(|track| self.view(track.member, cluster_commit, now)).collect()
     }
 
-    pub fn stats(&self, now: Tick) -> HealthStats {
-        let views = self.views(now);
+    pub fn stats(&self, cluster_commit: Op, now: Tick) -> HealthStats {
+        let views = self.views(cluster_commit, now);
         let mut lags: Vec<Op> = views.iter().filter_map(|view| view.lag_ops).collect();
         lags.sort_unstable();
         HealthStats {
@@ -161,15 +164,16 @@ mod tests {
         m.on_report(3, 20, 20, 20, 10);
         m.on_report(4, 18, 15, 20, 10);
         m.on_report(5, 1, 1, 20, 10);
-        let views = m.views(20);
+        let views = m.views(20, 20);
         assert_eq!(views[0].lag_ops, Some(0));
         assert!(views[0].promotable);
         assert_eq!(views[1].lag_ops, Some(5));
         assert!(!views[1].promotable, "5 ops behind is past the bound of 4");
-        let stats = m.stats(20);
+        let stats = m.stats(20, 20);
         assert_eq!((stats.healthy, stats.unhealthy), (3, 0));
         assert_eq!((stats.lag_min_ops, stats.lag_median_ops, stats.lag_max_ops), (Some(0), Some(5), Some(19)));
-        assert!(!m.view(3, 400).unwrap().promotable, "unhealthy is never promotable");
+        assert!(!m.view(3, 20, 400).unwrap().promotable, "unhealthy is never promotable");
+        assert_eq!(m.view(3, 25, 20).unwrap().lag_ops, Some(5), "lag grows with the commit");
         for i in 0..(LAG_HISTORY_MAX as u64 + 10) {
             m.on_report(3, i, i, i, 20 + i);
         }

@@ -280,7 +280,7 @@ mod tests {
         let release = Release::new(1, 2, 3);
         vec![
             Message::Request(Request { client: 1, request: 2, operation: b"get x".to_vec() }),
-            Message::Reply(Reply { view: 3, client: 1, request: 2, result: vec![0xff; 300] }),
+            Message::Reply(Reply { view: 3, client: 1, request: 2, op: 9, result: vec![0xff; 300] }),
             Message::Prepare(Prepare { view: 2, commit: 6, entry: requests(7) }),
             Message::Prepare(Prepare { view: 2, commit: 7, entry: Entry::new(8, 2, Body::Upgrade { release }) }),
             Message::Prepare(Prepare {
@@ -305,7 +305,12 @@ mod tests {
                 view: 4,
                 nonce: u64::MAX,
                 from: 0,
-                primary_log: Some(StartView { view: 4, commit: 6, checkpoint: 5, entries: vec![requests(6)] }),
+                primary_log: Some(StartView {
+                    view: 4,
+                    commit: 6,
+                    checkpoint: 5,
+                    slots: vec![Slot { header: requests(6).header, body: Some(requests(6).body) }],
+                }),
             }),
             Message::Checkpoint(Checkpoint {
                 view: 4,

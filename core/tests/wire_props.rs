@@ -8,8 +8,8 @@ use proptest::prelude::*;
 use viewstamp_core::checksum::Hasher64;
 use viewstamp_core::message::{
     Body, Checkpoint, CheckpointData, ClientRequest, Commit, DoViewChange, Entry, Header, Heartbeat, Message, Prepare,
-    PrepareOk, Recovery, RecoveryResponse, Reply, Request, RequestCheckpoint, RequestPrepare, RequestStartView, Slot,
-    StartView, StartViewChange,
+    PrepareOk, ReadRequest, Recovery, RecoveryResponse, Reply, Request, RequestCheckpoint, RequestPrepare,
+    RequestStartView, Slot, StartView, StartViewChange,
 };
 use viewstamp_core::release::{Release, Stage};
 use viewstamp_core::upgrade::{UpgradeCommand, UpgradeEvent, UpgradeEventKind, UpgradeState};
@@ -77,11 +77,11 @@ fn slot() -> impl Strategy<Value = Slot> {
 }
 
 fn start_view() -> impl Strategy<Value = StartView> {
-    (number(), number(), number(), vec(entry(), 0..4)).prop_map(|(view, commit, checkpoint, entries)| StartView {
+    (number(), number(), number(), vec(slot(), 0..4)).prop_map(|(view, commit, checkpoint, slots)| StartView {
         view,
         commit,
         checkpoint,
-        entries,
+        slots,
     })
 }
 
@@ -105,8 +105,11 @@ fn message() -> impl Strategy<Value = Message> {
     prop_oneof![
         1 => (number(), number(), bytes(32))
             .prop_map(|(client, request, operation)| Message::Request(Request { client, request, operation })),
-        1 => (number(), number(), number(), bytes(32)).prop_map(|(view, client, request, result)| {
-            Message::Reply(Reply { view, client, request, result })
+        1 => (number(), number(), number(), number(), bytes(32)).prop_map(|(view, client, request, op, result)| {
+            Message::Reply(Reply { view, client, request, op, result })
+        }),
+        1 => (number(), number(), bytes(32), number()).prop_map(|(client, request, operation, min_op)| {
+            Message::ReadRequest(ReadRequest { client, request, operation, min_op })
         }),
         3 => (number(), number(), entry())
             .prop_map(|(view, commit, entry)| Message::Prepare(Prepare { view, commit, entry })),

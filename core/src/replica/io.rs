@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
-use crate::message::{CheckpointData, Entry, Header};
+use crate::message::{CheckpointData, Entry, Header, Slot};
 use crate::release::Release;
 use crate::types::{Op, View};
 
@@ -13,6 +13,10 @@ pub struct Superblock {
     pub view: View,
     /// The last view in which this replica was in normal status.
     pub log_view: View,
+    /// The log window starts after this op: everything up to it is committed, and a
+    /// restart that finds no checkpoint that far waits for state transfer rather than
+    /// treating an older, shorter log as this view's.
+    pub log_start: Op,
     /// The newest cluster release this member applied: a binary older than it must
     /// not run, and must learn so before it writes anything.
     pub release: Release,
@@ -38,7 +42,9 @@ pub enum Write {
     Install {
         superblock: Superblock,
         truncate_after: Op,
-        entries: Vec<Entry>,
+        /// Slots without a body are stored as headers whose body reads back damaged:
+        /// the op is known, and repair fills it.
+        slots: Vec<Slot>,
     },
     /// Store a checkpoint and drop stored entries before `retain_from`.
     Checkpoint {

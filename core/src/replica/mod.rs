@@ -12,6 +12,7 @@ pub mod sessions;
 mod normal;
 mod repair;
 mod scrub;
+mod standby_reads;
 mod upgrading;
 mod view_change;
 
@@ -103,6 +104,9 @@ pub struct Options {
     pub request_queue_max: usize,
     /// A healthy standby at most this many ops behind the commit may be promoted.
     pub promotable_lag_ops: Op,
+    /// A standby answers reads while at most this many ops behind the commit it knows,
+    /// and while it heard from its primary within `3 * heartbeat_interval_ticks`.
+    pub standby_read_lag_ops: Op,
     /// Record what each applied op did, for checkers (`poll_applied`).
     pub report_applied: bool,
     pub seed: u64,
@@ -128,6 +132,7 @@ impl Options {
             pipeline_max_ops: 16,
             request_queue_max: 256,
             promotable_lag_ops: 16,
+            standby_read_lag_ops: 16,
             report_applied: false,
             seed: 0,
         }
@@ -247,6 +252,8 @@ pub struct Replica<S: StateMachine> {
 
     /// The primary's watch over standbys: health, lag, promotable.
     standbys: StandbyManager,
+    /// When this member last heard from its primary (for standby reads' staleness).
+    last_primary_contact_at: Tick,
     /// The next op log scrubbing re-verifies.
     scrub_cursor: Op,
 
@@ -267,7 +274,8 @@ pub struct Replica<S: StateMachine> {
 
 /// A freshly formatted member's durable state.
 pub fn format_durable(release: Release) -> Durable {
-    Durable { superblock: Some(Superblock { view: 0, log_view: 0, release }), checkpoint: None, entries: Vec::new() }
+    let superblock = Superblock { view: 0, log_view: 0, log_start: 0, release };
+    Durable { superblock: Some(superblock), checkpoint: None, entries: Vec::new() }
 }
 
 fn zero_header() -> Header {
@@ -338,6 +346,7 @@ impl<S: StateMachine> Replica<S> {
             dvc_sent: false,
             installing: false,
             standbys,
+            last_primary_contact_at: now,
             scrub_cursor: 0,
             recovery_nonce: 0,
             recovery_responses: BTreeMap::new(),
@@ -385,16 +394,19 @@ impl<S: StateMachine> Replica<S> {
             .map_or(0, |index| index + 1);
         let run = &entries[run_start.min(entries.len())..];
         let run_last = run.last().map(|stored| stored.header().op);
-        match (run.first(), run_last) {
-            (Some(first), Some(last)) if last > self.checkpoint.op => self.log.reset(first.header().op - 1),
-            _ => self.log.reset(self.checkpoint.op),
-        }
+        let run_base = match (run.first(), run_last) {
+            (Some(first), Some(last)) if last >= self.checkpoint.op => first.header().op - 1,
+            _ => self.checkpoint.op,
+        };
+        self.log.reset(run_base.max(superblock.log_start));
         for stored in entries.into_iter().skip(run_start) {
             let op = stored.header().op;
             if op <= self.log.base() {
                 continue;
             }
-            debug_assert_eq!(op, self.log.op() + 1);
+            if op != self.log.op() + 1 {
+                break;
+            }
             let slot = match stored {
                 StoredEntry::Intact(entry) => LogSlot { header: entry.header, body: Some(entry.body), durable: true },
                 StoredEntry::Damaged(header) => LogSlot { header, body: None, durable: false },
@@ -472,6 +484,7 @@ impl<S: StateMachine> Replica<S> {
             Message::RequestPrepare(request) => self.on_request_prepare(request),
             Message::RequestCheckpoint(request) => self.on_request_checkpoint(request),
             Message::Checkpoint(checkpoint) => self.on_checkpoint(checkpoint),
+            Message::ReadRequest(read) => self.on_read_request(read),
             Message::Reply(_) => self.counters.messages_dropped += 1,
         }
         self.arm_scrub();
@@ -652,10 +665,10 @@ impl<S: StateMachine> Replica<S> {
     }
     /// The primary's view of a standby: health, lag and whether it is promotable.
     pub fn standby_view(&self, member: MemberId) -> Option<StandbyView> {
-        self.standbys.view(member, self.now)
+        self.standbys.view(member, self.commit_max, self.now)
     }
     pub fn standby_stats(&self) -> HealthStats {
-        self.standbys.stats(self.now)
+        self.standbys.stats(self.commit_max, self.now)
     }
     pub fn standby_manager(&self) -> &StandbyManager {
         &self.standbys
@@ -724,9 +737,9 @@ impl<S: StateMachine> Replica<S> {
         let pending = match &write {
             Write::Entry(entry) => Pending::Entry { op: entry.header.op, checksum: entry.header.checksum },
             Write::Superblock(superblock) => Pending::View { view: superblock.view },
-            Write::Install { superblock, entries, truncate_after } => Pending::Install {
+            Write::Install { superblock, slots, truncate_after } => Pending::Install {
                 view: superblock.view,
-                op: entries.last().map(|entry| entry.header.op).unwrap_or(*truncate_after),
+                op: slots.last().map(|slot| slot.header.op).unwrap_or(*truncate_after),
             },
             Write::Checkpoint { data, retain_from } => Pending::Checkpoint { op: data.op, retain_from: *retain_from },
             Write::Verify { .. } => Pending::Verify,
@@ -736,7 +749,12 @@ impl<S: StateMachine> Replica<S> {
     }
 
     fn superblock(&self) -> Superblock {
-        Superblock { view: self.view, log_view: self.log_view, release: self.upgrade.release }
+        Superblock {
+            view: self.view,
+            log_view: self.log_view,
+            log_start: self.log.base(),
+            release: self.upgrade.release,
+        }
     }
 
     fn jitter(&mut self) -> Tick {

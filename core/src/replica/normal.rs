@@ -34,6 +34,7 @@ impl<S: StateMachine> Replica<S> {
                     view: self.view,
                     client: request.client,
                     request: request.request,
+                    op: session.op,
                     result: session.reply.clone(),
                 };
                 self.outbox.push_back(super::Outgoing {
@@ -162,7 +163,8 @@ impl<S: StateMachine> Replica<S> {
             // Storage must forget the stale suffix too, atomically with the new entry.
             let superblock = self.superblock();
             self.log.push(LogSlot { header: entry.header, body: Some(entry.body.clone()), durable: false });
-            self.persist(Write::Install { superblock, truncate_after: op - 1, entries: alloc::vec![entry] });
+            let slot = crate::message::Slot { header: entry.header, body: Some(entry.body) };
+            self.persist(Write::Install { superblock, truncate_after: op - 1, slots: alloc::vec![slot] });
             return;
         }
         if op == self.log.op() + 1 {
@@ -276,6 +278,7 @@ impl<S: StateMachine> Replica<S> {
                                 view: self.view,
                                 client: request.client,
                                 request: request.request,
+                                op,
                                 result: result.clone(),
                             };
                             self.outbox.push_back(super::Outgoing {
@@ -440,6 +443,7 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn heard_from_primary(&mut self) {
+        self.last_primary_contact_at = self.now;
         self.set_primary_timeout();
     }
 

@@ -171,7 +171,7 @@ impl<S: StateMachine> Replica<S> {
         self.persist(Write::Checkpoint { data, retain_from: self.applied + 1 });
         if stale_suffix {
             let superblock = self.superblock();
-            self.persist(Write::Install { superblock, truncate_after: self.applied, entries: alloc::vec::Vec::new() });
+            self.persist(Write::Install { superblock, truncate_after: self.applied, slots: alloc::vec::Vec::new() });
         }
         while let Some(next) = self.future.remove(&(self.log.op() + 1)) {
             self.accept_entry(next);

@@ -109,7 +109,7 @@ fn restart_keeps_damaged_entries_as_holes_to_repair() {
         StoredEntry::Damaged(put_entry(2, 0).header),
         StoredEntry::Intact(put_entry(3, 0)),
     ];
-    let superblock = Superblock { view: 0, log_view: 0, release: crate::release::NEWEST_RELEASE };
+    let superblock = Superblock { view: 0, log_view: 0, log_start: 0, release: crate::release::NEWEST_RELEASE };
     let durable = Durable { superblock: Some(superblock), checkpoint: None, entries };
     let replica = Replica::open(options(), 1, durable, KvStore::new(), 0);
     assert_eq!(replica.op(), 3);

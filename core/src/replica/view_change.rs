@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 use super::log::LogSlot;
 use super::{Replica, Role, Status, Write};
 use crate::message::{
-    Body, DoViewChange, Entry, Header, Message, RequestCheckpoint, RequestPrepare, StartView, StartViewChange,
+    Body, DoViewChange, Entry, Header, Message, RequestCheckpoint, RequestPrepare, Slot, StartView, StartViewChange,
 };
 use crate::state_machine::StateMachine;
 use crate::types::{Op, View};
@@ -260,7 +260,8 @@ impl<S: StateMachine> Replica<S> {
         self.commit_max = self.commit_max.max(commit.min(canonical_op.max(self.applied)));
         self.installing = true;
         let superblock = self.superblock();
-        self.persist(Write::Install { superblock, truncate_after: keep, entries });
+        let slots = entries.into_iter().map(|entry| Slot { header: entry.header, body: Some(entry.body) }).collect();
+        self.persist(Write::Install { superblock, truncate_after: keep, slots });
     }
 
     /// The new primary's log is durable: start the view.
@@ -284,14 +285,15 @@ impl<S: StateMachine> Replica<S> {
         }
     }
 
-    /// The view's log from after the last slot whose body we lack: such slots are
-    /// committed history (a primary holds every body above what it applied), so the
-    /// message never claims a log it cannot deliver whole.
+    /// The view's whole log window: every header, and every body the primary holds.
     pub(super) fn start_view_message(&self) -> StartView {
-        let after = self.log.last_missing_body().unwrap_or(self.log.base());
-        debug_assert!(after <= self.applied);
-        let entries: Vec<Entry> = self.log.slots_after(after).filter_map(LogSlot::entry).collect();
-        StartView { view: self.view, commit: self.commit_max, checkpoint: after, entries }
+        debug_assert!(self.log.last_missing_body().is_none_or(|op| op <= self.applied));
+        StartView {
+            view: self.view,
+            commit: self.commit_max,
+            checkpoint: self.log.base(),
+            slots: self.log.view_change_slots(),
+        }
     }
 
     pub(super) fn on_start_view(&mut self, start_view: StartView) {
@@ -322,6 +324,8 @@ impl<S: StateMachine> Replica<S> {
         // Our committed slots agree with every view's log; the rest may not. The start
         // view may be older than what we applied (a delayed message): then it adds nothing.
         let keep = self.log.op().min(self.commit_max.max(self.applied));
+        // Bodies we hold beyond `keep`, for slots the primary lacks a body for.
+        let ours: Vec<LogSlot> = self.log.slots_after(keep).cloned().collect();
         if keep < first - 1 || keep < self.log.base() {
             self.log.reset((first - 1).max(self.applied));
         } else {
@@ -330,20 +334,26 @@ impl<S: StateMachine> Replica<S> {
         // Storage drops everything after what we keep, even across a gap.
         let truncate_after = keep;
         self.durable_op = self.durable_op.min(keep);
-        let after = self.log.op();
-        let entries: Vec<Entry> = start_view.entries.into_iter().filter(|entry| entry.header.op > after).collect();
-        for entry in &entries {
-            if entry.header.op != self.log.op() + 1 {
+        let mut slots: Vec<Slot> = Vec::new();
+        for mut slot in start_view.slots {
+            if slot.header.op <= self.log.op() {
+                continue;
+            }
+            if slot.header.op != self.log.op() + 1 {
                 break;
             }
-            self.log.push(LogSlot { header: entry.header, body: Some(entry.body.clone()), durable: false });
+            if slot.body.is_none() {
+                slot.body = ours.iter().find(|own| own.header == slot.header).and_then(|own| own.body.clone());
+            }
+            self.log.push(LogSlot { header: slot.header, body: slot.body.clone(), durable: false });
+            slots.push(slot);
         }
         self.future.clear();
         // Commit knowledge from other views may not hold for this log: start afresh.
         self.commit_max = self.applied.max(start_view.commit.min(self.log.op()));
         self.awaiting_checkpoint = self.applied < self.log.base();
         let superblock = self.superblock();
-        self.persist(Write::Install { superblock, truncate_after, entries });
+        self.persist(Write::Install { superblock, truncate_after, slots });
         self.heard_from_primary();
         self.apply_committed();
         Self::arm(&mut self.timers.repair_at, self.now + self.options.repair_interval_ticks);

@@ -138,11 +138,6 @@ impl<'a> Runner<'a> {
         }
     }
 
-    fn standby(&self, member: u8) -> Result<MemberId, RunError> {
-        let member = self.member(member)?;
-        Ok(member)
-    }
-
     fn not_supported(what: &str) -> RunError {
         RunError(alloc::format!("{what} is not supported yet by this build"))
     }
@@ -203,9 +198,10 @@ impl<'a> Runner<'a> {
                 let command = KvCommand::Get { key: key.as_bytes().to_vec() };
                 self.sim.submit(*client, command).map_err(|error| RunError(error.0))?;
             }
-            Command::Get { at: Some(member), .. } => {
-                self.standby(*member)?;
-                return Err(Self::not_supported("a read at a standby (`get ... at=R`)"));
+            Command::Get { key, client, at: Some(member) } => {
+                let member = self.member(*member)?;
+                let command = KvCommand::Get { key: key.as_bytes().to_vec() };
+                self.sim.submit_to(*client, command, Some(member)).map_err(|error| RunError(error.0))?;
             }
             Command::Crash(member) => {
                 let member = self.member(*member)?;

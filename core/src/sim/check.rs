@@ -218,6 +218,15 @@ impl Checker {
         }
     }
 
+    /// A standby read must never be older than what its client had already seen.
+    pub fn on_standby_read(&mut self, client: ClientId, min_op: Op, served_at_op: Op, refused: bool) {
+        if !refused && served_at_op < min_op {
+            self.violation(alloc::format!(
+                "client {client} read at a standby at op {served_at_op} after it had seen op {min_op}"
+            ));
+        }
+    }
+
     /// Scrubbing is `log_scrubbing`'s behaviour: never before its release commits.
     pub fn on_scrub(&mut self, member: MemberId, release: Release) {
         if !Feature::LogScrubbing.enabled_at(release) {

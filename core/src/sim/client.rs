@@ -6,7 +6,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::state_machine::{KvCommand, KvResult};
-use crate::types::{ClientId, RequestNumber, View};
+use crate::types::{ClientId, MemberId, Op, RequestNumber, View};
 
 /// Requests a client may have queued behind its outstanding one.
 pub const CLIENT_QUEUE_MAX: usize = 4096;
@@ -30,6 +30,10 @@ impl ClientReply {
             Some(KvResult::Value(None)) => ClientReply::Nil,
             Some(KvResult::Integer(number)) => ClientReply::Value(alloc::format!("{number}")),
             Some(KvResult::Values(_)) => ClientReply::Ok,
+            // Standby reads answer with the spec's codes; anything else failed.
+            Some(KvResult::Error(code)) if matches!(code.as_str(), "feature-off" | "not-standby" | "too-stale") => {
+                ClientReply::Error(code)
+            }
             Some(KvResult::Error(_)) | None => ClientReply::Error(String::from("failed")),
         }
     }
@@ -46,10 +50,21 @@ impl ClientReply {
     }
 }
 
+/// One queued client operation: through the primary, or a read at one standby.
+#[derive(Clone, Debug)]
+pub struct ClientOp {
+    pub command: KvCommand,
+    pub at: Option<MemberId>,
+}
+
 #[derive(Clone, Debug)]
 pub struct Outstanding {
     pub request: RequestNumber,
     pub operation: Vec<u8>,
+    /// The standby this read goes to, if it is a standby read.
+    pub at: Option<MemberId>,
+    /// The highest op the client had seen when it sent this request.
+    pub min_op: Op,
     /// Resends so far.
     pub attempts: u32,
 }
@@ -57,13 +72,15 @@ pub struct Outstanding {
 #[derive(Clone, Debug)]
 pub struct SimClient {
     pub id: ClientId,
-    pub queue: VecDeque<KvCommand>,
+    pub queue: VecDeque<ClientOp>,
     pub outstanding: Option<Outstanding>,
     pub next_request: RequestNumber,
     /// The newest view this client has seen in a reply: it sends to that view's primary.
     pub view: View,
     pub reply: ClientReply,
     pub timer_generation: u64,
+    /// The highest op this client has seen in a reply (monotonic reads).
+    pub seen_op: Op,
 }
 
 impl SimClient {
@@ -76,6 +93,7 @@ impl SimClient {
             view: 0,
             reply: ClientReply::None,
             timer_generation: 0,
+            seen_op: 0,
         }
     }
 

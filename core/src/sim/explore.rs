@@ -134,7 +134,11 @@ pub fn generate(seed: u64, options: &ExploreOptions) -> Script {
         for _ in 0..prng.range_inclusive(1, 6) {
             let client = prng.range_inclusive(1, CLIENTS);
             let key = alloc::format!("k{}", prng.range_inclusive(0, KEYS - 1));
-            if prng.chance_ppm(300_000) {
+            if options.standbys > 0 && prng.chance_ppm(150_000) {
+                // A read at a standby: bounded staleness, checked for monotonic reads.
+                let at = options.replicas + prng.range_inclusive(0, options.standbys as u64 - 1) as MemberId;
+                b.push(Command::Get { key, client, at: Some(at) });
+            } else if prng.chance_ppm(300_000) {
                 b.push(Command::Get { key, client, at: None });
             } else {
                 writes += 1;

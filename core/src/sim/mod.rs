@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 use core::fmt::Write as _;
 
 use crate::checksum::Hasher64;
-use crate::message::{Message, Request};
+use crate::message::{Message, ReadRequest, Request};
 use crate::prng::Prng;
 use crate::release::Release;
 use crate::replica::{Destination, Options, Replica, Status};
@@ -382,13 +382,25 @@ impl Simulator {
                 if outstanding.request != reply.request {
                     return;
                 }
+                let standby_read = outstanding.at.is_some();
+                let min_op = outstanding.min_op;
                 c.outstanding = None;
-                c.view = c.view.max(reply.view);
                 c.reply = ClientReply::from_result(&reply.result);
+                let refused = matches!(c.reply, ClientReply::Error(_));
+                if !standby_read {
+                    c.view = c.view.max(reply.view);
+                }
+                if !refused {
+                    c.seen_op = c.seen_op.max(reply.op);
+                }
                 let text = c.reply.text();
                 self.log(format_args!("reply c{client} request={} {text}", reply.request));
                 if self.config.check {
-                    self.checker.on_complete(client, reply.request, &reply.result);
+                    if standby_read {
+                        self.checker.on_standby_read(client, min_op, reply.op, refused);
+                    } else {
+                        self.checker.on_complete(client, reply.request, &reply.result);
+                    }
                 }
                 self.client_next(client);
             }
@@ -567,11 +579,17 @@ impl Simulator {
     // ----- Clients -----
 
     pub fn submit(&mut self, client: ClientId, command: KvCommand) -> Result<(), SimError> {
+        self.submit_to(client, command, None)
+    }
+
+    /// Queue a client operation: through the primary, or with `at`, a read served by
+    /// that member alone (a standby read).
+    pub fn submit_to(&mut self, client: ClientId, command: KvCommand, at: Option<MemberId>) -> Result<(), SimError> {
         let c = self.clients.entry(client).or_insert_with(|| SimClient::new(client));
         if c.queue.len() >= CLIENT_QUEUE_MAX {
             return Err(SimError(alloc::format!("client {client} already has {CLIENT_QUEUE_MAX} requests queued")));
         }
-        c.queue.push_back(command);
+        c.queue.push_back(client::ClientOp { command, at });
         if c.outstanding.is_none() {
             self.client_next(client);
         }
@@ -580,11 +598,12 @@ impl Simulator {
 
     fn client_next(&mut self, client: ClientId) {
         let Some(c) = self.clients.get_mut(&client) else { return };
-        let Some(command) = c.queue.pop_front() else { return };
+        let Some(op) = c.queue.pop_front() else { return };
         let request = c.next_request;
         c.next_request += 1;
-        c.outstanding = Some(Outstanding { request, operation: command.encode(), attempts: 0 });
-        if self.config.check {
+        let min_op = c.seen_op;
+        c.outstanding = Some(Outstanding { request, operation: op.command.encode(), at: op.at, min_op, attempts: 0 });
+        if self.config.check && op.at.is_none() {
             self.checker.on_invoke(client, request);
         }
         self.client_send(client, false);
@@ -600,7 +619,15 @@ impl Simulator {
         let generation = c.timer_generation;
         let primary = (c.view % replicas as u64) as MemberId;
         self.events.schedule(self.now + CLIENT_TIMEOUT_TICKS, EventKind::ClientTimer { client, generation });
-        if broadcast {
+        if let Some(at) = outstanding.at {
+            let read = ReadRequest {
+                client,
+                request: outstanding.request,
+                operation: outstanding.operation.clone(),
+                min_op: outstanding.min_op,
+            };
+            self.send(Endpoint::Client(client), Endpoint::Member(at), Message::ReadRequest(read));
+        } else if broadcast {
             for member in 0..replicas {
                 self.send(Endpoint::Client(client), Endpoint::Member(member), Message::Request(request.clone()));
             }
@@ -642,13 +669,14 @@ fn describe(message: &Message) -> String {
             m.checkpoint + m.slots.len() as u64,
             m.commit
         ),
-        Message::StartView(m) => alloc::format!(" v={} commit={} entries={}", m.view, m.commit, m.entries.len()),
+        Message::StartView(m) => alloc::format!(" v={} commit={} slots={}", m.view, m.commit, m.slots.len()),
         Message::RequestStartView(m) => alloc::format!(" v={}", m.view),
         Message::Recovery(m) => alloc::format!(" nonce={:x}", m.nonce),
         Message::RecoveryResponse(m) => alloc::format!(" v={}", m.view),
         Message::RequestPrepare(m) => alloc::format!(" v={} op={}", m.view, m.op),
         Message::RequestCheckpoint(m) => alloc::format!(" v={}", m.view),
         Message::Checkpoint(m) => alloc::format!(" op={}", m.data.op),
+        Message::ReadRequest(m) => alloc::format!(" client={} request={} min_op={}", m.client, m.request, m.min_op),
     }
 }
 

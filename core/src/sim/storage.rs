@@ -34,7 +34,7 @@ pub enum CrashLoss {
 
 impl SimStorage {
     pub fn formatted(release: crate::release::Release) -> Self {
-        Self { superblock: Some(Superblock { view: 0, log_view: 0, release }), ..Self::default() }
+        Self { superblock: Some(Superblock { view: 0, log_view: 0, log_start: 0, release }), ..Self::default() }
     }
 
     pub fn submit(&mut self, persist: Persist) {
@@ -77,11 +77,18 @@ impl SimStorage {
         match write {
             Write::Entry(entry) => self.store_entry(entry),
             Write::Superblock(superblock) => self.superblock = Some(superblock),
-            Write::Install { superblock, truncate_after, entries } => {
+            Write::Install { superblock, truncate_after, slots } => {
                 self.superblock = Some(superblock);
                 let _ = self.entries.split_off(&(truncate_after + 1));
-                for entry in entries {
-                    self.store_entry(entry);
+                for slot in slots {
+                    match slot.body {
+                        Some(body) => self.store_entry(Entry { header: slot.header, body }),
+                        // The header alone: it reads back as damaged, to repair.
+                        None => {
+                            self.entries
+                                .insert(slot.header.op, StoredSlot { header: Some(slot.header), body: Vec::new() });
+                        }
+                    }
                 }
             }
             Write::Checkpoint { data, retain_from } => {
@@ -152,6 +159,7 @@ impl SimStorage {
             Some(superblock) => {
                 hasher.write_u64(superblock.view);
                 hasher.write_u64(superblock.log_view);
+                hasher.write_u64(superblock.log_start);
                 hasher.write_u64(crate::message::release_word(superblock.release));
             }
             None => hasher.write_u64(u64::MAX),

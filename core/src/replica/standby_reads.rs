@@ -1,0 +1,44 @@
+//! Reads at standbys (`standby_reads`, from 1.3.0): a standby answers a read-only
+//! command from its own applied state.
+//!
+//! The guarantee is bounded staleness and monotonic reads per client, not
+//! linearizability: the state is at most `standby_read_lag_ops` behind the commit the
+//! standby knows, the standby heard from its primary within three heartbeats, and it
+//! is never older than what the client has already seen (`min_op`).
+
+use super::{Destination, Outgoing, Replica, Role, Status};
+use crate::message::{Message, ReadRequest, Reply};
+use crate::release::Feature;
+use crate::state_machine::{KvCommand, KvResult, StateMachine};
+
+impl<S: StateMachine> Replica<S> {
+    /// The spec's codes, in its order: `feature-off`, `not-standby`, `too-stale`.
+    fn standby_read_refusal(&self, read: &ReadRequest) -> Option<&'static str> {
+        if !self.feature_enabled(Feature::StandbyReads) {
+            return Some("feature-off");
+        }
+        if self.role != Role::Standby {
+            return Some("not-standby");
+        }
+        let silent_ticks = self.now.saturating_sub(self.last_primary_contact_at);
+        let stale = self.status != Status::Normal
+            || self.awaiting_checkpoint
+            || silent_ticks > 3 * self.options.heartbeat_interval_ticks
+            || self.commit_max.saturating_sub(self.applied) > self.options.standby_read_lag_ops
+            || self.applied < read.min_op;
+        stale.then_some("too-stale")
+    }
+
+    pub(super) fn on_read_request(&mut self, read: ReadRequest) {
+        let result = match self.standby_read_refusal(&read) {
+            Some(code) => KvResult::Error(code.into()).encode(),
+            None => match KvCommand::decode(&read.operation) {
+                // Only reads: the state machine must not change outside the log.
+                Some(command) if command.is_read_only() => self.state.apply(&read.operation),
+                _ => KvResult::Error("not-read-only".into()).encode(),
+            },
+        };
+        let reply = Reply { view: self.view, client: read.client, request: read.request, op: self.applied, result };
+        self.outbox.push_back(Outgoing { to: Destination::Client(read.client), message: Message::Reply(reply) });
+    }
+}
