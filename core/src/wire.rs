@@ -38,6 +38,7 @@ use core::fmt;
 
 use crate::checksum::Hasher64;
 use crate::message::Message;
+use crate::release::{Release, OLDEST_RELEASE};
 
 /// The first four bytes of every frame.
 pub const FRAME_MAGIC: [u8; 4] = *b"VSTP";
@@ -79,6 +80,9 @@ pub enum WireError {
     Malformed,
     /// The payload holds bytes after the message it encodes.
     TrailingBytes,
+    /// Refused at encoding: the message kind needs a newer release than the one the
+    /// cluster runs, so an older peer could not decode it.
+    NotInRelease { kind: &'static str, since: Release, release: Release },
 }
 
 impl WireError {
@@ -94,6 +98,7 @@ impl WireError {
             WireError::BadChecksum => "bad_checksum",
             WireError::Malformed => "malformed",
             WireError::TrailingBytes => "trailing_bytes",
+            WireError::NotInRelease { .. } => "not_in_release",
         }
     }
 }
@@ -123,6 +128,11 @@ impl fmt::Display for WireError {
                 "frame payload of {length_bytes} bytes exceeds the limit of {FRAME_PAYLOAD_MAX_BYTES} bytes: \
                  the peer is misbehaving or the stream is corrupt; close the connection",
             ),
+            WireError::NotInRelease { kind, since, release } => write!(
+                f,
+                "a {kind} message needs release {since}, but the cluster runs {release}: \
+                 it is not sent until the cluster release reaches {since}",
+            ),
             WireError::WrongCluster { expected, found } => write!(
                 f,
                 "frame is for cluster {found}, this node belongs to cluster {expected}: \
@@ -145,6 +155,55 @@ impl fmt::Display for WireError {
 
 #[cfg(feature = "std")]
 impl std::error::Error for WireError {}
+
+/// The release that introduced a message kind to the wire. A binary older than it
+/// cannot decode the kind: its decoder meets an unknown variant.
+///
+/// Every kind so far is part of the 1.0.0 wire, on purpose: features are gated on the
+/// committed release, not on what can be decoded, so that an old binary can still
+/// answer, for instance a read at a standby with `feature-off` as the spec requires.
+/// A kind added later gets its release here, and `encode_for` keeps it off the wire
+/// until the cluster runs that release.
+pub fn introduced_in(message: &Message) -> Release {
+    match message {
+        Message::Request(_)
+        | Message::Reply(_)
+        | Message::Prepare(_)
+        | Message::PrepareOk(_)
+        | Message::Commit(_)
+        | Message::Heartbeat(_)
+        | Message::StartViewChange(_)
+        | Message::DoViewChange(_)
+        | Message::StartView(_)
+        | Message::RequestStartView(_)
+        | Message::Recovery(_)
+        | Message::RecoveryResponse(_)
+        | Message::RequestPrepare(_)
+        | Message::RequestCheckpoint(_)
+        | Message::Checkpoint(_)
+        | Message::ReadRequest(_) => OLDEST_RELEASE,
+    }
+}
+
+/// Encode for a cluster running `cluster_release`: a message kind newer than it is
+/// refused, so a member never sends what an older peer cannot decode.
+pub fn encode_for(cluster: u64, cluster_release: Release, message: &Message) -> Result<Vec<u8>, WireError> {
+    let since = introduced_in(message);
+    if since > cluster_release {
+        return Err(WireError::NotInRelease { kind: message.kind(), since, release: cluster_release });
+    }
+    try_encode(cluster, message)
+}
+
+/// Decode as a binary of release `binary` does: a kind newer than the binary is as
+/// unknown to it as any unknown variant (`Malformed`), to be dropped and counted.
+pub fn decode_for(binary: Release, expected_cluster: u64, bytes: &[u8]) -> Result<(Message, usize), WireError> {
+    let (message, used) = decode(expected_cluster, bytes)?;
+    if introduced_in(&message) > binary {
+        return Err(WireError::Malformed);
+    }
+    Ok((message, used))
+}
 
 /// Encodes `message` as one frame for `cluster`.
 ///
@@ -505,5 +564,67 @@ mod tests {
         }
         assert!(WireError::UnsupportedVersion(9).to_string().contains("version 9"));
         assert!(WireError::TooLarge { length_bytes: 1 << 30 }.to_string().contains("1073741824"));
+    }
+}
+
+#[cfg(test)]
+mod release_compatibility {
+    use super::*;
+    use crate::message::{Commit, Heartbeat, PrepareOk, ReadRequest, Request};
+    use crate::release::KNOWN_RELEASES;
+    use alloc::vec;
+
+    fn one_of_each_kind() -> Vec<Message> {
+        let release = crate::release::NEWEST_RELEASE;
+        vec![
+            Message::Request(Request { client: 1, request: 1, operation: vec![1] }),
+            Message::PrepareOk(PrepareOk { view: 1, op: 2, from: 1, release }),
+            Message::Commit(Commit { view: 1, commit: 2, checkpoint: 0, release, cluster_release: release }),
+            Message::Heartbeat(Heartbeat { view: 1, from: 3, op: 2, commit: 2, release }),
+            Message::ReadRequest(ReadRequest { client: 1, request: 2, operation: vec![2], min_op: 1 }),
+        ]
+    }
+
+    /// Messages encoded under each release, decoded by each older release's rules:
+    /// every kind a cluster at a release may send decodes on every binary that can run
+    /// that release, and a kind newer than a binary is refused at encoding.
+    #[test]
+    fn every_kind_sent_at_a_release_decodes_on_every_binary_that_runs_it() {
+        for message in one_of_each_kind() {
+            let since = introduced_in(&message);
+            for cluster_release in KNOWN_RELEASES {
+                let encoded = encode_for(7, cluster_release, &message);
+                if since > cluster_release {
+                    assert!(matches!(encoded, Err(WireError::NotInRelease { .. })), "{}", message.kind());
+                    continue;
+                }
+                let frame = encoded.expect("an old enough kind encodes");
+                // Every member of a cluster at `cluster_release` runs a binary at least
+                // that new, however much older than the sender's it is.
+                for binary in KNOWN_RELEASES.into_iter().filter(|binary| *binary >= cluster_release) {
+                    let (decoded, _) = decode_for(binary, 7, &frame).expect("decodes on every binary that runs it");
+                    assert_eq!(decoded, message);
+                }
+            }
+        }
+    }
+
+    /// What an old binary meets when a newer one sends a kind it does not know: an
+    /// unknown variant, dropped as `Malformed`, never a panic.
+    #[test]
+    fn an_unknown_kind_from_a_newer_release_is_dropped() {
+        let mut frame = encode(7, &one_of_each_kind()[0]);
+        // The variant index is the payload's first byte; the kinds known end well before 120.
+        frame[FRAME_HEADER_BYTES] = 120;
+        let checksum = {
+            let mut hasher = Hasher64::new();
+            hasher.write_bytes(&frame[..24]);
+            hasher.write_bytes(&frame[FRAME_HEADER_BYTES..]);
+            hasher.finish()
+        };
+        frame[24..32].copy_from_slice(&checksum.to_le_bytes());
+        for binary in KNOWN_RELEASES {
+            assert_eq!(decode_for(binary, 7, &frame), Err(WireError::Malformed));
+        }
     }
 }

@@ -114,6 +114,7 @@ pub struct Simulator {
     violations_reported: usize,
     messages_delivered: u64,
     messages_dropped: u64,
+    undecodable_dropped: u64,
 }
 
 impl Simulator {
@@ -135,6 +136,7 @@ impl Simulator {
             violations_reported: 0,
             messages_delivered: 0,
             messages_dropped: 0,
+            undecodable_dropped: 0,
             prng: prng.fork(),
             config,
         };
@@ -361,6 +363,14 @@ impl Simulator {
         match to {
             Endpoint::Member(member) => {
                 if self.members[member as usize].replica.is_none() {
+                    return;
+                }
+                // A binary older than the message's kind cannot decode it: the real
+                // decoder meets an unknown variant; it is dropped and counted.
+                let binary = self.members[member as usize].binary;
+                if crate::wire::introduced_in(&message) > binary {
+                    self.undecodable_dropped += 1;
+                    self.log(format_args!("drop {} to {member}: its binary {binary} cannot decode it", message.kind()));
                     return;
                 }
                 if self.config.trace {
