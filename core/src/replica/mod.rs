@@ -641,7 +641,7 @@ impl<S: StateMachine> Replica<S> {
         self.applied
     }
     /// Every op up to here is durable here, contiguously.
-    pub fn debug_durable_op(&self) -> Op {
+    pub fn durable_op(&self) -> Op {
         self.durable_op
     }
     pub fn commit_max(&self) -> Op {

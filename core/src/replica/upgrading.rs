@@ -7,7 +7,7 @@ use super::Replica;
 use crate::message::Body;
 use crate::release::{Feature, Release};
 use crate::state_machine::StateMachine;
-use crate::types::{MemberId, Op};
+use crate::types::MemberId;
 use crate::upgrade::{Refusal, UpgradeCommand, UpgradeEvent, UpgradeState};
 
 /// What every host shows of rolling upgrades.
@@ -104,10 +104,5 @@ impl<S: StateMachine> Replica<S> {
             features_on: Feature::ALL.into_iter().filter(|f| self.feature_enabled(*f)).collect(),
             history: self.upgrade.history.clone(),
         }
-    }
-
-    /// Ops of the entries still uncommitted in this member's log.
-    pub fn uncommitted_ops(&self) -> core::ops::RangeInclusive<Op> {
-        self.applied + 1..=self.log.op()
     }
 }

@@ -18,7 +18,7 @@ use crate::message::{Message, ReadRequest, Request};
 use crate::prng::Prng;
 use crate::release::Release;
 use crate::replica::{Destination, Options, Replica, Status};
-use crate::state_machine::{KvCommand, KvStore, StateMachine};
+use crate::state_machine::{KvCommand, KvStore};
 use crate::types::{ClientId, MemberId, Op, Tick};
 use check::Checker;
 use client::{ClientReply, Outstanding, SimClient, CLIENT_QUEUE_MAX};
@@ -651,14 +651,6 @@ impl Simulator {
             None => "crashed",
             Some(replica) => replica.status_name(),
         }
-    }
-
-    pub fn is_normal(&self, member: MemberId) -> bool {
-        self.replica(member).is_some_and(|r| r.status() == Status::Normal)
-    }
-
-    pub fn state_digest_of(&self, member: MemberId) -> Option<u64> {
-        self.replica(member).map(|r| r.state().digest())
     }
 }
 
