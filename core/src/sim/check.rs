@@ -45,7 +45,11 @@ pub struct Checker {
 }
 
 impl Checker {
-    fn violation(&mut self, text: String) {
+    pub fn committed_checksum(&self, op: Op) -> Option<u64> {
+        self.committed.get(&op).copied()
+    }
+
+    pub fn violation(&mut self, text: String) {
         self.violations.push(text);
     }
 

@@ -115,6 +115,8 @@ pub struct Simulator {
     messages_delivered: u64,
     messages_dropped: u64,
     undecodable_dropped: u64,
+    /// The highest committed op already checked for quorum durability.
+    quorum_checked_commit: Op,
 }
 
 impl Simulator {
@@ -137,6 +139,7 @@ impl Simulator {
             messages_delivered: 0,
             messages_dropped: 0,
             undecodable_dropped: 0,
+            quorum_checked_commit: 0,
             prng: prng.fork(),
             config,
         };
@@ -522,6 +525,26 @@ impl Simulator {
                 let headers = |op| log.header(op).map(|header| header.checksum);
                 self.checker.on_primary(member, view, headers, op, base);
             }
+        }
+        self.check_commit_durable_on_a_quorum();
+    }
+
+    /// Each newly committed op must be durable on a quorum of active replicas: their
+    /// storage holds it (damaged or not: it was durable when acknowledged) or a
+    /// checkpoint past it. Standbys never count.
+    fn check_commit_durable_on_a_quorum(&mut self) {
+        let committed = self.checker.committed_max;
+        if committed <= self.quorum_checked_commit {
+            return;
+        }
+        self.quorum_checked_commit = committed;
+        let Some(checksum) = self.checker.committed_checksum(committed) else { return };
+        let replicas = self.config.replicas as usize;
+        let holders = self.members[..replicas].iter().filter(|m| m.storage.holds(committed, checksum)).count();
+        if holders < replicas / 2 + 1 {
+            self.checker.violation(alloc::format!(
+                "op {committed} committed while durable on only {holders} of {replicas} active replicas"
+            ));
         }
     }
 

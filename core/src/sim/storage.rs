@@ -117,6 +117,13 @@ impl SimStorage {
         lost
     }
 
+    /// Whether `op` with this checksum is durable here: stored (even if its body was
+    /// damaged since), or covered by the checkpoint.
+    pub fn holds(&self, op: Op, checksum: u64) -> bool {
+        self.checkpoint.as_ref().is_some_and(|checkpoint| checkpoint.op >= op)
+            || self.entries.get(&op).is_some_and(|slot| slot.header.is_some_and(|h| h.checksum == checksum))
+    }
+
     /// Damage the stored copy of `op`, as a bad sector would. False when none is stored.
     pub fn corrupt(&mut self, op: Op) -> bool {
         match self.entries.get_mut(&op) {
