@@ -12,6 +12,12 @@ fi
 echo "== cargo test (workspace)"
 cargo test --workspace --quiet
 
+echo "== viewstamp-core builds for wasm32 without std"
+if command -v rustup >/dev/null 2>&1; then
+  rustup target add wasm32-unknown-unknown >/dev/null
+fi
+cargo check --quiet -p viewstamp-core --target wasm32-unknown-unknown
+
 echo "== viewstamp sim: 2000 seeds, default faults, checkers on (release build)"
 cargo build --release --quiet -p viewstamp-native
 ./target/release/viewstamp sim --seeds 2000 --emit target/sim-failures
