@@ -165,14 +165,7 @@ fn reseal(frame: &mut [u8]) {
 
 /// A frame with a valid header and checksum around an arbitrary payload.
 fn sealed(cluster: u64, payload: &[u8]) -> Vec<u8> {
-    let mut frame = vec![0u8; FRAME_HEADER_BYTES];
-    frame[0..4].copy_from_slice(b"VSTP");
-    frame[4] = 1;
-    frame[8..16].copy_from_slice(&cluster.to_le_bytes());
-    frame[16..20].copy_from_slice(&(payload.len() as u32).to_le_bytes());
-    frame.extend_from_slice(payload);
-    reseal(&mut frame);
-    frame
+    wire::frame_payload(cluster, payload).expect("test payloads are small")
 }
 
 /// Decodes `bytes` both ways and checks what any answer must satisfy.

@@ -8,8 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use viewstamp_core::checksum::Hasher64;
-use viewstamp_core::wire::{self, WireError, FRAME_HEADER_BYTES, FRAME_PAYLOAD_MAX_BYTES};
+use viewstamp_core::wire::{self, WireError, FRAME_PAYLOAD_MAX_BYTES};
 
 fuzz_target!(|data: &[u8]| {
     let (cluster, frame) = match data.split_first_chunk::<8>() {
@@ -40,18 +39,7 @@ fn check(cluster: u64, bytes: &[u8]) {
     }
 }
 
-/// A frame around `payload` with a valid header and checksum (the layout documented in
-/// `viewstamp_core::wire`).
+/// A frame around `payload` with a valid header and checksum.
 fn sealed(cluster: u64, payload: &[u8]) -> Vec<u8> {
-    let mut frame = vec![0u8; FRAME_HEADER_BYTES];
-    frame[0..4].copy_from_slice(b"VSTP");
-    frame[4] = 1;
-    frame[8..16].copy_from_slice(&cluster.to_le_bytes());
-    frame[16..20].copy_from_slice(&(payload.len() as u32).to_le_bytes());
-    let mut hasher = Hasher64::new();
-    hasher.write_bytes(&frame[..24]);
-    hasher.write_bytes(payload);
-    frame[24..32].copy_from_slice(&hasher.finish().to_le_bytes());
-    frame.extend_from_slice(payload);
-    frame
+    wire::frame_payload(cluster, payload).unwrap_or_default()
 }
