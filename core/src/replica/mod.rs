@@ -7,6 +7,7 @@
 
 pub mod io;
 pub mod log;
+pub mod membership;
 pub mod sessions;
 
 mod normal;
@@ -21,6 +22,7 @@ use alloc::vec::Vec;
 
 pub use io::{Durable, Persist, StoredEntry, Superblock, Write};
 use log::{Log, LogSlot};
+pub use membership::Membership;
 pub use sessions::Sessions;
 
 use crate::message::{CheckpointData, DoViewChange, Entry, Header, Message, Request};
@@ -45,6 +47,8 @@ pub enum Status {
 pub enum Role {
     Active,
     Standby,
+    /// Replaced by a reconfiguration: takes no part.
+    Removed,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -142,16 +146,8 @@ impl Options {
         self.replica_count + self.standby_count
     }
 
-    pub fn quorum(&self) -> usize {
-        self.replica_count as usize / 2 + 1
-    }
-
     pub fn checkpoint_interval_ops(&self) -> Op {
         (self.log_bound_ops / 4).max(1)
-    }
-
-    pub fn primary_of(&self, view: View) -> MemberId {
-        (view % self.replica_count as View) as MemberId
     }
 }
 
@@ -212,6 +208,7 @@ struct Timers {
 pub struct Replica<S: StateMachine> {
     options: Options,
     id: MemberId,
+    membership: Membership,
     role: Role,
     status: Status,
     halt: Option<HaltReason>,
@@ -300,7 +297,8 @@ impl<S: StateMachine> Replica<S> {
     fn open_inner(options: Options, id: MemberId, durable: Durable, state: S, now: Tick, fresh: bool) -> Self {
         assert!(options.replica_count >= 1 && options.member_count() as usize <= MEMBERS_MAX);
         assert!(id < options.member_count());
-        let role = if id < options.replica_count { Role::Active } else { Role::Standby };
+        let membership = Membership::initial(options.replica_count, options.standby_count);
+        let role = membership.role_of(id);
         let checkpoint = durable.checkpoint.clone().unwrap_or(CheckpointData {
             op: 0,
             last_header: zero_header(),
@@ -314,13 +312,14 @@ impl<S: StateMachine> Replica<S> {
                 health_timeout_ticks: 3 * options.heartbeat_interval_ticks,
                 promotable_lag_ops: options.promotable_lag_ops,
             },
-            options.replica_count..options.member_count(),
+            membership.standbys().iter().copied(),
             now,
         );
         let mut replica = Replica {
             upgrade: checkpoint.upgrade.clone(),
             options,
             id,
+            membership,
             role,
             status: Status::Normal,
             halt: None,
@@ -420,7 +419,7 @@ impl<S: StateMachine> Replica<S> {
             self.set_primary_timeout();
             return;
         }
-        if self.log_view == self.view && self.options.primary_of(self.view) != self.id {
+        if self.log_view == self.view && self.membership.primary_of(self.view) != self.id {
             self.status = Status::Normal;
             self.set_primary_timeout();
             self.timers.repair_at = Some(self.now + self.options.repair_interval_ticks);
@@ -686,7 +685,10 @@ impl<S: StateMachine> Replica<S> {
         feature.enabled_at(self.upgrade.release)
     }
     pub fn is_primary(&self) -> bool {
-        self.role == Role::Active && self.options.primary_of(self.view) == self.id
+        self.role == Role::Active && self.membership.primary_of(self.view) == self.id
+    }
+    pub fn membership(&self) -> &Membership {
+        &self.membership
     }
     /// Primary of its view and in normal status: the member that takes requests.
     pub fn is_serving_primary(&self) -> bool {
@@ -712,7 +714,8 @@ impl<S: StateMachine> Replica<S> {
     }
 
     fn send_to_replicas(&mut self, message: &Message) {
-        for member in 0..self.options.replica_count {
+        for index in 0..self.membership.active().len() {
+            let member = self.membership.active()[index];
             if member != self.id {
                 self.outbox.push_back(Outgoing { to: Destination::Member(member), message: message.clone() });
             }
@@ -723,7 +726,8 @@ impl<S: StateMachine> Replica<S> {
     fn send_to_followers(&mut self, message: &Message) {
         self.send_to_replicas(message);
         if self.feature_enabled(Feature::StandbyReplicas) {
-            for member in self.options.replica_count..self.options.member_count() {
+            for index in 0..self.membership.standbys().len() {
+                let member = self.membership.standbys()[index];
                 if member != self.id {
                     self.outbox.push_back(Outgoing { to: Destination::Member(member), message: message.clone() });
                 }

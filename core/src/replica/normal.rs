@@ -201,13 +201,13 @@ impl<S: StateMachine> Replica<S> {
             self.prepare_ok_sent = self.durable_op;
             let ok =
                 PrepareOk { view: self.view, op: self.durable_op, from: self.id, release: self.options.binary_release };
-            let primary = self.options.primary_of(self.view);
+            let primary = self.membership.primary_of(self.view);
             self.send(primary, Message::PrepareOk(ok));
         }
     }
 
     pub(super) fn on_prepare_ok(&mut self, ok: PrepareOk) {
-        if ok.view != self.view || !self.is_serving_primary() || ok.from >= self.options.member_count() {
+        if ok.view != self.view || !self.is_serving_primary() || !self.membership.is_member(ok.from) {
             return;
         }
         let changed = self.advertised[ok.from as usize] != Some(ok.release);
@@ -215,7 +215,7 @@ impl<S: StateMachine> Replica<S> {
         if changed {
             self.maybe_propose_upgrade();
         }
-        if ok.from >= self.options.replica_count {
+        if !self.membership.is_active(ok.from) {
             return;
         }
         let acked = &mut self.acked[ok.from as usize];
@@ -228,9 +228,9 @@ impl<S: StateMachine> Replica<S> {
         if !self.is_serving_primary() {
             return;
         }
-        let mut acked: Vec<Op> = self.acked[..self.options.replica_count as usize].to_vec();
+        let mut acked: Vec<Op> = self.membership.active().iter().map(|member| self.acked[*member as usize]).collect();
         acked.sort_unstable_by(|a, b| b.cmp(a));
-        let quorum_op = acked[self.options.quorum() - 1];
+        let quorum_op = acked[self.membership.quorum() - 1];
         if quorum_op > self.commit_max {
             self.commit_max = quorum_op;
             self.apply_committed();
@@ -354,7 +354,7 @@ impl<S: StateMachine> Replica<S> {
         });
         // Standbys get heartbeats at every release, so that they advertise their
         // binaries before they are allowed to follow the log.
-        for member in 0..self.options.member_count() {
+        for member in 0..self.membership.member_count() {
             self.send(member, commit.clone());
         }
         self.maybe_propose_upgrade();
@@ -368,7 +368,8 @@ impl<S: StateMachine> Replica<S> {
         // Resend what a quorum has not yet acknowledged, to whoever lacks it.
         let first = self.commit_max + 1;
         let last = self.log.op().min(first + self.options.pipeline_max_ops);
-        for member in 0..self.options.replica_count {
+        for index in 0..self.membership.active().len() {
+            let member = self.membership.active()[index];
             if member == self.id {
                 continue;
             }
@@ -387,7 +388,7 @@ impl<S: StateMachine> Replica<S> {
         if commit.view < self.view || self.status == Status::Recovering {
             return;
         }
-        let from = self.options.primary_of(commit.view);
+        let from = self.membership.primary_of(commit.view);
         self.advertised[from as usize] = Some(commit.release);
         if commit.cluster_release > self.options.binary_release {
             let binary = self.options.binary_release;
@@ -428,12 +429,15 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn on_heartbeat(&mut self, heartbeat: Heartbeat) {
-        if heartbeat.from >= self.options.member_count() {
+        if !self.membership.is_member(heartbeat.from) {
             return;
         }
         let changed = self.advertised[heartbeat.from as usize] != Some(heartbeat.release);
         self.advertised[heartbeat.from as usize] = Some(heartbeat.release);
-        if heartbeat.from >= self.options.replica_count && self.is_serving_primary() && heartbeat.view == self.view {
+        if self.membership.role_of(heartbeat.from) == Role::Standby
+            && self.is_serving_primary()
+            && heartbeat.view == self.view
+        {
             let now = self.now;
             self.standbys.on_report(heartbeat.from, heartbeat.op, heartbeat.commit, self.commit_max, now);
         }
@@ -454,7 +458,7 @@ impl<S: StateMachine> Replica<S> {
             }
             (Status::Normal, Role::Standby) => {
                 // A standby never starts a view change; it asks where the cluster is.
-                let primary = self.options.primary_of(self.view);
+                let primary = self.membership.primary_of(self.view);
                 let request = RequestStartView { view: self.view, from: self.id };
                 self.send(primary, Message::RequestStartView(request));
                 self.set_primary_timeout();
@@ -464,7 +468,7 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn request_start_view(&mut self, view: crate::types::View) {
-        let primary = self.options.primary_of(view);
+        let primary = self.membership.primary_of(view);
         let request = RequestStartView { view, from: self.id };
         self.send(primary, Message::RequestStartView(request));
     }

@@ -22,7 +22,7 @@ impl<S: StateMachine> Replica<S> {
                 self.send_to_replicas(&svc);
                 if self.dvc_sent && !self.is_primary() {
                     let dvc = Message::DoViewChange(self.do_view_change_message());
-                    let primary = self.options.primary_of(self.view);
+                    let primary = self.membership.primary_of(self.view);
                     self.send(primary, dvc);
                 }
                 self.maybe_start_view();
@@ -57,7 +57,7 @@ impl<S: StateMachine> Replica<S> {
     /// Ask the primary for every op we lack up to what we know exists.
     fn repair_log(&mut self) {
         let known = self.commit_max.max(self.log.op()).max(self.future.keys().next_back().copied().unwrap_or(0));
-        let primary = self.options.primary_of(self.view);
+        let primary = self.membership.primary_of(self.view);
         let mut asked = 0;
         if self.applied < self.log.base() {
             // Behind our window: backfill the op below it, or take a checkpoint,
@@ -94,7 +94,7 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn on_request_prepare(&mut self, request: RequestPrepare) {
-        if request.from >= self.options.member_count() || request.view != self.view {
+        if !self.membership.is_member(request.from) || request.view != self.view {
             return;
         }
         let canonical = self.is_serving_primary();
@@ -117,7 +117,7 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn on_request_checkpoint(&mut self, request: RequestCheckpoint) {
-        if request.from >= self.options.member_count() || request.view > self.view {
+        if !self.membership.is_member(request.from) || request.view > self.view {
             return;
         }
         if self.checkpoint.op > 0 && matches!(self.status, Status::Normal | Status::ViewChange) {
@@ -200,7 +200,7 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn on_recovery(&mut self, recovery: Recovery) {
-        if self.status != Status::Normal || self.role != Role::Active || recovery.from >= self.options.member_count() {
+        if self.status != Status::Normal || self.role != Role::Active || !self.membership.is_member(recovery.from) {
             return;
         }
         let primary_log = self.is_serving_primary().then(|| self.start_view_message());
@@ -211,16 +211,16 @@ impl<S: StateMachine> Replica<S> {
     pub(super) fn on_recovery_response(&mut self, response: RecoveryResponse) {
         if self.status != Status::Recovering
             || response.nonce != self.recovery_nonce
-            || response.from >= self.options.replica_count
+            || !self.membership.is_active(response.from)
         {
             return;
         }
         self.recovery_responses.insert(response.from, response);
-        if self.recovery_responses.len() < self.options.quorum() {
+        if self.recovery_responses.len() < self.membership.quorum() {
             return;
         }
         let view = self.recovery_responses.values().map(|r| r.view).max().unwrap_or(0);
-        let primary = self.options.primary_of(view);
+        let primary = self.membership.primary_of(view);
         let Some(start_view) =
             self.recovery_responses.get(&primary).filter(|r| r.view == view).and_then(|r| r.primary_log.clone())
         else {

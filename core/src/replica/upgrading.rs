@@ -87,8 +87,10 @@ impl<S: StateMachine> Replica<S> {
         if !self.is_serving_primary() || self.applied < self.commit_max || self.upgrade_in_flight().is_some() {
             return;
         }
-        let members = self.options.member_count() as usize;
-        let Some(release) = self.projected_upgrade().next_release(&self.advertised[..members]) else { return };
+        // Every active replica and standby counts; a removed member does not.
+        let members = self.membership.active().iter().chain(self.membership.standbys());
+        let advertised: Vec<Option<Release>> = members.map(|member| self.advertised[*member as usize]).collect();
+        let Some(release) = self.projected_upgrade().next_release(&advertised) else { return };
         debug_assert!(release <= self.options.binary_release);
         self.prepare_body(Body::Upgrade { release });
     }
@@ -98,7 +100,7 @@ impl<S: StateMachine> Replica<S> {
         UpgradeStatus {
             cluster_release: self.upgrade.release,
             binary_release: self.options.binary_release,
-            advertised: (0..self.options.member_count()).map(|m| (m, self.advertised[m as usize])).collect(),
+            advertised: (0..self.membership.member_count()).map(|m| (m, self.advertised[m as usize])).collect(),
             target: self.upgrade_in_flight().or(projected.target),
             auto: projected.auto,
             features_on: Feature::ALL.into_iter().filter(|f| self.feature_enabled(*f)).collect(),

@@ -60,7 +60,7 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn on_start_view_change(&mut self, svc: StartViewChange) {
-        if self.role != Role::Active || svc.from >= self.options.replica_count || self.status == Status::Recovering {
+        if self.role != Role::Active || !self.membership.is_active(svc.from) || self.status == Status::Recovering {
             return;
         }
         if svc.view > self.view {
@@ -97,12 +97,12 @@ impl<S: StateMachine> Replica<S> {
         if self.status != Status::ViewChange || self.dvc_sent || self.durable_view < self.view {
             return;
         }
-        if (self.svc_votes.count_ones() as usize) < self.options.quorum() {
+        if (self.svc_votes.count_ones() as usize) < self.membership.quorum() {
             return;
         }
         self.dvc_sent = true;
         let dvc = self.do_view_change_message();
-        let primary = self.options.primary_of(self.view);
+        let primary = self.membership.primary_of(self.view);
         if primary == self.id {
             self.on_do_view_change(dvc);
         } else {
@@ -111,7 +111,7 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn on_do_view_change(&mut self, dvc: DoViewChange) {
-        if self.role != Role::Active || dvc.from >= self.options.replica_count || self.status == Status::Recovering {
+        if self.role != Role::Active || !self.membership.is_active(dvc.from) || self.status == Status::Recovering {
             return;
         }
         if dvc.view > self.view {
@@ -127,7 +127,7 @@ impl<S: StateMachine> Replica<S> {
             }
             return;
         }
-        if self.options.primary_of(self.view) != self.id {
+        if self.membership.primary_of(self.view) != self.id {
             return;
         }
         self.svc_votes |= 1 << dvc.from;
@@ -186,7 +186,7 @@ impl<S: StateMachine> Replica<S> {
         if self.status != Status::ViewChange || !self.is_primary() || self.installing {
             return;
         }
-        if self.dvcs.len() < self.options.quorum() || !self.dvcs.contains_key(&self.id) {
+        if self.dvcs.len() < self.membership.quorum() || !self.dvcs.contains_key(&self.id) {
             return;
         }
         let best = self
@@ -220,7 +220,7 @@ impl<S: StateMachine> Replica<S> {
                 let header = canonical[(op - best_checkpoint - 1) as usize];
                 match self.find_body(op, header) {
                     Some(body) => entries.push(Entry { header, body }),
-                    None if op > commit && self.nacks(op, header) >= self.options.quorum() => {
+                    None if op > commit && self.nacks(op, header) >= self.membership.quorum() => {
                         canonical_op = op - 1;
                         break;
                     }
@@ -303,7 +303,7 @@ impl<S: StateMachine> Replica<S> {
         if start_view.view == self.view && self.status == Status::Normal {
             return;
         }
-        if self.role == Role::Active && self.options.primary_of(start_view.view) == self.id {
+        if self.role == Role::Active && self.membership.primary_of(start_view.view) == self.id {
             return;
         }
         self.install_view(start_view);
@@ -360,7 +360,7 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn on_request_start_view(&mut self, request: crate::message::RequestStartView) {
-        if self.is_serving_primary() && request.view <= self.view && request.from < self.options.member_count() {
+        if self.is_serving_primary() && request.view <= self.view && self.membership.is_member(request.from) {
             let start_view = Message::StartView(self.start_view_message());
             self.send(request.from, start_view);
         }

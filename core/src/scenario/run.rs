@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use super::ast::{Command, CompareOp, Condition, Header, Line, MemberRef, Script, Subject};
 use super::parse::parse_script;
 use crate::release::{is_known_release, Release, NEWEST_RELEASE};
+use crate::replica::Role;
 use crate::sim::{SimConfig, Simulator};
 use crate::state_machine::KvCommand;
 use crate::types::MemberId;
@@ -345,7 +346,15 @@ impl<'a> Runner<'a> {
             }
             Subject::Status(target) => self.per_member(target, |m| String::from(self.sim.status_name(m))),
             Subject::Role(target) => self.per_member(target, |m| {
-                String::from(if m < self.sim.config().replicas { "active" } else { "standby" })
+                // As the member itself knows it; a member that is down, as the primary does.
+                let membership = self.sim.replica(m).or(primary).map(|r| r.membership().role_of(m));
+                let role =
+                    membership.unwrap_or(if m < self.sim.config().replicas { Role::Active } else { Role::Standby });
+                String::from(match role {
+                    Role::Active => "active",
+                    Role::Standby => "standby",
+                    Role::Removed => "removed",
+                })
             }),
             Subject::Binary(target) => self.per_member(target, |m| self.sim.member(m).binary.to_string()),
             Subject::Lag(target) => {
@@ -357,8 +366,8 @@ impl<'a> Runner<'a> {
             Subject::Promotable(target) => {
                 self.per_standby(target, |view| String::from(if view.promotable { "yes" } else { "no" }))
             }
-            Subject::Replicas => one(primary.map_or_else(none, |p| p.options().replica_count.to_string())),
-            Subject::Standbys => one(primary.map_or_else(none, |p| p.options().standby_count.to_string())),
+            Subject::Replicas => one(primary.map_or_else(none, |p| p.membership().active().len().to_string())),
+            Subject::Standbys => one(primary.map_or_else(none, |p| p.membership().standbys().len().to_string())),
             Subject::Reply(client) => one(self.sim.client_reply(*client).text()),
             Subject::Error => one(self.error_code.clone()),
             Subject::Violations => one(self.sim.violations().to_string()),
