@@ -88,7 +88,7 @@ pub fn run_script(script: &Script, options: RunOptions, out: &mut dyn FnMut(&str
             return RunOutcome { exit_status: 1, digest: None, violations: 0, events: 0, messages_delivered: 0 };
         }
     };
-    let mut runner = Runner { sim: &mut sim, failed: false, error_code: String::from("none") };
+    let mut runner = Runner::new(&mut sim);
     for line in &script.lines {
         let result = runner.execute_line(line, out);
         runner.flush(out);
@@ -276,12 +276,8 @@ impl<'a> Runner<'a> {
     fn trace_fault(&mut self, command: &Command) {
         if self.sim.config().trace {
             let text = command.to_string();
-            self.sim_log(&text);
+            self.sim.note(&text);
         }
-    }
-
-    fn sim_log(&mut self, text: &str) {
-        self.sim.note(text);
     }
 
     /// Whether a condition holds, and the value(s) it saw.

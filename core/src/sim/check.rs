@@ -18,6 +18,13 @@ use crate::replica::{Applied, Sessions};
 use crate::state_machine::{KvStore, StateMachine};
 use crate::types::{ClientId, MemberId, Op, RequestNumber, View};
 
+/// Record `value` as what every member must reach at `op`, the first time; afterwards
+/// return the recorded value when `value` differs from it.
+fn first_seen<T: Copy + PartialEq>(seen: &mut BTreeMap<Op, T>, op: Op, value: T) -> Option<T> {
+    let recorded = *seen.entry(op).or_insert(value);
+    (recorded != value).then_some(recorded)
+}
+
 /// A position in the linearization: op, then index inside a batched op.
 type Position = (Op, usize);
 
@@ -75,16 +82,12 @@ impl Checker {
                 self.run_reference(applied);
             }
         }
-        match self.releases.get(&applied.op) {
-            Some(release) if *release != applied.release => self.violation(alloc::format!(
+        if let Some(release) = first_seen(&mut self.releases, applied.op, applied.release) {
+            self.violation(alloc::format!(
                 "member {member} runs release {} after op {}, another member {release}",
                 applied.release,
                 applied.op
-            )),
-            Some(_) => {}
-            None => {
-                self.releases.insert(applied.op, applied.release);
-            }
+            ));
         }
         if applied.requests.len() > 1 {
             let before = applied.op.checked_sub(1).and_then(|op| self.releases.get(&op)).copied();
@@ -96,16 +99,12 @@ impl Checker {
                 ));
             }
         }
-        match self.digests.get(&applied.op) {
-            Some(digest) if *digest != applied.digest => self.violation(alloc::format!(
+        if let Some(digest) = first_seen(&mut self.digests, applied.op, applied.digest) {
+            self.violation(alloc::format!(
                 "member {member} reached op {} with state digest {:016x}, another member with {digest:016x}",
                 applied.op,
                 applied.digest
-            )),
-            Some(_) => {}
-            None => {
-                self.digests.insert(applied.op, applied.digest);
-            }
+            ));
         }
     }
 
