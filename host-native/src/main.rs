@@ -5,6 +5,7 @@
 mod bench;
 mod cli;
 mod error;
+mod node;
 mod replay;
 mod sim_cmd;
 
