@@ -23,3 +23,5 @@ cargo build --release --quiet -p viewstamp-native
 ./target/release/viewstamp sim --seeds 2000 --emit target/sim-failures
 echo "== viewstamp sim: 500 seeds, 5 replicas and a standby"
 ./target/release/viewstamp sim --seeds 500 --start 100000 --replicas 5 --standbys 1 --emit target/sim-failures
+echo "== viewstamp sim: 500 seeds, 3 replicas and 2 standbys (promotions among the faults)"
+./target/release/viewstamp sim --seeds 500 --start 200000 --replicas 3 --standbys 2 --emit target/sim-failures

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checksum::Hasher64;
 use crate::release::Release;
+use crate::replica::membership::{ConfigState, Membership};
 use crate::types::{ClientId, MemberId, Op, RequestNumber, View};
 use crate::upgrade::{UpgradeCommand, UpgradeState};
 
@@ -39,6 +40,15 @@ pub enum Body {
     Upgrade { release: Release },
     /// An operator's upgrade command: propose, cancel, or switch auto-upgrade.
     UpgradeControl(UpgradeCommand),
+    /// Promote a standby (`cluster_reconfig`): the membership from this op on.
+    Reconfigure(Reconfiguration),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reconfiguration {
+    pub promoted: MemberId,
+    pub replaced: Option<MemberId>,
+    pub membership: Membership,
 }
 
 impl Body {
@@ -67,6 +77,12 @@ impl Body {
                     UpgradeCommand::Cancel => hasher.write_u64(u64::MAX),
                     UpgradeCommand::Auto(on) => hasher.write_u64(u64::MAX - 1 - u64::from(*on)),
                 }
+            }
+            Body::Reconfigure(reconfiguration) => {
+                hasher.write_u64(3);
+                hasher.write_u64(reconfiguration.promoted as u64);
+                hasher.write_u64(reconfiguration.replaced.map_or(u64::MAX, |member| member as u64));
+                reconfiguration.membership.hash_into(&mut hasher);
             }
         }
         hasher.finish()
@@ -163,6 +179,8 @@ pub struct Commit {
     /// The committed cluster release: standbys learn from it whether to follow, and a
     /// member whose binary is older halts.
     pub cluster_release: Release,
+    /// The primary: a member whose log misses a reconfiguration could not tell.
+    pub from: MemberId,
 }
 
 /// A member's answer to the primary's heartbeat: its progress and its binary release.
@@ -250,6 +268,8 @@ pub struct CheckpointData {
     pub last_header: Header,
     /// The cluster release, pending proposal and upgrade history at `op`.
     pub upgrade: UpgradeState,
+    /// The membership at `op`, and its newest change.
+    pub config: ConfigState,
     pub state: Vec<u8>,
     pub sessions: Vec<u8>,
 }
@@ -262,6 +282,7 @@ pub struct Checkpoint {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::large_enum_variant)] // One message is moved a few times; boxing buys nothing.
 pub enum Message {
     Request(Request),
     Reply(Reply),

@@ -80,6 +80,19 @@ impl StandbyManager {
         *self = StandbyManager::new(self.options.clone(), members.into_iter(), now);
     }
 
+    /// Follow a membership change: stop watching members that are no longer
+    /// standbys, and start watching new ones.
+    pub fn retain_members(&mut self, standbys: &[MemberId], now: Tick) {
+        self.standbys.retain(|track| standbys.contains(&track.member));
+        for member in standbys {
+            if self.track(*member).is_none() {
+                let fresh = StandbyManager::new(self.options.clone(), core::iter::once(*member), now);
+                self.standbys.extend(fresh.standbys);
+            }
+        }
+        self.standbys.sort_by_key(|track| track.member);
+    }
+
     fn track_mut(&mut self, member: MemberId) -> Option<&mut StandbyTrack> {
         self.standbys.iter_mut().find(|track| track.member == member)
     }

@@ -362,8 +362,21 @@ mod tests {
                 commit: 8,
                 entry: Entry::new(9, 2, Body::UpgradeControl(UpgradeCommand::Auto(false))),
             }),
+            Message::Prepare(Prepare {
+                view: 2,
+                commit: 9,
+                entry: Entry::new(
+                    10,
+                    2,
+                    Body::Reconfigure(crate::message::Reconfiguration {
+                        promoted: 3,
+                        replaced: Some(1),
+                        membership: crate::replica::Membership::initial(3, 1).promote(3, Some(1)),
+                    }),
+                ),
+            }),
             Message::PrepareOk(PrepareOk { view: 2, op: 7, from: 1, release }),
-            Message::Commit(Commit { view: 2, commit: 7, checkpoint: 0, release, cluster_release: release }),
+            Message::Commit(Commit { view: 2, commit: 7, checkpoint: 0, release, cluster_release: release, from: 0 }),
             Message::DoViewChange(DoViewChange {
                 view: 4,
                 from: 2,
@@ -393,6 +406,7 @@ mod tests {
                     op: 5,
                     last_header: requests(5).header,
                     upgrade: UpgradeState::new(release),
+                    config: crate::replica::membership::ConfigState::initial(3, 1),
                     state: vec![1, 2, 3],
                     sessions: vec![],
                 },
@@ -594,7 +608,7 @@ mod release_compatibility {
         vec![
             Message::Request(Request { client: 1, request: 1, operation: vec![1] }),
             Message::PrepareOk(PrepareOk { view: 1, op: 2, from: 1, release }),
-            Message::Commit(Commit { view: 1, commit: 2, checkpoint: 0, release, cluster_release: release }),
+            Message::Commit(Commit { view: 1, commit: 2, checkpoint: 0, release, cluster_release: release, from: 1 }),
             Message::Heartbeat(Heartbeat { view: 1, from: 3, op: 2, commit: 2, release }),
             Message::ReadRequest(ReadRequest { client: 1, request: 2, operation: vec![2], min_op: 1 }),
         ]

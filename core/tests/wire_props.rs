@@ -58,6 +58,12 @@ fn body() -> impl Strategy<Value = Body> {
         3 => vec(client_request(), 0..4).prop_map(Body::Requests),
         1 => release().prop_map(|release| Body::Upgrade { release }),
         1 => upgrade_command().prop_map(Body::UpgradeControl),
+        1 => (1..=5u8, 1..=3u8, proptest::bool::ANY).prop_map(|(replicas, standbys, replace)| {
+            let replaced = replace.then_some(0);
+            let membership =
+                viewstamp_core::replica::Membership::initial(replicas, standbys).promote(replicas, replaced);
+            Body::Reconfigure(viewstamp_core::message::Reconfiguration { promoted: replicas, replaced, membership })
+        }),
     ]
 }
 
@@ -115,9 +121,9 @@ fn message() -> impl Strategy<Value = Message> {
             .prop_map(|(view, commit, entry)| Message::Prepare(Prepare { view, commit, entry })),
         1 => (number(), number(), member(), release())
             .prop_map(|(view, op, from, release)| Message::PrepareOk(PrepareOk { view, op, from, release })),
-        1 => (number(), number(), number(), release(), release()).prop_map(
-            |(view, commit, checkpoint, release, cluster_release)| {
-                Message::Commit(Commit { view, commit, checkpoint, release, cluster_release })
+        1 => (number(), number(), number(), release(), release(), member()).prop_map(
+            |(view, commit, checkpoint, release, cluster_release, from)| {
+                Message::Commit(Commit { view, commit, checkpoint, release, cluster_release, from })
             }
         ),
         1 => (number(), member(), number(), number(), release()).prop_map(|(view, from, op, commit, release)| {
@@ -144,7 +150,14 @@ fn message() -> impl Strategy<Value = Message> {
                 Message::Checkpoint(Checkpoint {
                     view,
                     from,
-                    data: CheckpointData { op, last_header, upgrade, state, sessions },
+                    data: CheckpointData {
+                        op,
+                        last_header,
+                        upgrade,
+                        config: viewstamp_core::replica::membership::ConfigState::initial(3, 1),
+                        state,
+                        sessions,
+                    },
                 })
             }
         ),

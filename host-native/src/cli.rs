@@ -128,7 +128,17 @@ pub fn faults_text(mix: &FaultMix) -> String {
     if *mix == FaultMix::default() {
         return String::from("all");
     }
-    let flags = [mix.crash, mix.partition, mix.block, mix.loss, mix.duplication, mix.delay, mix.corrupt, mix.upgrade];
+    let flags = [
+        mix.crash,
+        mix.partition,
+        mix.block,
+        mix.loss,
+        mix.duplication,
+        mix.delay,
+        mix.corrupt,
+        mix.upgrade,
+        mix.promote,
+    ];
     let names: Vec<&str> = FaultMix::NAMES.iter().zip(flags).filter(|(_, on)| *on).map(|(name, _)| *name).collect();
     if names.is_empty() {
         String::from("none")

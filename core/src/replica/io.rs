@@ -32,6 +32,7 @@ pub struct Persist {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // Writes are queued a few at a time.
 pub enum Write {
     /// Store (or overwrite) the entry at its op.
     Entry(Entry),

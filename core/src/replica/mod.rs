@@ -11,6 +11,7 @@ pub mod membership;
 pub mod sessions;
 
 mod normal;
+pub mod reconfig;
 mod repair;
 mod scrub;
 mod standby_reads;
@@ -23,6 +24,7 @@ use alloc::vec::Vec;
 pub use io::{Durable, Persist, StoredEntry, Superblock, Write};
 use log::{Log, LogSlot};
 pub use membership::Membership;
+pub use reconfig::ReconfigStatus;
 pub use sessions::Sessions;
 
 use crate::message::{CheckpointData, DoViewChange, Entry, Header, Message, Request};
@@ -111,6 +113,9 @@ pub struct Options {
     /// A standby answers reads while at most this many ops behind the commit it knows,
     /// and while it heard from its primary within `3 * heartbeat_interval_ticks`.
     pub standby_read_lag_ops: Op,
+    /// Off by default. When set, the primary promotes the most caught-up healthy
+    /// standby in place of an active replica it has not heard from for this long.
+    pub auto_promote_after_ticks: Option<Tick>,
     /// Record what each applied op did, for checkers (`poll_applied`).
     pub report_applied: bool,
     pub seed: u64,
@@ -137,6 +142,7 @@ impl Options {
             request_queue_max: 256,
             promotable_lag_ops: 16,
             standby_read_lag_ops: 16,
+            auto_promote_after_ticks: None,
             report_applied: false,
             seed: 0,
         }
@@ -161,6 +167,10 @@ pub struct Applied {
     pub digest: u64,
     /// The cluster release after the op.
     pub release: Release,
+    /// A digest of the membership after the op, which every member must agree on.
+    pub membership_digest: u64,
+    /// The new membership, when the op is a reconfiguration.
+    pub reconfiguration: Option<Membership>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -182,6 +192,8 @@ pub struct Counters {
     pub state_transfers: u64,
     pub entries_scrubbed: u64,
     pub scrub_damage_found: u64,
+    pub reconfigurations_prepared: u64,
+    pub reconfigurations_applied: u64,
 }
 
 /// What a durable write completion unblocks.
@@ -208,8 +220,6 @@ struct Timers {
 pub struct Replica<S: StateMachine> {
     options: Options,
     id: MemberId,
-    membership: Membership,
-    role: Role,
     status: Status,
     halt: Option<HaltReason>,
     view: View,
@@ -226,6 +236,8 @@ pub struct Replica<S: StateMachine> {
     state: S,
     sessions: Sessions,
     upgrade: UpgradeState,
+    /// The membership as of the applied op, and its newest change.
+    config: membership::ConfigState,
     checkpoint: CheckpointData,
     /// Entries that arrived ahead of a gap, waiting for it to fill.
     future: BTreeMap<Op, Entry>,
@@ -234,6 +246,8 @@ pub struct Replica<S: StateMachine> {
     /// The highest op each member acknowledged as durable in this view.
     acked: [Op; MEMBERS_MAX],
     advertised: [Option<Release>; MEMBERS_MAX],
+    /// When the primary last heard from each member (for automatic promotion).
+    last_heard_at: [Tick; MEMBERS_MAX],
     request_queue: VecDeque<Request>,
     inflight: BTreeMap<ClientId, RequestNumber>,
 
@@ -246,6 +260,14 @@ pub struct Replica<S: StateMachine> {
     dvcs: BTreeMap<MemberId, DoViewChange>,
     dvc_sent: bool,
     installing: bool,
+    /// A view whose log this member installed from that view's primary: it is not
+    /// that view's primary, even if a log missing a reconfiguration's body says so.
+    backup_of_view: Option<View>,
+    /// The primary of a view, as its own Commit messages name it: a member whose log
+    /// misses a reconfiguration would otherwise ask the wrong member for repairs.
+    known_primary: Option<(View, MemberId)>,
+    /// A view change a voter drew this standby into (see `on_start_view_change`).
+    drafted_view: Option<View>,
 
     /// The primary's watch over standbys: health, lag, promotable.
     standbys: StandbyManager,
@@ -297,12 +319,12 @@ impl<S: StateMachine> Replica<S> {
     fn open_inner(options: Options, id: MemberId, durable: Durable, state: S, now: Tick, fresh: bool) -> Self {
         assert!(options.replica_count >= 1 && options.member_count() as usize <= MEMBERS_MAX);
         assert!(id < options.member_count());
-        let membership = Membership::initial(options.replica_count, options.standby_count);
-        let role = membership.role_of(id);
+        let initial_config = membership::ConfigState::initial(options.replica_count, options.standby_count);
         let checkpoint = durable.checkpoint.clone().unwrap_or(CheckpointData {
             op: 0,
             last_header: zero_header(),
             upgrade: UpgradeState::new(options.initial_release),
+            config: initial_config,
             state: Vec::new(),
             sessions: Vec::new(),
         });
@@ -312,15 +334,14 @@ impl<S: StateMachine> Replica<S> {
                 health_timeout_ticks: 3 * options.heartbeat_interval_ticks,
                 promotable_lag_ops: options.promotable_lag_ops,
             },
-            membership.standbys().iter().copied(),
+            checkpoint.config.membership.standbys().iter().copied(),
             now,
         );
         let mut replica = Replica {
             upgrade: checkpoint.upgrade.clone(),
+            config: checkpoint.config.clone(),
             options,
             id,
-            membership,
-            role,
             status: Status::Normal,
             halt: None,
             view: 0,
@@ -336,6 +357,7 @@ impl<S: StateMachine> Replica<S> {
             future: BTreeMap::new(),
             acked: [0; MEMBERS_MAX],
             advertised: [None; MEMBERS_MAX],
+            last_heard_at: [now; MEMBERS_MAX],
             request_queue: VecDeque::new(),
             inflight: BTreeMap::new(),
             prepare_ok_sent: 0,
@@ -344,6 +366,9 @@ impl<S: StateMachine> Replica<S> {
             dvcs: BTreeMap::new(),
             dvc_sent: false,
             installing: false,
+            backup_of_view: None,
+            drafted_view: None,
+            known_primary: None,
             standbys,
             last_primary_contact_at: now,
             scrub_cursor: 0,
@@ -414,12 +439,12 @@ impl<S: StateMachine> Replica<S> {
         }
         self.awaiting_checkpoint = self.applied < self.log.base();
         self.durable_op = self.log.durable_through(self.checkpoint.op);
-        if self.role == Role::Standby {
+        if !self.is_voter(self.id) {
             self.status = Status::Normal;
             self.set_primary_timeout();
             return;
         }
-        if self.log_view == self.view && self.membership.primary_of(self.view) != self.id {
+        if self.log_view == self.view && self.primary_of(self.view) != self.id {
             self.status = Status::Normal;
             self.set_primary_timeout();
             self.timers.repair_at = Some(self.now + self.options.repair_interval_ticks);
@@ -460,7 +485,16 @@ impl<S: StateMachine> Replica<S> {
         assert!(self.applied <= log.op(), "member {} applied {} past its log op {}", self.id, self.applied, log.op());
         assert!(self.applied <= self.commit_max || self.status != Status::Normal || self.applied == self.checkpoint.op);
         assert!(self.durable_op <= log.op());
-        assert!(log.len() as Op <= self.options.log_bound_ops + self.options.pipeline_max_ops + 1);
+        assert!(
+            log.len() as Op <= self.options.log_bound_ops + self.options.pipeline_max_ops + 1,
+            "member {} log from {} to {} outgrew its bound (applied {}, commit {}, role {:?})",
+            self.id,
+            log.base(),
+            log.op(),
+            self.applied,
+            self.commit_max,
+            self.role()
+        );
     }
 
     pub fn handle_message(&mut self, now: Tick, message: Message) {
@@ -624,9 +658,6 @@ impl<S: StateMachine> Replica<S> {
     pub fn halt_reason(&self) -> Option<&HaltReason> {
         self.halt.as_ref()
     }
-    pub fn role(&self) -> Role {
-        self.role
-    }
     pub fn view(&self) -> View {
         self.view
     }
@@ -685,10 +716,12 @@ impl<S: StateMachine> Replica<S> {
         feature.enabled_at(self.upgrade.release)
     }
     pub fn is_primary(&self) -> bool {
-        self.role == Role::Active && self.membership.primary_of(self.view) == self.id
-    }
-    pub fn membership(&self) -> &Membership {
-        &self.membership
+        // A member with a gap between what it applied and its log window may have
+        // missed a reconfiguration in the gap: it leads nothing until state transfer.
+        self.is_voter(self.id)
+            && self.primary_of(self.view) == self.id
+            && self.applied >= self.log.base()
+            && self.backup_of_view != Some(self.view)
     }
     /// Primary of its view and in normal status: the member that takes requests.
     pub fn is_serving_primary(&self) -> bool {
@@ -701,6 +734,11 @@ impl<S: StateMachine> Replica<S> {
         hasher.write_u64(self.state.digest());
         hasher.write_u64(self.sessions.digest());
         hasher.write_u64(crate::message::release_word(self.upgrade.release));
+        // Only once the membership changed, so that digests of runs without a
+        // reconfiguration stay as they were.
+        if self.config.last_change.is_some() {
+            self.config.membership.hash_into(&mut hasher);
+        }
         hasher.finish()
     }
 
@@ -713,10 +751,11 @@ impl<S: StateMachine> Replica<S> {
         self.outbox.push_back(Outgoing { to: Destination::Member(to), message });
     }
 
+    /// Every member whose votes count: the active replicas, and while a
+    /// reconfiguration is uncommitted, the ones it replaces.
     fn send_to_replicas(&mut self, message: &Message) {
-        for index in 0..self.membership.active().len() {
-            let member = self.membership.active()[index];
-            if member != self.id {
+        for member in 0..self.options.member_count() {
+            if member != self.id && self.is_voter(member) {
                 self.outbox.push_back(Outgoing { to: Destination::Member(member), message: message.clone() });
             }
         }
@@ -726,9 +765,8 @@ impl<S: StateMachine> Replica<S> {
     fn send_to_followers(&mut self, message: &Message) {
         self.send_to_replicas(message);
         if self.feature_enabled(Feature::StandbyReplicas) {
-            for index in 0..self.membership.standbys().len() {
-                let member = self.membership.standbys()[index];
-                if member != self.id {
+            for member in 0..self.options.member_count() {
+                if member != self.id && !self.is_voter(member) && self.membership().role_of(member) == Role::Standby {
                     self.outbox.push_back(Outgoing { to: Destination::Member(member), message: message.clone() });
                 }
             }

@@ -63,6 +63,7 @@ impl<S: StateMachine> Replica<S> {
         while !self.request_queue.is_empty()
             && self.log.op() < self.commit_max + self.options.pipeline_max_ops
             && (self.log.op() - self.log.base()) < self.options.log_bound_ops
+            && !self.reconfig_in_progress()
         {
             let count = self.request_queue.len().min(batch_max);
             let requests: Vec<ClientRequest> = self
@@ -108,7 +109,7 @@ impl<S: StateMachine> Replica<S> {
             return;
         }
         if prepare.view > self.view || self.status != Status::Normal {
-            if self.status == Status::ViewChange && self.role == Role::Active && prepare.view == self.view {
+            if self.status == Status::ViewChange && self.is_voter(self.id) && prepare.view == self.view {
                 return;
             }
             self.request_start_view(prepare.view);
@@ -144,8 +145,9 @@ impl<S: StateMachine> Replica<S> {
                 return;
             }
         }
-        if op == self.log.base() && op > self.applied {
-            // Backfill below our window, towards what we applied.
+        if op == self.log.base() && op > self.applied && (self.log.len() as Op) < self.options.log_bound_ops {
+            // Backfill below our window, towards what we applied, while the window has
+            // room; past that, the checkpoint asked for alongside brings us up.
             self.log.prepend(LogSlot { header: entry.header, body: Some(entry.body.clone()), durable: false });
             self.persist(Write::Entry(entry));
             return;
@@ -194,28 +196,29 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn maybe_send_prepare_ok(&mut self) {
-        if self.status != Status::Normal || self.role != Role::Active || self.is_primary() {
+        if self.status != Status::Normal || !self.is_voter(self.id) || self.is_primary() {
             return;
         }
         if self.durable_op > self.prepare_ok_sent && self.durable_view >= self.view {
             self.prepare_ok_sent = self.durable_op;
             let ok =
                 PrepareOk { view: self.view, op: self.durable_op, from: self.id, release: self.options.binary_release };
-            let primary = self.membership.primary_of(self.view);
+            let primary = self.primary_of(self.view);
             self.send(primary, Message::PrepareOk(ok));
         }
     }
 
     pub(super) fn on_prepare_ok(&mut self, ok: PrepareOk) {
-        if ok.view != self.view || !self.is_serving_primary() || !self.membership.is_member(ok.from) {
+        if ok.view != self.view || !self.is_serving_primary() || ok.from >= self.options.member_count() {
             return;
         }
+        self.last_heard_at[ok.from as usize] = self.now;
         let changed = self.advertised[ok.from as usize] != Some(ok.release);
         self.advertised[ok.from as usize] = Some(ok.release);
         if changed {
             self.maybe_propose_upgrade();
         }
-        if !self.membership.is_active(ok.from) {
+        if !self.is_voter(ok.from) {
             return;
         }
         let acked = &mut self.acked[ok.from as usize];
@@ -223,14 +226,16 @@ impl<S: StateMachine> Replica<S> {
         self.advance_commit();
     }
 
-    /// Commit the highest op that a quorum of active replicas holds durably.
+    /// Commit the highest op that a quorum of active replicas holds durably: of the
+    /// old and of the new active set while a reconfiguration is uncommitted.
     pub(super) fn advance_commit(&mut self) {
         if !self.is_serving_primary() {
             return;
         }
-        let mut acked: Vec<Op> = self.membership.active().iter().map(|member| self.acked[*member as usize]).collect();
-        acked.sort_unstable_by(|a, b| b.cmp(a));
-        let quorum_op = acked[self.membership.quorum() - 1];
+        let mut quorum_op = self.quorum_acked(self.membership());
+        if let Some((_, old)) = self.pending_reconfig() {
+            quorum_op = quorum_op.min(self.quorum_acked(old));
+        }
         if quorum_op > self.commit_max {
             self.commit_max = quorum_op;
             self.apply_committed();
@@ -239,6 +244,13 @@ impl<S: StateMachine> Replica<S> {
         if self.log.op() <= self.commit_max {
             self.timers.prepare_at = None;
         }
+    }
+
+    /// The highest op a majority of `membership`'s active replicas acknowledged.
+    fn quorum_acked(&self, membership: &super::Membership) -> Op {
+        let mut acked: Vec<Op> = membership.active().iter().map(|member| self.acked[*member as usize]).collect();
+        acked.sort_unstable_by(|a, b| b.cmp(a));
+        acked[membership.quorum() - 1]
     }
 
     pub(super) fn apply_committed(&mut self) {
@@ -258,6 +270,7 @@ impl<S: StateMachine> Replica<S> {
     fn execute(&mut self, op: Op, checksum: u64, body: Body) {
         debug_assert_eq!(op, self.applied + 1);
         let mut notes = Vec::new();
+        let reconfigured = matches!(body, Body::Reconfigure(_));
         match body {
             Body::Requests(requests) => {
                 for request in requests {
@@ -316,12 +329,37 @@ impl<S: StateMachine> Replica<S> {
                 }
             }
             Body::UpgradeControl(command) => self.upgrade.apply_command(op, command),
+            Body::Reconfigure(change) => {
+                let changed_in = self.log.header(op).map_or(0, |header| header.view);
+                let event =
+                    super::membership::PromotionEvent { op, promoted: change.promoted, replaced: change.replaced };
+                if self.config.promotions.len() == super::membership::PROMOTION_HISTORY_MAX {
+                    self.config.promotions.remove(0);
+                }
+                self.config.promotions.push(event);
+                let previous = core::mem::replace(&mut self.config.membership, change.membership);
+                self.config.last_change = Some(super::membership::ConfigChange { op, view: changed_in, previous });
+                self.applied = op;
+                self.counters.reconfigurations_applied += 1;
+                self.after_reconfigure(changed_in);
+            }
         }
         self.applied = op;
         if self.options.report_applied {
             let digest = self.state_digest();
             let release = self.upgrade.release;
-            self.applied_notes.push_back(Applied { op, checksum, requests: notes, digest, release });
+            let membership = &self.config.membership;
+            let membership_digest = membership.digest();
+            let reconfiguration = reconfigured.then(|| membership.clone());
+            self.applied_notes.push_back(Applied {
+                op,
+                checksum,
+                requests: notes,
+                digest,
+                release,
+                membership_digest,
+                reconfiguration,
+            });
         }
     }
 
@@ -332,6 +370,7 @@ impl<S: StateMachine> Replica<S> {
             op,
             last_header,
             upgrade: self.upgrade.clone(),
+            config: self.config.clone(),
             state: self.state.snapshot(),
             sessions: self.sessions.encode(),
         };
@@ -351,13 +390,15 @@ impl<S: StateMachine> Replica<S> {
             checkpoint: self.checkpoint.op,
             release: self.options.binary_release,
             cluster_release: self.upgrade.release,
+            from: self.id,
         });
         // Standbys get heartbeats at every release, so that they advertise their
         // binaries before they are allowed to follow the log.
-        for member in 0..self.membership.member_count() {
+        for member in 0..self.options.member_count() {
             self.send(member, commit.clone());
         }
         self.maybe_propose_upgrade();
+        self.maybe_auto_promote();
         self.timers.heartbeat_at = Some(self.now + self.options.heartbeat_interval_ticks);
     }
 
@@ -368,9 +409,8 @@ impl<S: StateMachine> Replica<S> {
         // Resend what a quorum has not yet acknowledged, to whoever lacks it.
         let first = self.commit_max + 1;
         let last = self.log.op().min(first + self.options.pipeline_max_ops);
-        for index in 0..self.membership.active().len() {
-            let member = self.membership.active()[index];
-            if member == self.id {
+        for member in 0..self.options.member_count() {
+            if member == self.id || !self.is_voter(member) {
                 continue;
             }
             let acked = self.acked[member as usize];
@@ -388,14 +428,22 @@ impl<S: StateMachine> Replica<S> {
         if commit.view < self.view || self.status == Status::Recovering {
             return;
         }
-        let from = self.membership.primary_of(commit.view);
+        let from = commit.from;
+        if from >= self.options.member_count() {
+            self.counters.messages_dropped += 1;
+            return;
+        }
+        // Only the serving primary of a view sends its Commit messages.
+        if self.known_primary.is_none_or(|(view, _)| view <= commit.view) {
+            self.known_primary = Some((commit.view, from));
+        }
         self.advertised[from as usize] = Some(commit.release);
         if commit.cluster_release > self.options.binary_release {
             let binary = self.options.binary_release;
             self.halt(super::HaltReason::BinaryTooOld { binary, cluster: commit.cluster_release });
             return;
         }
-        if self.role == Role::Standby && !Feature::StandbyReplicas.enabled_at(commit.cluster_release) {
+        if self.role() == Role::Standby && !Feature::StandbyReplicas.enabled_at(commit.cluster_release) {
             // Not following yet: only say which binary we run.
             self.heard_from_primary();
             let heartbeat =
@@ -405,7 +453,8 @@ impl<S: StateMachine> Replica<S> {
         }
         if commit.view > self.view || self.status != Status::Normal {
             if !(self.status == Status::ViewChange && commit.view == self.view) {
-                self.request_start_view(commit.view);
+                let request = RequestStartView { view: commit.view, from: self.id };
+                self.send(from, Message::RequestStartView(request));
             }
             return;
         }
@@ -429,12 +478,14 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn on_heartbeat(&mut self, heartbeat: Heartbeat) {
-        if !self.membership.is_member(heartbeat.from) {
+        if heartbeat.from >= self.options.member_count() {
             return;
         }
+        self.last_heard_at[heartbeat.from as usize] = self.now;
         let changed = self.advertised[heartbeat.from as usize] != Some(heartbeat.release);
         self.advertised[heartbeat.from as usize] = Some(heartbeat.release);
-        if self.membership.role_of(heartbeat.from) == Role::Standby
+        if !self.is_voter(heartbeat.from)
+            && self.membership().role_of(heartbeat.from) == Role::Standby
             && self.is_serving_primary()
             && heartbeat.view == self.view
         {
@@ -452,13 +503,16 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn on_primary_timeout(&mut self) {
-        match (self.status, self.role) {
-            (Status::Normal, Role::Active) if !self.is_primary() => {
+        if self.status != Status::Normal {
+            return;
+        }
+        match (self.is_voter(self.id), self.role()) {
+            (true, _) if !self.is_primary() => {
                 self.start_view_change(self.view + 1);
             }
-            (Status::Normal, Role::Standby) => {
+            (false, Role::Standby) => {
                 // A standby never starts a view change; it asks where the cluster is.
-                let primary = self.membership.primary_of(self.view);
+                let primary = self.primary_of(self.view);
                 let request = RequestStartView { view: self.view, from: self.id };
                 self.send(primary, Message::RequestStartView(request));
                 self.set_primary_timeout();
@@ -468,7 +522,7 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn request_start_view(&mut self, view: crate::types::View) {
-        let primary = self.membership.primary_of(view);
+        let primary = self.primary_of(view);
         let request = RequestStartView { view, from: self.id };
         self.send(primary, Message::RequestStartView(request));
     }

@@ -1,6 +1,6 @@
 //! Repair of missing or damaged entries, state transfer, and recovery of lost state.
 
-use super::{Replica, Role, Status, Write};
+use super::{Replica, Status, Write};
 use crate::message::{
     Checkpoint, Message, Prepare, Recovery, RecoveryResponse, RequestCheckpoint, RequestPrepare, StartViewChange,
 };
@@ -22,7 +22,7 @@ impl<S: StateMachine> Replica<S> {
                 self.send_to_replicas(&svc);
                 if self.dvc_sent && !self.is_primary() {
                     let dvc = Message::DoViewChange(self.do_view_change_message());
-                    let primary = self.membership.primary_of(self.view);
+                    let primary = self.primary_of(self.view);
                     self.send(primary, dvc);
                 }
                 self.maybe_start_view();
@@ -57,7 +57,7 @@ impl<S: StateMachine> Replica<S> {
     /// Ask the primary for every op we lack up to what we know exists.
     fn repair_log(&mut self) {
         let known = self.commit_max.max(self.log.op()).max(self.future.keys().next_back().copied().unwrap_or(0));
-        let primary = self.membership.primary_of(self.view);
+        let primary = self.primary_of(self.view);
         let mut asked = 0;
         if self.applied < self.log.base() {
             // Behind our window: backfill the op below it, or take a checkpoint,
@@ -94,7 +94,7 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn on_request_prepare(&mut self, request: RequestPrepare) {
-        if !self.membership.is_member(request.from) || request.view != self.view {
+        if request.from >= self.options.member_count() || request.view != self.view {
             return;
         }
         let canonical = self.is_serving_primary();
@@ -117,7 +117,7 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn on_request_checkpoint(&mut self, request: RequestCheckpoint) {
-        if !self.membership.is_member(request.from) || request.view > self.view {
+        if request.from >= self.options.member_count() || request.view > self.view {
             return;
         }
         if self.checkpoint.op > 0 && matches!(self.status, Status::Normal | Status::ViewChange) {
@@ -150,6 +150,7 @@ impl<S: StateMachine> Replica<S> {
         }
         self.sessions = sessions;
         self.upgrade = data.upgrade.clone();
+        self.config = data.config.clone();
         self.applied = data.op;
         self.commit_max = self.commit_max.max(data.op);
         self.counters.state_transfers += 1;
@@ -200,7 +201,7 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn on_recovery(&mut self, recovery: Recovery) {
-        if self.status != Status::Normal || self.role != Role::Active || !self.membership.is_member(recovery.from) {
+        if self.status != Status::Normal || !self.is_voter(self.id) || recovery.from >= self.options.member_count() {
             return;
         }
         let primary_log = self.is_serving_primary().then(|| self.start_view_message());
@@ -211,18 +212,19 @@ impl<S: StateMachine> Replica<S> {
     pub(super) fn on_recovery_response(&mut self, response: RecoveryResponse) {
         if self.status != Status::Recovering
             || response.nonce != self.recovery_nonce
-            || !self.membership.is_active(response.from)
+            || response.from >= self.options.member_count()
         {
             return;
         }
         self.recovery_responses.insert(response.from, response);
-        if self.recovery_responses.len() < self.membership.quorum() {
+        // With its log lost, this member knows no newer membership than the one it
+        // started with; the primary's log it installs tells it the current one.
+        if self.recovery_responses.len() < self.membership().quorum() {
             return;
         }
         let view = self.recovery_responses.values().map(|r| r.view).max().unwrap_or(0);
-        let primary = self.membership.primary_of(view);
         let Some(start_view) =
-            self.recovery_responses.get(&primary).filter(|r| r.view == view).and_then(|r| r.primary_log.clone())
+            self.recovery_responses.values().filter(|r| r.view == view).find_map(|r| r.primary_log.clone())
         else {
             return;
         };

@@ -17,7 +17,7 @@ impl<S: StateMachine> Replica<S> {
         if !self.feature_enabled(Feature::StandbyReads) {
             return Some("feature-off");
         }
-        if self.role != Role::Standby {
+        if self.role() != Role::Standby {
             return Some("not-standby");
         }
         let silent_ticks = self.now.saturating_sub(self.last_primary_contact_at);

@@ -93,6 +93,7 @@ fn a_binary_older_than_the_cluster_release_halts_and_writes_nothing() {
         op: 0,
         last_header: Header { op: 0, view: 0, checksum: 0 },
         upgrade: crate::upgrade::UpgradeState::new(crate::release::Release::new(1, 2, 0)),
+        config: super::membership::ConfigState::initial(3, 0),
         state: KvStore::new().snapshot(),
         sessions: Sessions::default().encode(),
     });

@@ -47,6 +47,10 @@ impl<S: StateMachine> Replica<S> {
         if !self.is_serving_primary() {
             return Err(Refusal::NoPrimary);
         }
+        // Nothing is prepared behind an uncommitted reconfiguration.
+        if self.reconfig_in_progress() {
+            return Err(Refusal::InProgress);
+        }
         let projected = self.projected_upgrade();
         let in_flight = self.upgrade_in_flight();
         match command {
@@ -88,7 +92,11 @@ impl<S: StateMachine> Replica<S> {
             return;
         }
         // Every active replica and standby counts; a removed member does not.
-        let members = self.membership.active().iter().chain(self.membership.standbys());
+        if self.reconfig_in_progress() {
+            return;
+        }
+        let membership = self.membership();
+        let members = membership.active().iter().chain(membership.standbys());
         let advertised: Vec<Option<Release>> = members.map(|member| self.advertised[*member as usize]).collect();
         let Some(release) = self.projected_upgrade().next_release(&advertised) else { return };
         debug_assert!(release <= self.options.binary_release);
@@ -100,7 +108,7 @@ impl<S: StateMachine> Replica<S> {
         UpgradeStatus {
             cluster_release: self.upgrade.release,
             binary_release: self.options.binary_release,
-            advertised: (0..self.membership.member_count()).map(|m| (m, self.advertised[m as usize])).collect(),
+            advertised: (0..self.options.member_count()).map(|m| (m, self.advertised[m as usize])).collect(),
             target: self.upgrade_in_flight().or(projected.target),
             auto: projected.auto,
             features_on: Feature::ALL.into_iter().filter(|f| self.feature_enabled(*f)).collect(),

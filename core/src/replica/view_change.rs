@@ -20,7 +20,8 @@ use crate::types::{Op, View};
 
 impl<S: StateMachine> Replica<S> {
     pub(super) fn start_view_change(&mut self, view: View) {
-        if self.role != Role::Active || self.status == Status::Recovering {
+        let voting = self.is_voter(self.id) || self.drafted_view == Some(view);
+        if !voting || self.status == Status::Recovering {
             return;
         }
         debug_assert!(view > self.view || self.status == Status::Normal);
@@ -60,7 +61,25 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn on_start_view_change(&mut self, svc: StartViewChange) {
-        if self.role != Role::Active || !self.membership.is_active(svc.from) || self.status == Status::Recovering {
+        if svc.from >= self.options.member_count() || self.status == Status::Recovering {
+            return;
+        }
+        if !self.is_voter(self.id) && self.is_voter(svc.from) && self.role() == Role::Standby && svc.view > self.view {
+            // A voter's log says this standby was promoted, though ours does not hold
+            // that entry yet: its vote may be what the new configuration's quorum
+            // needs. Votes are counted against the adopted log's configuration, so a
+            // vote that turns out not to count does no harm. A true standby is never
+            // drawn in: only a member whose log promotes it sends it this.
+            self.drafted_view = Some(svc.view);
+        }
+        let voting = self.is_voter(self.id) || self.drafted_view == Some(svc.view);
+        if !voting || !self.is_voter(svc.from) {
+            // A member that no longer counts (or a standby) may not know it yet: the
+            // primary tells it where the cluster is, and it stays out of the votes.
+            if self.is_serving_primary() {
+                let start_view = Message::StartView(self.start_view_message());
+                self.send(svc.from, start_view);
+            }
             return;
         }
         if svc.view > self.view {
@@ -97,12 +116,14 @@ impl<S: StateMachine> Replica<S> {
         if self.status != Status::ViewChange || self.dvc_sent || self.durable_view < self.view {
             return;
         }
-        if (self.svc_votes.count_ones() as usize) < self.membership.quorum() {
+        let membership = self.view_membership(self.view);
+        let votes = membership.active().iter().filter(|member| self.svc_votes & (1 << **member) != 0).count();
+        if votes < membership.quorum() {
             return;
         }
         self.dvc_sent = true;
         let dvc = self.do_view_change_message();
-        let primary = self.membership.primary_of(self.view);
+        let primary = self.primary_of(self.view);
         if primary == self.id {
             self.on_do_view_change(dvc);
         } else {
@@ -111,7 +132,9 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn on_do_view_change(&mut self, dvc: DoViewChange) {
-        if self.role != Role::Active || !self.membership.is_active(dvc.from) || self.status == Status::Recovering {
+        // Votes are weighed against the log the new primary adopts, so any member's
+        // DoViewChange is kept; members outside that configuration do not count.
+        if !self.is_voter(self.id) || dvc.from >= self.options.member_count() || self.status == Status::Recovering {
             return;
         }
         if dvc.view > self.view {
@@ -127,7 +150,7 @@ impl<S: StateMachine> Replica<S> {
             }
             return;
         }
-        if self.membership.primary_of(self.view) != self.id {
+        if self.primary_of(self.view) != self.id {
             return;
         }
         self.svc_votes |= 1 << dvc.from;
@@ -167,9 +190,23 @@ impl<S: StateMachine> Replica<S> {
         })
     }
 
-    fn nacks(&self, op: Op, header: Header) -> usize {
+    fn dvc_quorum(&self, membership: &crate::replica::Membership) -> bool {
+        let votes = self.dvcs.keys().filter(|member| membership.is_active(**member)).count();
+        votes >= membership.quorum()
+    }
+
+    /// Whether a majority of the configuration that prepared `op` proves it never
+    /// committed. `entries` are the ones adopted so far, up to `op - 1`.
+    fn nacked_by_a_quorum(&self, op: Op, header: Header, entries: &[Entry]) -> bool {
+        let keep = self.applied.min(self.log.op());
+        let (membership, _) = self.config_of_log(keep, entries, Op::MAX);
+        self.nacks(op, header, &membership) >= membership.quorum()
+    }
+
+    fn nacks(&self, op: Op, header: Header, membership: &crate::replica::Membership) -> usize {
         self.dvcs
             .values()
+            .filter(|dvc| membership.is_active(dvc.from))
             .filter(|dvc| {
                 if dvc.commit >= op || op <= dvc.checkpoint {
                     return false;
@@ -186,7 +223,7 @@ impl<S: StateMachine> Replica<S> {
         if self.status != Status::ViewChange || !self.is_primary() || self.installing {
             return;
         }
-        if self.dvcs.len() < self.membership.quorum() || !self.dvcs.contains_key(&self.id) {
+        if self.dvcs.len() < self.view_membership(self.view).quorum() || !self.dvcs.contains_key(&self.id) {
             return;
         }
         let best = self
@@ -220,7 +257,7 @@ impl<S: StateMachine> Replica<S> {
                 let header = canonical[(op - best_checkpoint - 1) as usize];
                 match self.find_body(op, header) {
                     Some(body) => entries.push(Entry { header, body }),
-                    None if op > commit && self.nacks(op, header) >= self.membership.quorum() => {
+                    None if op > commit && self.nacked_by_a_quorum(op, header, &entries) => {
                         canonical_op = op - 1;
                         break;
                     }
@@ -236,6 +273,18 @@ impl<S: StateMachine> Replica<S> {
             op += 1;
         }
         debug_assert!(commit <= canonical_op.max(self.applied), "a view change never loses a committed op");
+
+        // The adopted log names the configuration: this view needs its primary, and
+        // DoViewChange messages from a majority of its active set (and of the old one
+        // while a reconfiguration in it is uncommitted). Otherwise wait for more.
+        let keep = self.applied.min(self.log.op());
+        let (membership, pending) = self.config_of_log(keep, &entries, commit);
+        if membership.primary_of(self.view) != self.id || !self.dvc_quorum(&membership) {
+            return;
+        }
+        if pending.is_some_and(|(_, old)| !self.dvc_quorum(&old)) {
+            return;
+        }
 
         let keep = self.applied.min(self.log.op());
         debug_assert!(
@@ -274,7 +323,10 @@ impl<S: StateMachine> Replica<S> {
         self.acked = [0; crate::types::MEMBERS_MAX];
         self.acked[self.id as usize] = self.durable_op;
         let now = self.now;
+        self.last_heard_at = [now; crate::types::MEMBERS_MAX];
         self.standbys.reset(now);
+        let standbys: Vec<crate::types::MemberId> = self.membership().standbys().to_vec();
+        self.standbys.retain_members(&standbys, now);
         let start_view = Message::StartView(self.start_view_message());
         self.send_to_followers(&start_view);
         self.timers.heartbeat_at = Some(self.now + self.options.heartbeat_interval_ticks);
@@ -297,13 +349,19 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn on_start_view(&mut self, start_view: StartView) {
-        if self.status == Status::Recovering || start_view.view < self.view {
+        if self.status == Status::Recovering {
+            return;
+        }
+        if start_view.view < self.view {
+            // A replica cut off while it was replaced may have moved to views the
+            // cluster never reached. A committed reconfiguration that removes it
+            // releases it from those views' promises: it adopts the log and stays out.
+            if self.removes_me(&start_view) {
+                self.install_view(start_view);
+            }
             return;
         }
         if start_view.view == self.view && self.status == Status::Normal {
-            return;
-        }
-        if self.role == Role::Active && self.membership.primary_of(start_view.view) == self.id {
             return;
         }
         self.install_view(start_view);
@@ -311,6 +369,7 @@ impl<S: StateMachine> Replica<S> {
 
     /// Adopt a view's log as a backup or standby (or after recovery).
     pub(super) fn install_view(&mut self, start_view: StartView) {
+        self.backup_of_view = Some(start_view.view);
         self.view = start_view.view;
         self.log_view = start_view.view;
         self.status = Status::Normal;
@@ -360,7 +419,7 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn on_request_start_view(&mut self, request: crate::message::RequestStartView) {
-        if self.is_serving_primary() && request.view <= self.view && self.membership.is_member(request.from) {
+        if self.is_serving_primary() && request.view <= self.view && request.from < self.options.member_count() {
             let start_view = Message::StartView(self.start_view_message());
             self.send(request.from, start_view);
         }

@@ -139,10 +139,6 @@ impl<'a> Runner<'a> {
         }
     }
 
-    fn not_supported(what: &str) -> RunError {
-        RunError(alloc::format!("{what} is not supported yet by this build"))
-    }
-
     /// Run one line. Failed expectations are printed and remembered; a line that
     /// cannot run returns an error and stops the run.
     pub fn execute_line(&mut self, line: &Line, out: &mut dyn FnMut(&str)) -> Result<(), RunError> {
@@ -261,7 +257,14 @@ impl<'a> Runner<'a> {
             Command::UpgradePropose { to } => self.operator(UpgradeCommand::Propose(*to)),
             Command::UpgradeCancel => self.operator(UpgradeCommand::Cancel),
             Command::UpgradeAuto(on) => self.operator(UpgradeCommand::Auto(*on)),
-            Command::Promote { .. } => return Err(Self::not_supported("`promote`")),
+            Command::Promote { standby, replace } => {
+                let standby = self.member(*standby)?;
+                let replace = replace.map(|member| self.member(member)).transpose()?;
+                self.error_code = match self.sim.promote(standby, replace) {
+                    Ok(()) => String::from("none"),
+                    Err(refusal) => String::from(refusal.code()),
+                };
+            }
         }
         Ok(())
     }
@@ -343,7 +346,10 @@ impl<'a> Runner<'a> {
             Subject::Status(target) => self.per_member(target, |m| String::from(self.sim.status_name(m))),
             Subject::Role(target) => self.per_member(target, |m| {
                 // As the member itself knows it; a member that is down, as the primary does.
-                let membership = self.sim.replica(m).or(primary).map(|r| r.membership().role_of(m));
+                let membership = match self.sim.replica(m) {
+                    Some(replica) => Some(replica.role()),
+                    None => primary.map(|p| p.committed_membership().role_of(m)),
+                };
                 let role =
                     membership.unwrap_or(if m < self.sim.config().replicas { Role::Active } else { Role::Standby });
                 String::from(match role {
@@ -362,8 +368,12 @@ impl<'a> Runner<'a> {
             Subject::Promotable(target) => {
                 self.per_standby(target, |view| String::from(if view.promotable { "yes" } else { "no" }))
             }
-            Subject::Replicas => one(primary.map_or_else(none, |p| p.membership().active().len().to_string())),
-            Subject::Standbys => one(primary.map_or_else(none, |p| p.membership().standbys().len().to_string())),
+            Subject::Replicas => {
+                one(primary.map_or_else(none, |p| p.committed_membership().active().len().to_string()))
+            }
+            Subject::Standbys => {
+                one(primary.map_or_else(none, |p| p.committed_membership().standbys().len().to_string()))
+            }
             Subject::Reply(client) => one(self.sim.client_reply(*client).text()),
             Subject::Error => one(self.error_code.clone()),
             Subject::Violations => one(self.sim.violations().to_string()),

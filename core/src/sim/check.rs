@@ -7,7 +7,11 @@
 //! - equal commit numbers give equal state digests;
 //! - client histories of the key-value machine are linearizable: the log order is a
 //!   witness that respects real time, every reply matches a reference model run in
-//!   that order, and every write applies exactly once.
+//!   that order, and every write applies exactly once;
+//! - every member agrees on the release and the membership after every op;
+//! - (in the simulator) every committed op is durable on a majority of the active
+//!   replicas of the configuration that prepared it, and of the new one for a
+//!   reconfiguration: standbys never count.
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -36,6 +40,10 @@ pub struct Checker {
     digests: BTreeMap<Op, u64>,
     /// The cluster release after each op.
     releases: BTreeMap<Op, Release>,
+    /// A digest of the membership after each op.
+    memberships: BTreeMap<Op, u64>,
+    /// Each committed reconfiguration: its op and the membership from it on.
+    pub reconfigurations: BTreeMap<Op, crate::replica::Membership>,
     primaries: BTreeMap<View, MemberId>,
     /// The highest op known committed anywhere.
     pub committed_max: Op,
@@ -98,6 +106,16 @@ impl Checker {
                     applied.requests.len()
                 ));
             }
+        }
+        if let Some(digest) = first_seen(&mut self.memberships, applied.op, applied.membership_digest) {
+            self.violation(alloc::format!(
+                "member {member} has membership {:016x} after op {}, another member {digest:016x}",
+                applied.membership_digest,
+                applied.op,
+            ));
+        }
+        if let Some(membership) = &applied.reconfiguration {
+            self.reconfigurations.entry(applied.op).or_insert_with(|| membership.clone());
         }
         if let Some(digest) = first_seen(&mut self.digests, applied.op, applied.digest) {
             self.violation(alloc::format!(
@@ -257,12 +275,27 @@ mod tests {
         AppliedRequest { client, request, operation, result, fresh }
     }
 
+    fn applied(op: Op, checksum: u64, requests: Vec<AppliedRequest>, digest: u64) -> Applied {
+        Applied { op, checksum, requests, digest, release: R, membership_digest: 0, reconfiguration: None }
+    }
+
+    #[test]
+    fn detects_diverging_memberships() {
+        let mut checker = Checker::default();
+        checker.on_applied(0, &applied(1, 7, vec![], 1));
+        let mut other = applied(1, 7, vec![], 1);
+        other.membership_digest = 5;
+        checker.on_applied(1, &other);
+        assert_eq!(checker.count(), 1, "{:?}", checker.violations);
+        assert!(checker.violations[0].contains("membership"));
+    }
+
     #[test]
     fn detects_diverging_commits_and_digests() {
         let mut checker = Checker::default();
-        checker.on_applied(0, &Applied { op: 1, checksum: 7, requests: vec![put(1, 1, true)], digest: 1, release: R });
+        checker.on_applied(0, &applied(1, 7, vec![put(1, 1, true)], 1));
         assert_eq!(checker.count(), 0);
-        checker.on_applied(1, &Applied { op: 1, checksum: 8, requests: vec![put(1, 1, true)], digest: 2, release: R });
+        checker.on_applied(1, &applied(1, 8, vec![put(1, 1, true)], 2));
         assert_eq!(checker.count(), 2);
     }
 
@@ -270,8 +303,8 @@ mod tests {
     fn detects_double_apply_and_real_time_order() {
         let mut checker = Checker::default();
         checker.on_invoke(1, 1);
-        checker.on_applied(0, &Applied { op: 1, checksum: 1, requests: vec![put(1, 1, true)], digest: 1, release: R });
-        checker.on_applied(0, &Applied { op: 2, checksum: 2, requests: vec![put(1, 1, true)], digest: 2, release: R });
+        checker.on_applied(0, &applied(1, 1, vec![put(1, 1, true)], 1));
+        checker.on_applied(0, &applied(2, 2, vec![put(1, 1, true)], 2));
         assert_eq!(checker.count(), 1, "{:?}", checker.violations);
         let result = checker.outcomes[&(1, 1)].1.clone();
         checker.on_complete(1, 1, &result);

@@ -75,8 +75,10 @@ pub struct SimClient {
     pub queue: VecDeque<ClientOp>,
     pub outstanding: Option<Outstanding>,
     pub next_request: RequestNumber,
-    /// The newest view this client has seen in a reply: it sends to that view's primary.
+    /// The newest view this client has seen in a reply, and who sent that reply: it
+    /// sends there until a timeout makes it ask every member.
     pub view: View,
+    pub primary: crate::types::MemberId,
     pub reply: ClientReply,
     pub timer_generation: u64,
     /// The highest op this client has seen in a reply (monotonic reads).
@@ -91,6 +93,7 @@ impl SimClient {
             outstanding: None,
             next_request: 1,
             view: 0,
+            primary: 0,
             reply: ClientReply::None,
             timer_generation: 0,
             seen_op: 0,

@@ -26,6 +26,8 @@ pub struct FaultMix {
     pub corrupt: bool,
     /// Restarts with older or newer binaries, and operator upgrade commands.
     pub upgrade: bool,
+    /// Promotions of standbys (with standbys in the cluster), replacing a replica or not.
+    pub promote: bool,
 }
 
 impl Default for FaultMix {
@@ -39,12 +41,14 @@ impl Default for FaultMix {
             delay: true,
             corrupt: true,
             upgrade: true,
+            promote: true,
         }
     }
 }
 
 impl FaultMix {
-    pub const NAMES: [&'static str; 8] = ["crash", "partition", "block", "loss", "dup", "delay", "corrupt", "upgrade"];
+    pub const NAMES: [&'static str; 9] =
+        ["crash", "partition", "block", "loss", "dup", "delay", "corrupt", "upgrade", "promote"];
 
     pub fn none() -> Self {
         Self {
@@ -56,6 +60,7 @@ impl FaultMix {
             delay: false,
             corrupt: false,
             upgrade: false,
+            promote: false,
         }
     }
 
@@ -77,6 +82,7 @@ impl FaultMix {
                 "delay" => mix.delay = true,
                 "corrupt" => mix.corrupt = true,
                 "upgrade" => mix.upgrade = true,
+                "promote" => mix.promote = true,
                 other => {
                     return Err(alloc::format!(
                         "unknown fault '{other}': use all, none, or a list of {}",
@@ -207,6 +213,17 @@ pub fn generate(seed: u64, options: &ExploreOptions) -> Script {
                     2 => b.push(Command::UpgradeAuto(prng.chance_ppm(600_000))),
                     _ => {}
                 }
+            }
+            9 if faults.promote && options.standbys > 0 => {
+                // Usually a standby, sometimes any member (a refusal); replacing a
+                // random member (perhaps the crashed one, perhaps the primary) or none.
+                let standby = if prng.chance_ppm(800_000) {
+                    options.replicas + prng.range_inclusive(0, options.standbys as u64 - 1) as MemberId
+                } else {
+                    prng.range_inclusive(0, members as u64 - 1) as MemberId
+                };
+                let replace = prng.chance_ppm(600_000).then(|| prng.range_inclusive(0, members as u64 - 1) as MemberId);
+                b.push(Command::Promote { standby, replace });
             }
             _ => {}
         }

@@ -17,7 +17,7 @@ use crate::checksum::Hasher64;
 use crate::message::{Message, ReadRequest, Request};
 use crate::prng::Prng;
 use crate::release::Release;
-use crate::replica::{Destination, Options, Replica, Status};
+use crate::replica::{Destination, Membership, Options, Replica, Status};
 use crate::state_machine::{KvCommand, KvStore};
 use crate::types::{ClientId, MemberId, Op, Tick};
 use check::Checker;
@@ -45,6 +45,8 @@ pub struct SimConfig {
     pub check: bool,
     /// Probability that a crash tears the first unsynced entry write.
     pub torn_write_ppm: u32,
+    /// The replicas' automatic promotion policy (off in scenarios).
+    pub auto_promote_after_ticks: Option<Tick>,
 }
 
 impl SimConfig {
@@ -59,6 +61,7 @@ impl SimConfig {
             trace: true,
             check: true,
             torn_write_ppm: 500_000,
+            auto_promote_after_ticks: None,
         }
     }
 }
@@ -167,6 +170,7 @@ impl Simulator {
         options.log_bound_ops = self.config.log_bound_ops;
         options.report_applied = self.config.check;
         options.seed = self.config.seed;
+        options.auto_promote_after_ticks = self.config.auto_promote_after_ticks;
         options
     }
 
@@ -400,8 +404,11 @@ impl Simulator {
                 c.outstanding = None;
                 c.reply = ClientReply::from_result(&reply.result);
                 let refused = matches!(c.reply, ClientReply::Error(_));
-                if !standby_read {
-                    c.view = c.view.max(reply.view);
+                if !standby_read && reply.view >= c.view {
+                    c.view = reply.view;
+                    if let Endpoint::Member(member) = from {
+                        c.primary = member;
+                    }
                 }
                 if !refused {
                     c.seen_op = c.seen_op.max(reply.op);
@@ -529,22 +536,31 @@ impl Simulator {
         self.check_commit_durable_on_a_quorum();
     }
 
-    /// Each newly committed op must be durable on a quorum of active replicas: their
-    /// storage holds it (damaged or not: it was durable when acknowledged) or a
+    /// Each newly committed op must be durable on a majority of the active replicas of
+    /// the configuration that prepared it (and of the new one, for a reconfiguration):
+    /// their storage holds it (damaged or not: it was durable when acknowledged) or a
     /// checkpoint past it. Standbys never count.
     fn check_commit_durable_on_a_quorum(&mut self) {
         let committed = self.checker.committed_max;
-        if committed <= self.quorum_checked_commit {
-            return;
-        }
-        self.quorum_checked_commit = committed;
-        let Some(checksum) = self.checker.committed_checksum(committed) else { return };
-        let replicas = self.config.replicas as usize;
-        let holders = self.members[..replicas].iter().filter(|m| m.storage.holds(committed, checksum)).count();
-        if holders < replicas / 2 + 1 {
-            self.checker.violation(alloc::format!(
-                "op {committed} committed while durable on only {holders} of {replicas} active replicas"
-            ));
+        let first = self.quorum_checked_commit + 1;
+        self.quorum_checked_commit = self.quorum_checked_commit.max(committed);
+        let initial = Membership::initial(self.config.replicas, self.config.standbys);
+        for op in first..=committed {
+            let Some(checksum) = self.checker.committed_checksum(op) else { continue };
+            let changes = &self.checker.reconfigurations;
+            let prepared_by = changes.range(..op).next_back().map_or(&initial, |(_, membership)| membership);
+            let mut violations = Vec::new();
+            for membership in core::iter::once(prepared_by).chain(changes.get(&op)) {
+                let active = membership.active();
+                let holders =
+                    active.iter().filter(|member| self.members[**member as usize].storage.holds(op, checksum)).count();
+                if holders < membership.quorum() {
+                    violations.push(alloc::format!(
+                        "op {op} committed while durable on only {holders} of active replicas {active:?}"
+                    ));
+                }
+            }
+            violations.into_iter().for_each(|violation| self.checker.violation(violation));
         }
     }
 
@@ -609,6 +625,21 @@ impl Simulator {
         result
     }
 
+    /// `promote S [replace=R]`, taken by the current primary at once.
+    pub fn promote(&mut self, standby: MemberId, replace: Option<MemberId>) -> Result<(), crate::upgrade::Refusal> {
+        let Some(primary) = self.primary() else { return Err(crate::upgrade::Refusal::NoPrimary) };
+        let now = self.now;
+        let replica = self.members[primary as usize].replica.as_mut().expect("the primary is up");
+        let result = replica.handle_promote(now, standby, replace);
+        let replace_text = replace.map(|member| alloc::format!(" replace={member}")).unwrap_or_default();
+        self.log(format_args!(
+            "operator promote {standby}{replace_text} at {primary}: {}",
+            result.map_or_else(|refusal| refusal.code(), |()| "accepted")
+        ));
+        self.drain(primary);
+        result
+    }
+
     // ----- Clients -----
 
     pub fn submit(&mut self, client: ClientId, command: KvCommand) -> Result<(), SimError> {
@@ -643,14 +674,16 @@ impl Simulator {
     }
 
     fn client_send(&mut self, client: ClientId, broadcast: bool) {
-        let replicas = self.config.replicas;
+        // Without standbys every member is a replica; with them, a promotion may have
+        // made any member the primary.
+        let broadcast_to = if self.config.standbys == 0 { self.config.replicas } else { self.member_count() };
         let Some(c) = self.clients.get_mut(&client) else { return };
         let Some(outstanding) = c.outstanding.as_mut() else { return };
         outstanding.attempts += u32::from(broadcast);
         let request = Request { client, request: outstanding.request, operation: outstanding.operation.clone() };
         c.timer_generation += 1;
         let generation = c.timer_generation;
-        let primary = (c.view % replicas as u64) as MemberId;
+        let primary = c.primary;
         self.events.schedule(self.now + CLIENT_TIMEOUT_TICKS, EventKind::ClientTimer { client, generation });
         if let Some(at) = outstanding.at {
             let read = ReadRequest {
@@ -661,7 +694,7 @@ impl Simulator {
             };
             self.send(Endpoint::Client(client), Endpoint::Member(at), Message::ReadRequest(read));
         } else if broadcast {
-            for member in 0..replicas {
+            for member in 0..broadcast_to {
                 self.send(Endpoint::Client(client), Endpoint::Member(member), Message::Request(request.clone()));
             }
         } else {

@@ -1,4 +1,6 @@
 use super::*;
+use crate::replica::Role;
+use crate::types::Tick;
 use alloc::format;
 use alloc::vec;
 
@@ -150,4 +152,34 @@ fn a_member_that_lost_its_data_recovers_through_the_protocol() {
     sim.run_until(10_000);
     assert_eq!(sim.violations(), 0, "{:#?}", sim.checker.violations);
     assert!(sim.replica(2).unwrap().commit() >= 45);
+}
+
+fn roles_after_losing_replica_2(auto_promote_after_ticks: Option<Tick>) -> (Simulator, Role, Role) {
+    let mut config = SimConfig::new(3, 1, 41);
+    config.auto_promote_after_ticks = auto_promote_after_ticks;
+    let mut sim = Simulator::new(config);
+    put(&mut sim, 1, "a", "1");
+    sim.run_until(1_000);
+    sim.crash(2);
+    put(&mut sim, 1, "b", "2");
+    sim.run_until(5_000);
+    let primary = sim.replica(sim.primary().expect("a primary")).expect("up");
+    let membership = primary.committed_membership();
+    let roles = (membership.role_of(2), membership.role_of(3));
+    (sim, roles.0, roles.1)
+}
+
+#[test]
+fn automatic_promotion_replaces_a_silent_replica_only_when_enabled() {
+    let (sim, replaced, promoted) = roles_after_losing_replica_2(Some(1_000));
+    assert_eq!((replaced, promoted), (Role::Removed, Role::Active));
+    assert_eq!(sim.violations(), 0, "{:#?}", sim.checker.violations);
+    let status = sim.replica(sim.primary().unwrap()).unwrap().reconfig_status();
+    assert_eq!(status.promotions.len(), 1);
+    assert_eq!((status.promotions[0].promoted, status.promotions[0].replaced), (3, Some(2)));
+    assert_eq!(status.pending, None);
+    assert!(sim.clients_idle());
+    let (sim, replaced, promoted) = roles_after_losing_replica_2(None);
+    assert_eq!((replaced, promoted), (Role::Active, Role::Standby), "off by default");
+    assert_eq!(sim.violations(), 0);
 }

@@ -1,0 +1,225 @@
+//! Promotion of a standby through a committed reconfiguration (`cluster_reconfig`).
+//!
+//! The membership lives in the log. A `Reconfigure` entry at op k sets it from k on,
+//! and every member reads its membership from its own log, committed or not, as in
+//! Raft's joint consensus. While k is uncommitted the old and the new active sets
+//! must both agree:
+//! - k, and everything before it, commits only once durable on a majority of each;
+//! - a view change whose log holds an uncommitted k needs DoViewChange messages from
+//!   a majority of each.
+//!
+//! So neither configuration can go on without the other until k commits, and once it
+//! has, a majority of the old one holds k and can never elect a log without it. The
+//! primary prepares nothing after an uncommitted k.
+//!
+//! Primaries come from the membership in force when a view began: a change prepared
+//! in view v counts from view v + 1 on, so a view never changes its primary. Once k
+//! commits, the new active set moves on to the next view under the new membership.
+
+use super::membership::{Membership, PromotionEvent};
+use super::{Replica, Role};
+use crate::message::{Body, Entry, Reconfiguration};
+use crate::release::Feature;
+use crate::state_machine::StateMachine;
+use crate::types::{MemberId, Op, Tick, View};
+use crate::upgrade::Refusal;
+
+/// What every host shows of the configuration and promotions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReconfigStatus {
+    /// As of the newest op this member applied.
+    pub membership: Membership,
+    /// An uncommitted reconfiguration in this member's log: its op and membership.
+    pub pending: Option<(Op, Membership)>,
+    pub promotions: alloc::vec::Vec<PromotionEvent>,
+}
+
+impl<S: StateMachine> Replica<S> {
+    pub fn reconfig_status(&self) -> ReconfigStatus {
+        ReconfigStatus {
+            membership: self.config.membership.clone(),
+            pending: self.pending_reconfig().map(|(op, _)| (op, self.membership().clone())),
+            promotions: self.config.promotions.clone(),
+        }
+    }
+
+    /// Reconfigurations in the log not applied yet, oldest first.
+    fn log_changes(&self) -> impl Iterator<Item = (Op, View, &Membership)> + '_ {
+        self.log.slots_after(self.applied).filter_map(|slot| match &slot.body {
+            Some(Body::Reconfigure(change)) => Some((slot.header.op, slot.header.view, &change.membership)),
+            _ => None,
+        })
+    }
+
+    /// The newest membership in this member's log, committed or not.
+    pub fn membership(&self) -> &Membership {
+        self.log_changes().last().map_or(&self.config.membership, |(_, _, membership)| membership)
+    }
+
+    /// The newest reconfiguration in the log if it is not committed yet: its op and
+    /// the membership before it.
+    pub fn pending_reconfig(&self) -> Option<(Op, &Membership)> {
+        let mut previous = &self.config.membership;
+        let mut newest = None;
+        for (op, _, membership) in self.log_changes() {
+            newest = Some((op, previous));
+            previous = membership;
+        }
+        newest.filter(|(op, _)| *op > self.commit_max)
+    }
+
+    /// The membership that chooses the primary of `view`.
+    pub(super) fn view_membership(&self, view: View) -> &Membership {
+        let from_log = self.log_changes().filter(|(_, changed_in, _)| *changed_in < view).last();
+        if let Some((_, _, membership)) = from_log {
+            return membership;
+        }
+        let config = &self.config;
+        match &config.last_change {
+            // Changed in this view or later, as far as this checkpoint knows.
+            Some(change) if change.view >= view => &change.previous,
+            _ => &config.membership,
+        }
+    }
+
+    pub(super) fn primary_of(&self, view: View) -> MemberId {
+        match self.known_primary {
+            Some((known_view, primary)) if known_view == view => primary,
+            _ => self.view_membership(view).primary_of(view),
+        }
+    }
+
+    /// Whether `member`'s acknowledgements and view-change votes count: active in the
+    /// newest membership, or in the one before an uncommitted change.
+    pub(super) fn is_voter(&self, member: MemberId) -> bool {
+        self.membership().is_active(member) || self.pending_reconfig().is_some_and(|(_, old)| old.is_active(member))
+    }
+
+    /// The membership as of the newest op this member applied.
+    pub fn committed_membership(&self) -> &Membership {
+        &self.config.membership
+    }
+
+    /// This member's role in the committed membership. While a reconfiguration is
+    /// uncommitted, the standby it promotes and the replica it replaces both vote
+    /// (`is_voter`) but keep their roles until it commits.
+    pub fn role(&self) -> Role {
+        self.committed_membership().role_of(self.id)
+    }
+
+    /// True while a reconfiguration keeps the primary from preparing: one is
+    /// uncommitted, or it committed in this view and the next view must begin first.
+    pub fn reconfig_in_progress(&self) -> bool {
+        self.pending_reconfig().is_some() || self.view_membership(self.view) != self.membership()
+    }
+
+    /// `promote S [replace=R]`: the serving primary prepares the reconfiguration.
+    /// Checks run in the order `no-primary`, `feature-off`, `not-standby`,
+    /// `in-progress`, `not-promotable`.
+    pub fn handle_promote(&mut self, now: Tick, standby: MemberId, replace: Option<MemberId>) -> Result<(), Refusal> {
+        self.now = now;
+        if !self.is_serving_primary() {
+            return Err(Refusal::NoPrimary);
+        }
+        if !self.feature_enabled(Feature::ClusterReconfig) {
+            return Err(Refusal::FeatureOff);
+        }
+        let membership = self.membership();
+        if membership.role_of(standby) != Role::Standby || !membership.is_member(standby) {
+            return Err(Refusal::NotStandby);
+        }
+        if replace.is_some_and(|replaced| !membership.is_active(replaced)) {
+            return Err(Refusal::NotStandby);
+        }
+        if self.reconfig_in_progress() {
+            return Err(Refusal::InProgress);
+        }
+        let promotable =
+            self.standbys.view(standby, self.commit_max, self.now).is_some_and(|standby| standby.promotable);
+        if !promotable {
+            return Err(Refusal::NotPromotable);
+        }
+        let next = membership.promote(standby, replace);
+        self.prepare_body(Body::Reconfigure(Reconfiguration {
+            promoted: standby,
+            replaced: replace,
+            membership: next,
+        }));
+        self.counters.reconfigurations_prepared += 1;
+        Ok(())
+    }
+
+    /// The automatic policy (`auto_promote_after_ticks`): once an active replica has
+    /// been silent that long, promote the healthy standby with the least lag in its
+    /// place (the lowest id on a tie). Runs on the primary's heartbeat.
+    pub(super) fn maybe_auto_promote(&mut self) {
+        let Some(after_ticks) = self.options.auto_promote_after_ticks else { return };
+        if !self.is_serving_primary() || !self.feature_enabled(Feature::ClusterReconfig) || self.reconfig_in_progress()
+        {
+            return;
+        }
+        let now = self.now;
+        let membership = self.membership();
+        let silent = membership.active().iter().copied().find(|member| {
+            *member != self.id && now.saturating_sub(self.last_heard_at[*member as usize]) > after_ticks
+        });
+        let Some(silent) = silent else { return };
+        let best = self
+            .standbys
+            .views(self.commit_max, now)
+            .into_iter()
+            .filter(|standby| standby.promotable && membership.role_of(standby.member) == Role::Standby)
+            .min_by_key(|standby| (standby.lag_ops, standby.member));
+        if let Some(best) = best {
+            let _ = self.handle_promote(now, best.member, Some(silent));
+        }
+    }
+
+    /// After applying the reconfiguration prepared in view `changed_in`: once it has
+    /// committed in the view that prepared it, the new active set moves to the next
+    /// view, whose primary the new membership chooses.
+    pub(super) fn after_reconfigure(&mut self, changed_in: View) {
+        let now = self.now;
+        let standbys: alloc::vec::Vec<MemberId> = self.membership().standbys().to_vec();
+        self.standbys.retain_members(&standbys, now);
+        if changed_in == self.view && self.status == super::Status::Normal && self.is_voter(self.id) {
+            self.start_view_change(self.view + 1);
+        }
+    }
+
+    /// Whether a view's log holds a committed reconfiguration that removes this member.
+    pub(super) fn removes_me(&self, start_view: &crate::message::StartView) -> bool {
+        start_view.slots.iter().any(|slot| match &slot.body {
+            Some(Body::Reconfigure(change)) => {
+                slot.header.op <= start_view.commit
+                    && slot.header.op > self.applied
+                    && change.membership.role_of(self.id) == Role::Removed
+            }
+            _ => false,
+        })
+    }
+
+    /// The newest membership, and an uncommitted change's op and old membership, of a
+    /// log made of our slots up to `keep` followed by `entries`: what a new primary
+    /// checks its DoViewChange quorum against.
+    pub(super) fn config_of_log(
+        &self,
+        keep: Op,
+        entries: &[Entry],
+        commit: Op,
+    ) -> (Membership, Option<(Op, Membership)>) {
+        let ours = self.log_changes().filter(|(op, _, _)| *op <= keep).map(|(op, _, m)| (op, m));
+        let theirs = entries.iter().filter_map(|entry| match &entry.body {
+            Body::Reconfigure(change) => Some((entry.header.op, &change.membership)),
+            _ => None,
+        });
+        let mut membership = &self.config.membership;
+        let mut newest: Option<(Op, &Membership)> = None;
+        for (op, next) in ours.chain(theirs) {
+            newest = Some((op, membership));
+            membership = next;
+        }
+        let pending = newest.filter(|(op, _)| *op > commit).map(|(op, old)| (op, old.clone()));
+        (membership.clone(), pending)
+    }
+}
