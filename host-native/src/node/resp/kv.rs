@@ -1,0 +1,58 @@
+//! Between client commands and the key-value state machine's commands and results.
+
+use viewstamp_core::state_machine::{KvCommand, KvResult};
+
+use super::command::Command;
+use super::reply::Reply;
+
+/// The state machine command behind a data command; `None` for the rest.
+pub fn to_kv(command: &Command) -> Option<KvCommand> {
+    match command {
+        Command::Kv(kv) => Some(kv.clone()),
+        _ => None,
+    }
+}
+
+/// The reply Redis would give for `command`'s result. The machine's error texts are
+/// Redis's own (`value is not an integer or out of range`), so they only gain `ERR`.
+pub fn kv_reply(command: &KvCommand, result: &KvResult) -> Reply {
+    match (command, result) {
+        (_, KvResult::Error(text)) => Reply::Error(format!("ERR {text}")),
+        (KvCommand::Put { .. } | KvCommand::PutMany { .. }, KvResult::Ok) => Reply::ok(),
+        (KvCommand::Get { .. }, KvResult::Value(value)) => Reply::optional_bulk(value.clone()),
+        (KvCommand::Delete { .. } | KvCommand::Exists { .. } | KvCommand::Increment { .. }, KvResult::Integer(n)) => {
+            Reply::Integer(*n)
+        }
+        (KvCommand::GetMany { .. }, KvResult::Values(values)) => {
+            Reply::Array(values.iter().cloned().map(Reply::optional_bulk).collect())
+        }
+        // Only a state machine from another release could answer this; say so, do not guess.
+        (command, result) => Reply::Error(format!(
+            "ERR internal error: the state machine answered {} with {}",
+            command_name(command),
+            result_kind(result)
+        )),
+    }
+}
+
+fn command_name(command: &KvCommand) -> &'static str {
+    match command {
+        KvCommand::Put { .. } => "SET",
+        KvCommand::Get { .. } => "GET",
+        KvCommand::Delete { .. } => "DEL",
+        KvCommand::Exists { .. } => "EXISTS",
+        KvCommand::Increment { .. } => "INCRBY",
+        KvCommand::GetMany { .. } => "MGET",
+        KvCommand::PutMany { .. } => "MSET",
+    }
+}
+
+fn result_kind(result: &KvResult) -> &'static str {
+    match result {
+        KvResult::Ok => "OK",
+        KvResult::Value(_) => "a value",
+        KvResult::Values(_) => "a list of values",
+        KvResult::Integer(_) => "an integer",
+        KvResult::Error(_) => "an error",
+    }
+}
