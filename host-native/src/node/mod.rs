@@ -5,5 +5,6 @@
 
 pub mod config;
 pub mod resp;
+pub mod snapshot;
 pub mod storage;
 pub mod transport;
