@@ -9,13 +9,16 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 2
 fi
 
+# The wasm32 target first: the build embeds the core compiled to wasm32 for
+# `viewstamp replay --engine wasm`, and the tests compare both engines.
+if command -v rustup >/dev/null 2>&1; then
+  rustup target add wasm32-unknown-unknown >/dev/null
+fi
+
 echo "== cargo test (workspace)"
 cargo test --workspace --quiet
 
 echo "== viewstamp-core builds for wasm32 without std"
-if command -v rustup >/dev/null 2>&1; then
-  rustup target add wasm32-unknown-unknown >/dev/null
-fi
 cargo check --quiet -p viewstamp-core --target wasm32-unknown-unknown
 
 echo "== viewstamp sim: 2000 seeds, default faults, checkers on (release build)"

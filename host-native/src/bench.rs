@@ -19,6 +19,7 @@ const STEADY_KEYS: u64 = 64;
 pub fn run(args: &BenchArgs) -> Result<u8, Error> {
     match &args.command {
         BenchCommand::Sim(args) => sim(args),
+        BenchCommand::Replay(args) => crate::wasm_engine::bench::replay(args),
     }
 }
 

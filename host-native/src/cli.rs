@@ -40,10 +40,20 @@ pub enum Engine {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Exit status: 0 when every script's expectations held and no invariant broke, 1 otherwise, \
+2 for a script that does not parse or a run that could not finish. With --engine both, output that differs \
+between the engines (trace, digest or exit status) is reported as an error naming the first differing trace \
+line, and exits 2.")]
 pub struct ReplayArgs {
-    /// Which build of the core runs the scripts.
+    /// Which build of the core runs the scripts: native, wasm (the core compiled to
+    /// wasm32, run in wasmtime), or both (fails unless their outputs are identical).
     #[arg(long, value_enum, default_value_t = Engine::Native)]
     pub engine: Engine,
+    /// The wasm engine's time limit per script, in seconds: a script still running
+    /// then stops with an error.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::wasm_engine::DEFAULT_TIMEOUT_SECONDS,
+          value_parser = value_parser!(u64).range(1..))]
+    pub timeout: u64,
     /// Print only failure lines and the digest line (no event trace).
     #[arg(long, short)]
     pub quiet: bool,
@@ -90,6 +100,18 @@ pub struct BenchArgs {
 pub enum BenchCommand {
     /// Simulated events/s and ns per delivered message, with the checkers on and off.
     Sim(BenchSimArgs),
+    /// One long scenario replayed natively and in wasmtime: events/s and their ratio.
+    Replay(BenchReplayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchReplayArgs {
+    /// Rounds of load and faults in the generated scenario (seed 1, every fault).
+    #[arg(long, value_name = "K", default_value_t = 3000, value_parser = value_parser!(u32).range(1..))]
+    pub rounds: u32,
+    /// Replay this scenario file instead of the generated one.
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

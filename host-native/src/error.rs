@@ -5,6 +5,8 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::wasm_engine::WasmError;
+
 #[derive(Debug)]
 pub enum Error {
     /// A scenario file could not be read.
@@ -15,8 +17,12 @@ pub enum Error {
     WriteFile { path: PathBuf, source: io::Error },
     /// Standard output could not be written (a closed pipe, a full disk).
     Output(io::Error),
-    /// `replay --engine wasm|both`.
-    WasmEngineNotBuilt,
+    /// `replay --engine wasm|both` in a binary built without the wasm module: why.
+    WasmNotBuilt(&'static str),
+    /// The wasm engine could not run a script to its end.
+    Wasm { path: PathBuf, error: WasmError },
+    /// `replay --engine both`: the engines' outputs differ; what differs first.
+    EnginesDiffer { path: PathBuf, difference: String },
     /// A subcommand that is reserved but not built yet.
     NotBuilt(&'static str),
     /// `sim --start S --seeds N` where S + N overflows a u64.
@@ -63,7 +69,28 @@ impl fmt::Display for Error {
             ),
             Error::WriteFile { path, source } => write!(f, "cannot write {}: {}", path.display(), cause(source)),
             Error::Output(source) => write!(f, "cannot write to standard output: {source}"),
-            Error::WasmEngineNotBuilt => write!(f, "the wasm engine is not built yet; use --engine native"),
+            Error::WasmNotBuilt(reason) => write!(f, "the wasm engine is not built: {reason}"),
+            Error::Wasm { path, error } => {
+                let path = path.display();
+                match error {
+                    WasmError::NotBuilt(reason) => write!(f, "{path}: the wasm engine is not built: {reason}"),
+                    WasmError::Broken(reason) => {
+                        write!(f, "{path}: the wasm engine failed: {reason} (rebuild viewstamp; report it if it stays)")
+                    }
+                    WasmError::TimedOut { limit } => write!(
+                        f,
+                        "{path}: the wasm engine stopped the script after {} s: it may never end \
+                         (raise --timeout to let it run longer)",
+                        limit.as_secs_f64()
+                    ),
+                    WasmError::Trapped(reason) => {
+                        write!(f, "{path}: the core trapped inside the wasm engine: {reason}")
+                    }
+                }
+            }
+            Error::EnginesDiffer { path, difference } => {
+                write!(f, "{}: the native and wasm engines differ: {difference}", path.display())
+            }
             Error::NotBuilt(command) => write!(f, "`viewstamp {command}` is not built yet"),
             Error::SeedRange { start, seeds } => write!(
                 f,

@@ -8,6 +8,7 @@ mod error;
 mod node;
 mod replay;
 mod sim_cmd;
+mod wasm_engine;
 
 use std::process::ExitCode;
 

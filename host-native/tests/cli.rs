@@ -129,14 +129,18 @@ fn several_files_get_headers_and_the_worst_status() {
 }
 
 #[test]
-fn the_wasm_engine_is_refused_with_a_clear_message() {
+fn the_wasm_engine_prints_what_the_native_one_does() {
     let path = temp_file("pass.scenario", PASSING);
+    let native = viewstamp(&["replay", path.to_str().unwrap()]);
     for engine in ["wasm", "both"] {
         let output = viewstamp(&["replay", "--engine", engine, path.to_str().unwrap()]);
-        assert_eq!(output.status.code(), Some(2));
-        assert!(output.stdout.is_empty());
-        assert_eq!(stderr(&output).trim(), "error: the wasm engine is not built yet; use --engine native");
+        assert_eq!(output.status.code(), Some(0), "{engine}: {}", stderr(&output));
+        assert_eq!(stdout(&output), stdout(&native), "{engine}");
     }
+    let runaway = temp_file("runaway.scenario", "cluster replicas=3\ntick 100000000000\n");
+    let output = viewstamp(&["replay", "--engine", "wasm", "--timeout", "1", runaway.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("the wasm engine stopped the script after 1 s"), "{}", stderr(&output));
 }
 
 #[test]

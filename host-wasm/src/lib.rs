@@ -1,5 +1,18 @@
-//! The core compiled to WebAssembly. The browser API and the wasmtime replay ABI are
-//! built on this crate (see the WebAssembly-hosts issue).
-#![forbid(unsafe_code)]
+//! The core compiled to WebAssembly, two ways from one crate:
+//! - feature `replay-abi`: raw exports for wasmtime (`viewstamp replay --engine wasm`),
+//!   with no imports at all: no JS, no WASI clock or randomness;
+//! - feature `browser`: the browser API through wasm-bindgen ([`browser`]).
+//!
+//! The logic behind both ([`replay`], [`session`]) is plain Rust, tested natively.
+#![deny(unsafe_code)]
+
+extern crate alloc;
 
 pub use viewstamp_core as core;
+
+#[cfg(all(feature = "replay-abi", target_family = "wasm"))]
+mod abi;
+#[cfg(feature = "browser")]
+pub mod browser;
+pub mod replay;
+pub mod session;

@@ -217,6 +217,7 @@ struct Timers {
     scrub_at: Option<Tick>,
 }
 
+#[derive(Clone)]
 pub struct Replica<S: StateMachine> {
     options: Options,
     id: MemberId,

@@ -66,6 +66,11 @@ impl EventQueue {
         self.heap.pop().map(|Reverse(event)| event)
     }
 
+    /// Every pending event, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Event> + '_ {
+        self.heap.iter().map(|Reverse(event)| event)
+    }
+
     pub fn len(&self) -> usize {
         self.heap.len()
     }

@@ -79,6 +79,18 @@ pub enum Endpoint {
     Client(ClientId),
 }
 
+/// A message sent and not yet delivered, as hosts show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InFlight {
+    pub from: Endpoint,
+    pub to: Endpoint,
+    /// The message's kind: `prepare`, `prepare_ok`, ...
+    pub kind: &'static str,
+    /// The tick it is due.
+    pub deliver_at: Tick,
+}
+
+#[derive(Clone)]
 pub struct SimMember {
     pub replica: Option<Replica<KvStore>>,
     pub storage: SimStorage,
@@ -100,6 +112,8 @@ impl SimMember {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SimError(pub String);
 
+/// `Clone`: the browser session keeps copies as time-travel checkpoints.
+#[derive(Clone)]
 pub struct Simulator {
     config: SimConfig,
     now: Tick,
@@ -201,6 +215,26 @@ impl Simulator {
     }
     pub fn events_processed(&self) -> u64 {
         self.events_processed
+    }
+    /// Messages in flight, in the order they were sent.
+    pub fn in_flight(&self) -> Vec<InFlight> {
+        let due: BTreeMap<u64, Tick> = self
+            .events
+            .iter()
+            .filter_map(|event| match event.kind {
+                EventKind::Deliver(id) => Some((id, event.time)),
+                _ => None,
+            })
+            .collect();
+        self.in_flight
+            .iter()
+            .map(|(id, envelope)| InFlight {
+                from: envelope.from,
+                to: envelope.to,
+                kind: envelope.message.kind(),
+                deliver_at: due.get(id).copied().unwrap_or(self.now),
+            })
+            .collect()
     }
     pub fn messages_delivered(&self) -> u64 {
         self.messages_delivered

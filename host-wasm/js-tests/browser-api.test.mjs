@@ -1,0 +1,126 @@
+// The browser API as JS sees it, run in Node against the wasm-bindgen package
+// (`scripts/build-wasm.sh --test` builds it and runs this with `node --test`).
+//   VIEWSTAMP_WASM_PKG  directory of the `--target nodejs` package (required)
+//   VIEWSTAMP_BIN       a `viewstamp` binary: exports are also replayed natively
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const pkgDir = process.env.VIEWSTAMP_WASM_PKG;
+if (!pkgDir) {
+  throw new Error("set VIEWSTAMP_WASM_PKG to the wasm-bindgen --target nodejs output (scripts/build-wasm.sh --test does)");
+}
+const { Simulation } = createRequire(import.meta.url)(resolve(pkgDir, "viewstamp_wasm.js"));
+
+/** A session with load, a crash and a view change, a partition, and an operator refusal. */
+function busy() {
+  const sim = Simulation.fromOptions({ replicas: 3, standbys: 1, seed: 11 });
+  for (const line of ["put a 1", "put b 2 client=2", "tick 50", "crash 0"]) {
+    assert.equal(sim.apply(line).ran, true, line);
+  }
+  assert.equal(sim.runUntil("primary = 1", 3000).held, true);
+  for (const line of ["partition 0,1 | 2,3", "tick 300", "heal", "restart 0", "upgrade cancel"]) {
+    sim.apply(line);
+  }
+  sim.runUntil("reply[1] = ok", 3000);
+  sim.step(20);
+  return sim;
+}
+
+function digestOfNativeReplay(script) {
+  const bin = process.env.VIEWSTAMP_BIN;
+  if (!bin) return null;
+  const file = join(mkdtempSync(join(tmpdir(), "viewstamp-")), "export.scenario");
+  writeFileSync(file, script);
+  let output;
+  try {
+    output = execFileSync(bin, ["replay", "--quiet", file], { encoding: "utf8" });
+  } catch (error) {
+    output = error.stdout; // exit status 1: a failed expectation still prints the digest
+  }
+  return /digest=([0-9a-f]{16})/.exec(output)[1];
+}
+
+test("snapshot shows members, logs, standbys, network and clients", () => {
+  const sim = Simulation.fromHeader("cluster replicas=3 standbys=1 seed=7");
+  sim.apply("put a 1");
+  assert.equal(sim.runUntil("reply[1] = ok", 1000).held, true);
+  sim.apply("until lag[3] = 0 within 2000");
+  sim.apply("crash 2");
+  sim.apply("block 0->1");
+  const snap = sim.snapshot();
+  assert.equal(snap.members.length, 4);
+  assert.equal(snap.primary, 0);
+  assert.equal(snap.members[0].isPrimary, true);
+  assert.equal(snap.members[0].commit, 1);
+  assert.deepEqual(snap.members[0].log.entries.map((e) => [e.op, e.kind, e.committed]), [[1, "requests", true]]);
+  assert.equal(snap.members[2].status, "crashed");
+  assert.equal(snap.members[2].up, false);
+  assert.equal(snap.members[3].role, "standby");
+  assert.deepEqual(snap.standbys, [{ member: 3, healthy: true, lagOps: 0, promotable: true }]);
+  assert.deepEqual(snap.network.blocked, [{ from: 0, to: 1 }]);
+  assert.deepEqual(snap.clients, [{ client: 1, reply: "ok" }]);
+  assert.equal(snap.digest, sim.digest());
+  assert.ok(snap.features.some((f) => f.name === "standby_reads" && f.on));
+  assert.ok(snap.timers.length >= 3);
+  assert.equal(typeof snap.now, "number");
+});
+
+test("commands report outcomes; bad input throws or is refused", () => {
+  const sim = Simulation.fromOptions({ replicas: 3 });
+  const crash = sim.apply("crash 9");
+  assert.equal(crash.ran, false);
+  assert.match(crash.error, /member 9 does not exist/);
+  assert.throws(() => sim.apply("fly away"), /fly/);
+  assert.throws(() => Simulation.fromOptions({ replicas: 9 }), /1 to 7 replicas/);
+  assert.throws(() => Simulation.fromOptions({ replicas: 3, bogus: 1 }), /bogus/);
+  assert.equal(sim.apply("upgrade cancel").code, "no-upgrade");
+  const expect = sim.apply("expect primary = 2");
+  assert.equal(expect.held, false);
+  assert.deepEqual(expect.failures, ["line 3: expect primary = 2 failed: primary is 0"]);
+  assert.deepEqual(sim.evaluate("primary = 0"), { holds: true, value: "0" });
+});
+
+test("events arrive once each, in order", () => {
+  const sim = Simulation.fromOptions({ replicas: 3, seed: 2 });
+  sim.apply("put a 1");
+  sim.tick(30);
+  const first = sim.takeEvents();
+  assert.ok(first.length > 5);
+  first.forEach((event, index) => assert.equal(event.index, index));
+  assert.ok(first.some((event) => event.kind === "deliver"));
+  assert.deepEqual(sim.takeEvents(), []);
+  sim.apply("crash 1");
+  assert.equal(sim.takeEvents()[0].kind, "crash");
+  assert.equal(sim.eventCount(), first.length + 1);
+});
+
+test("export replays to the same digest", () => {
+  const sim = busy();
+  const script = sim.exportScript();
+  assert.match(script, /^cluster replicas=3 standbys=1 seed=11\n/);
+  assert.equal(Simulation.fromScript(script).digest(), sim.digest());
+  const native = digestOfNativeReplay(script);
+  if (native !== null) assert.equal(native, sim.digest(), "viewstamp replay of the export");
+});
+
+test("time travel goes back to any event, and the export replays there", () => {
+  const reference = busy();
+  const texts = reference.events(0, reference.eventCount()).map((event) => event.text);
+  const sim = busy();
+  for (const keep of [texts.length - 3, Math.floor(texts.length / 2), 40, 1, 0]) {
+    const kept = sim.travel(keep);
+    assert.ok(kept >= keep);
+    assert.deepEqual(sim.events(0, kept).map((event) => event.text), texts.slice(0, kept));
+    const script = sim.exportScript();
+    assert.equal(Simulation.fromScript(script).digest(), sim.digest(), `travel to ${keep}`);
+    const native = digestOfNativeReplay(script);
+    if (native !== null) assert.equal(native, sim.digest(), `native replay after travel to ${keep}`);
+  }
+  assert.equal(sim.snapshot().eventsProcessed, 0);
+  assert.throws(() => sim.travel(5), /no event 5/);
+});

@@ -1,0 +1,367 @@
+//! `snapshot()`: the whole visible state of a session, as plain data for the browser.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use serde::Serialize;
+use viewstamp_core::message::Body;
+use viewstamp_core::release::Feature;
+use viewstamp_core::replica::{Replica, Role};
+use viewstamp_core::sim::{Endpoint, Simulator};
+use viewstamp_core::state_machine::KvStore;
+use viewstamp_core::types::MemberId;
+
+use super::Session;
+
+/// How many of the newest log slots a member's window shows.
+pub const LOG_WINDOW_OPS: u64 = 32;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "browser", derive(tsify::Tsify))]
+pub struct Snapshot {
+    /// Simulated time in ticks (10 ms each).
+    pub now: u64,
+    pub events_processed: u64,
+    pub messages_delivered: u64,
+    /// Output lines the session kept, and those past its bound it did not.
+    pub event_count: u64,
+    pub events_dropped: u64,
+    /// The digest `viewstamp replay` prints, 16 hex digits.
+    pub digest: String,
+    /// Whether an expectation failed so far (the exported script would exit 1).
+    pub failed: bool,
+    /// The last operator command's code.
+    pub operator_code: String,
+    pub primary: Option<u8>,
+    /// The primary's view.
+    pub view: Option<u64>,
+    /// The committed release, as the primary knows it.
+    pub cluster_release: Option<String>,
+    pub features: Vec<FeatureFlag>,
+    pub upgrade: Option<UpgradeView>,
+    pub members: Vec<MemberView>,
+    /// Each standby's health and lag, as the primary tracks them.
+    pub standbys: Vec<StandbyHealth>,
+    /// Messages sent and not yet delivered or dropped.
+    pub messages: Vec<InFlightView>,
+    pub timers: Vec<TimerView>,
+    pub network: NetworkView,
+    pub clients: Vec<ClientView>,
+    pub violations: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "browser", derive(tsify::Tsify))]
+pub struct MemberView {
+    pub id: u8,
+    /// `active`, `standby` or `removed`.
+    pub role: String,
+    /// `normal`, `view-change`, `recovering`, `catching-up`, `crashed` or `halted`.
+    pub status: String,
+    pub up: bool,
+    pub is_primary: bool,
+    /// Absent while the member is down (as are `op`, `commit`, `release`, `log`).
+    pub view: Option<u64>,
+    pub op: Option<u64>,
+    pub commit: Option<u64>,
+    /// The newest release its binary runs.
+    pub binary: String,
+    /// The cluster release it runs now.
+    pub release: Option<String>,
+    pub log: Option<LogWindow>,
+}
+
+/// The newest slots of a member's log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "browser", derive(tsify::Tsify))]
+pub struct LogWindow {
+    /// Ops at or below this are in a checkpoint.
+    pub base: u64,
+    pub op: u64,
+    pub entries: Vec<LogEntryView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "browser", derive(tsify::Tsify))]
+pub struct LogEntryView {
+    pub op: u64,
+    pub view: u64,
+    /// 16 hex digits.
+    pub checksum: String,
+    /// `requests`, `upgrade`, `upgrade-control`, `reconfigure`, or `missing` (the body
+    /// is damaged or not there yet).
+    pub kind: String,
+    /// Client requests in the entry.
+    pub requests: u32,
+    pub committed: bool,
+    pub durable: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "browser", derive(tsify::Tsify))]
+pub struct FeatureFlag {
+    pub name: String,
+    pub on: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "browser", derive(tsify::Tsify))]
+pub struct UpgradeView {
+    pub release: String,
+    /// A pending proposal.
+    pub target: Option<String>,
+    pub auto: bool,
+    /// Upgrade events committed so far (bounded by the core).
+    pub history: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "browser", derive(tsify::Tsify))]
+pub struct StandbyHealth {
+    pub member: u8,
+    /// Absent without a primary to track it.
+    pub healthy: Option<bool>,
+    pub lag_ops: Option<u64>,
+    pub promotable: Option<bool>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "browser", derive(tsify::Tsify))]
+pub struct InFlightView {
+    /// `prepare`, `prepare_ok`, `commit`, ...
+    pub kind: String,
+    /// `0`..`N` for members, `c1`.. for clients.
+    pub from: String,
+    pub to: String,
+    /// The tick it is due.
+    pub deliver_at: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "browser", derive(tsify::Tsify))]
+pub struct TimerView {
+    pub member: u8,
+    /// The tick of the member's next timeout (heartbeat, view change, repair, ...).
+    pub at: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "browser", derive(tsify::Tsify))]
+pub struct NetworkView {
+    /// Members that can reach each other, one list per partition group.
+    pub groups: Vec<Vec<u8>>,
+    /// Members cut off from everyone.
+    pub isolated: Vec<u8>,
+    /// One-way blocks.
+    pub blocked: Vec<Link>,
+    pub loss_ppm: u32,
+    pub dup_ppm: u32,
+    pub delay_min_ticks: u64,
+    pub delay_max_ticks: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "browser", derive(tsify::Tsify))]
+pub struct Link {
+    pub from: u8,
+    pub to: u8,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "browser", derive(tsify::Tsify))]
+pub struct ClientView {
+    pub client: u64,
+    /// `pending`, `ok`, the value read, `nil`, or `error:CODE`.
+    pub reply: String,
+}
+
+pub fn build(session: &Session) -> Snapshot {
+    let sim = &session.sim;
+    let primary_id = sim.primary();
+    let primary = primary_id.and_then(|p| sim.replica(p));
+    Snapshot {
+        now: sim.now(),
+        events_processed: sim.events_processed(),
+        messages_delivered: sim.messages_delivered(),
+        event_count: session.lines.len() as u64,
+        events_dropped: session.lines_dropped,
+        digest: format!("{:016x}", sim.digest()),
+        failed: session.failed,
+        operator_code: session.error_code.clone(),
+        primary: primary_id,
+        view: primary.map(|p| p.view()),
+        cluster_release: primary.map(|p| p.release().to_string()),
+        features: Feature::ALL
+            .iter()
+            .map(|feature| FeatureFlag {
+                name: String::from(feature.name()),
+                on: primary.is_some_and(|p| p.feature_enabled(*feature)),
+            })
+            .collect(),
+        upgrade: primary.map(|p| {
+            let state = p.upgrade_state();
+            UpgradeView {
+                release: state.release.to_string(),
+                target: state.target.map(|target| target.to_string()),
+                auto: state.auto,
+                history: state.history.iter().map(|event| format!("{event:?}")).collect(),
+            }
+        }),
+        members: (0..sim.member_count()).map(|m| member_view(sim, m, primary, primary_id)).collect(),
+        standbys: standbys(sim, primary),
+        messages: in_flight(sim),
+        timers: (0..sim.member_count())
+            .filter_map(|member| Some(TimerView { member, at: sim.replica(member)?.poll_timeout()? }))
+            .collect(),
+        network: network(sim),
+        clients: session
+            .clients()
+            .into_iter()
+            .map(|client| ClientView { client, reply: sim.client_reply(client).text() })
+            .collect(),
+        violations: sim.checker.violations.clone(),
+    }
+}
+
+/// A member's role as it knows it; while it is down, as the primary does (the
+/// scenario runner's `role[R]`).
+fn role(sim: &Simulator, member: MemberId, primary: Option<&Replica<KvStore>>) -> Role {
+    match sim.replica(member) {
+        Some(replica) => replica.role(),
+        None => primary
+            .map(|p| p.committed_membership().role_of(member))
+            .unwrap_or(if member < sim.config().replicas { Role::Active } else { Role::Standby }),
+    }
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Active => "active",
+        Role::Standby => "standby",
+        Role::Removed => "removed",
+    }
+}
+
+fn member_view(
+    sim: &Simulator,
+    member: MemberId,
+    primary: Option<&Replica<KvStore>>,
+    primary_id: Option<MemberId>,
+) -> MemberView {
+    let replica = sim.replica(member);
+    MemberView {
+        id: member,
+        role: String::from(role_name(role(sim, member, primary))),
+        status: String::from(sim.status_name(member)),
+        up: replica.is_some(),
+        is_primary: primary_id == Some(member),
+        view: replica.map(|r| r.view()),
+        op: replica.map(|r| r.op()),
+        commit: replica.map(|r| r.commit()),
+        binary: sim.member(member).binary.to_string(),
+        release: replica.map(|r| r.release().to_string()),
+        log: replica.map(log_window),
+    }
+}
+
+fn log_window(replica: &Replica<KvStore>) -> LogWindow {
+    let log = replica.log();
+    let first = log.op().saturating_sub(LOG_WINDOW_OPS - 1).max(log.base() + 1);
+    let entries = (first..=log.op())
+        .filter_map(|op| {
+            let slot = log.get(op)?;
+            let (kind, requests) = match &slot.body {
+                None => ("missing", 0),
+                Some(Body::Requests(requests)) => ("requests", requests.len() as u32),
+                Some(Body::Upgrade { .. }) => ("upgrade", 0),
+                Some(Body::UpgradeControl(_)) => ("upgrade-control", 0),
+                Some(Body::Reconfigure(_)) => ("reconfigure", 0),
+            };
+            Some(LogEntryView {
+                op,
+                view: slot.header.view,
+                checksum: format!("{:016x}", slot.header.checksum),
+                kind: String::from(kind),
+                requests,
+                committed: op <= replica.commit(),
+                durable: slot.durable,
+            })
+        })
+        .collect();
+    LogWindow { base: log.base(), op: log.op(), entries }
+}
+
+fn standbys(sim: &Simulator, primary: Option<&Replica<KvStore>>) -> Vec<StandbyHealth> {
+    (0..sim.member_count())
+        .filter(|member| role(sim, *member, primary) == Role::Standby)
+        .map(|member| {
+            let view = primary.and_then(|p| p.standby_view(member));
+            StandbyHealth {
+                member,
+                healthy: view.as_ref().map(|v| v.healthy),
+                lag_ops: view.as_ref().and_then(|v| v.lag_ops),
+                promotable: view.as_ref().map(|v| v.promotable),
+            }
+        })
+        .collect()
+}
+
+fn in_flight(sim: &Simulator) -> Vec<InFlightView> {
+    let endpoint = |endpoint: Endpoint| match endpoint {
+        Endpoint::Member(member) => member.to_string(),
+        Endpoint::Client(client) => format!("c{client}"),
+    };
+    sim.in_flight()
+        .into_iter()
+        .map(|message| InFlightView {
+            kind: String::from(message.kind),
+            from: endpoint(message.from),
+            to: endpoint(message.to),
+            deliver_at: message.deliver_at,
+        })
+        .collect()
+}
+
+fn network(sim: &Simulator) -> NetworkView {
+    let net = &sim.network;
+    let members = sim.member_count();
+    let mut groups: Vec<(u8, Vec<u8>)> = Vec::new();
+    let mut isolated = Vec::new();
+    for member in 0..members {
+        match net.group_of(member) {
+            None => isolated.push(member),
+            Some(group) => match groups.iter_mut().find(|(g, _)| *g == group) {
+                Some((_, list)) => list.push(member),
+                None => groups.push((group, alloc::vec![member])),
+            },
+        }
+    }
+    let blocked = (0..members)
+        .flat_map(|from| {
+            let bits = net.blocked_from(from);
+            (0..members).filter(move |to| bits & (1 << to) != 0).map(move |to| Link { from, to })
+        })
+        .collect();
+    NetworkView {
+        groups: groups.into_iter().map(|(_, list)| list).collect(),
+        isolated,
+        blocked,
+        loss_ppm: net.loss_ppm,
+        dup_ppm: net.dup_ppm,
+        delay_min_ticks: net.delay_min_ticks,
+        delay_max_ticks: net.delay_max_ticks,
+    }
+}

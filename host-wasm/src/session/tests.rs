@@ -1,0 +1,259 @@
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use viewstamp_core::scenario::run::{run_text, RunOptions};
+
+use super::*;
+
+fn replayed(script: &str) -> (u8, Option<u64>, Vec<String>) {
+    let mut lines = Vec::new();
+    let outcome = run_text(script, RunOptions::default(), &mut |line: &str| lines.push(String::from(line)));
+    (outcome.exit_status, outcome.digest, lines)
+}
+
+fn three_and_a_standby() -> Session {
+    let options = SessionOptions { replicas: 3, standbys: 1, seed: 7, ..SessionOptions::default() };
+    Session::from_options(&options).expect("a valid cluster")
+}
+
+/// A session with load, faults, an operator command and a failed expectation.
+fn busy_session() -> Session {
+    let mut session = three_and_a_standby();
+    for line in [
+        "put a 1",
+        "put b 2 client=2",
+        "tick 50",
+        "crash 0",
+        "until primary = 1 within 3000",
+        "partition 0,1 | 2,3",
+        "put c 3",
+        "tick 400",
+        "heal",
+        "restart 0",
+        "upgrade propose to=9.9.9",
+        "expect view = 7",
+        "until reply[1] = ok within 3000",
+        "step 25",
+    ] {
+        let outcome = session.apply_text(line).expect("the line parses");
+        assert!(outcome.ran, "{line}: {:?}", outcome.error);
+    }
+    session
+}
+
+#[test]
+fn a_snapshot_shows_members_logs_network_standbys_and_clients() {
+    let mut session = three_and_a_standby();
+    session.apply_text("put a 1").unwrap();
+    let outcome = session.run_until("reply[1] = ok", 1000).unwrap();
+    assert_eq!(outcome.held, Some(true));
+    session.apply_text("until lag[3] = 0 within 2000").unwrap();
+    session.apply_text("crash 2").unwrap();
+    session.apply_text("block 0->1").unwrap();
+    session.apply_text("net loss=0.1").unwrap();
+    let snapshot = session.snapshot();
+
+    assert_eq!(snapshot.members.len(), 4);
+    assert_eq!(snapshot.primary, Some(0));
+    assert_eq!(snapshot.view, Some(0));
+    let primary = &snapshot.members[0];
+    assert!(primary.is_primary && primary.up && primary.role == "active" && primary.status == "normal");
+    assert_eq!(primary.commit, Some(1));
+    let log = primary.log.as_ref().expect("a member that is up has a log");
+    assert_eq!(log.entries.last().map(|e| (e.op, e.kind.as_str(), e.committed)), Some((1, "requests", true)));
+    assert_eq!(snapshot.members[2].status, "crashed");
+    assert_eq!((snapshot.members[2].up, snapshot.members[2].log.is_none()), (false, true));
+    assert_eq!(snapshot.members[3].role, "standby");
+    assert_eq!(snapshot.standbys.len(), 1);
+    assert_eq!(snapshot.standbys[0].member, 3);
+    assert_eq!(snapshot.standbys[0].healthy, Some(true));
+    assert_eq!(snapshot.standbys[0].lag_ops, Some(0));
+    assert_eq!(snapshot.network.blocked, [Link { from: 0, to: 1 }]);
+    assert_eq!(snapshot.network.loss_ppm, 100_000);
+    assert_eq!(snapshot.network.groups, [alloc::vec![0, 1, 2, 3]]);
+    assert_eq!(snapshot.clients, [ClientView { client: 1, reply: String::from("ok") }]);
+    assert!(snapshot.features.iter().any(|flag| flag.name == "standby_reads" && flag.on));
+    assert!(snapshot.upgrade.as_ref().is_some_and(|upgrade| upgrade.target.is_none()));
+    assert!(snapshot.timers.iter().any(|timer| timer.member == 0 && timer.at >= snapshot.now));
+    assert!(snapshot.violations.is_empty());
+    assert_eq!(snapshot.digest, alloc::format!("{:016x}", session.digest()));
+
+    session.apply_text("isolate 3").unwrap();
+    session.apply_text("partition 0,1 | 2").unwrap();
+    let network = session.snapshot().network;
+    assert_eq!((network.groups, network.isolated), (alloc::vec![alloc::vec![0, 1], alloc::vec![2]], alloc::vec![3]));
+}
+
+#[test]
+fn commands_report_their_outcome_and_bad_ones_are_not_recorded() {
+    let mut session = three_and_a_standby();
+    let crash = session.apply_text("crash 9").unwrap();
+    assert!(!crash.ran);
+    assert!(crash.error.as_deref().is_some_and(|error| error.contains("member 9 does not exist")), "{crash:?}");
+    assert!(session.apply_text("crash").is_err(), "a line that does not parse is an error");
+    assert!(session.apply_text("cluster replicas=3").is_err());
+
+    let refused = session.apply_text("upgrade cancel").unwrap();
+    assert_eq!((refused.ran, refused.code.as_str()), (true, "no-upgrade"));
+    let expect = session.apply_text("expect primary = 2").unwrap();
+    assert_eq!(expect.held, Some(false));
+    // The failure names the line the exported script has it on: header, cancel, expect.
+    assert_eq!(expect.failures, ["line 3: expect primary = 2 failed: primary is 0"]);
+    let step = session.step(3);
+    assert_eq!(step.events, 3);
+    assert_eq!(
+        session.export().lines().collect::<Vec<_>>(),
+        ["cluster replicas=3 standbys=1 seed=7", "upgrade cancel", "expect primary = 2", "step 3"]
+    );
+    assert!(session.snapshot().failed);
+    assert_eq!(session.evaluate("primary = 0").unwrap(), ConditionValue { holds: true, value: String::from("0") });
+    assert!(session.evaluate("primary ~ 0").is_err());
+}
+
+#[test]
+fn an_export_replays_to_the_same_digest_and_output() {
+    let mut session = busy_session();
+    let script = session.export();
+    let (exit_status, digest, lines) = replayed(&script);
+    assert_eq!(digest, Some(session.digest()));
+    assert_eq!(exit_status, 1, "the session had a failed expectation");
+    // The replay prints what the session printed, then the digest line.
+    let printed: Vec<String> = session.take_events().into_iter().map(|event| event.text).collect();
+    assert_eq!(&lines[..lines.len() - 1], &printed[..]);
+    // Imported back, it is the same session.
+    let imported = Session::from_script(&script).expect("the export imports");
+    assert_eq!(imported.digest(), session.digest());
+    assert_eq!(imported.snapshot(), session.snapshot());
+}
+
+#[test]
+fn events_come_once_in_order_with_time_and_kind() {
+    let mut session = three_and_a_standby();
+    session.apply_text("put a 1").unwrap();
+    session.tick(20);
+    let first = session.take_events();
+    assert!(!first.is_empty());
+    assert!(first.iter().enumerate().all(|(index, event)| event.index == index as u64));
+    assert!(first.windows(2).all(|pair| pair[0].time <= pair[1].time));
+    assert!(first.iter().any(|event| event.kind == "deliver" && event.text.contains("prepare")));
+    assert!(session.take_events().is_empty(), "nothing new since the last call");
+    session.apply_text("crash 1").unwrap();
+    let second = session.take_events();
+    assert_eq!(second[0].index, first.len() as u64);
+    assert_eq!(second[0].kind, "crash");
+    assert_eq!(session.event_count(), (first.len() + second.len()) as u64);
+    assert_eq!(session.events(1, 3), first[1..3]);
+}
+
+#[test]
+fn travel_goes_back_to_any_event_and_the_export_replays_there() {
+    let mut original = busy_session();
+    let lines: Vec<String> = original.take_events().into_iter().map(|event| event.text).collect();
+    let total = lines.len() as u64;
+    assert!(total > 150, "the busy session prints enough to scrub through: {total}");
+    for keep in [0, 1, 2, 17, total / 3, total / 2, total - 40, total - 1] {
+        let mut session = busy_session();
+        let kept = session.travel(keep).unwrap();
+        assert!(kept >= keep, "travel to {keep} kept {kept}");
+        let now: Vec<String> = session.events(0, kept).into_iter().map(|event| event.text).collect();
+        assert_eq!(now[..], lines[..kept as usize], "travel to {keep} changed the events before it");
+        let (_, digest, replay_lines) = replayed(&session.export());
+        assert_eq!(digest, Some(session.digest()), "travel to {keep}: the export replays elsewhere");
+        assert_eq!(replay_lines[..replay_lines.len() - 1], now[..], "travel to {keep}");
+    }
+    // Back and forth on one session: travelling back and redoing the rest gives the
+    // same end state.
+    let end_digest = original.digest();
+    original.travel(total / 2).unwrap();
+    assert!(original.travel(total).is_err(), "the events after a travel are gone");
+    let mut redo = busy_session();
+    redo.travel(total / 2).unwrap();
+    assert_eq!(redo.snapshot(), original.snapshot());
+    original.travel(0).unwrap();
+    assert_eq!(original.export().lines().count(), 1, "only the header is left");
+    assert_eq!(original.snapshot().events_processed, 0);
+    assert_ne!(original.digest(), end_digest);
+}
+
+#[test]
+fn travel_inside_a_tick_cuts_it_to_steps() {
+    let mut session = three_and_a_standby();
+    session.apply_text("put a 1").unwrap();
+    session.tick(500);
+    let total = session.event_count();
+    session.travel(total / 2).unwrap();
+    let export = session.export();
+    let last = export.lines().last().unwrap();
+    assert!(last.starts_with("step "), "the cut tick is a step: {export}");
+    assert_eq!(replayed(&export).1, Some(session.digest()));
+    // The session goes on from there.
+    assert!(session.tick(100).ran);
+    assert_eq!(replayed(&session.export()).1, Some(session.digest()));
+}
+
+#[test]
+fn sessions_from_a_header_or_bad_options_fail_clearly() {
+    assert!(Session::from_header("cluster replicas=5 standbys=2 seed=3").is_ok());
+    assert!(Session::from_header("put a 1").unwrap_err().contains("expected a header"));
+    assert!(Session::from_header("cluster replicas=0").is_err());
+    let too_many = SessionOptions { replicas: 8, ..SessionOptions::default() };
+    assert!(Session::from_options(&too_many).is_err());
+    let newer = SessionOptions {
+        replicas: 3,
+        binary: Some("1.0.0".into()),
+        release: Some("1.2.0".into()),
+        ..Default::default()
+    };
+    assert!(Session::from_options(&newer).unwrap_err().contains("newer than the binary"));
+    assert!(Session::from_script("cluster replicas=3\ncrash 4\n").unwrap_err().starts_with("line 2:"));
+}
+
+#[test]
+fn long_sessions_travel_through_checkpoints_when_the_simulator_can_be_copied() {
+    let build = || {
+        let mut session = three_and_a_standby();
+        for round in 0..120 {
+            for client in 1..=3 {
+                session.apply_text(&alloc::format!("put k{round} v{round} client={client}")).unwrap();
+            }
+            session.tick(300);
+            if round % 10 == 5 {
+                session.apply_text(&alloc::format!("crash {}", round % 3)).unwrap();
+            }
+            if round % 10 == 8 {
+                session.apply_text(&alloc::format!("restart {}", (round - 3) % 3)).unwrap();
+            }
+        }
+        session
+    };
+    let mut session = build();
+    let events = session.snapshot().events_processed;
+    assert!(events > 4 * 2_000, "long enough for several checkpoints: {events} events");
+    if travel::can_checkpoint(&session.sim) {
+        assert!(session.checkpoints.count() >= 4, "{} checkpoints", session.checkpoints.count());
+    } else {
+        assert_eq!(session.checkpoints.count(), 0);
+    }
+    let lines: Vec<String> = session.events(0, session.event_count()).into_iter().map(|e| e.text).collect();
+    let total = lines.len() as u64;
+    // Backwards through the session, as a scrubber does.
+    for keep in [total * 9 / 10, total * 2 / 3, total / 2, total / 5, 3] {
+        let kept = session.travel(keep).unwrap();
+        let now: Vec<String> = session.events(0, kept).into_iter().map(|e| e.text).collect();
+        assert_eq!(now[..], lines[..kept as usize], "travel to {keep}");
+        assert_eq!(replayed(&session.export()).1, Some(session.digest()), "travel to {keep}");
+    }
+}
+
+#[test]
+fn a_snapshot_shows_messages_in_flight() {
+    let mut session = three_and_a_standby();
+    session.apply_text("put a 1").unwrap();
+    let messages = session.snapshot().messages;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!((messages[0].kind.as_str(), messages[0].from.as_str(), messages[0].to.as_str()), ("request", "c1", "0"));
+    session.step(2);
+    let snapshot = session.snapshot();
+    assert!(snapshot.messages.iter().any(|m| m.kind == "prepare" && m.from == "0"), "{:?}", snapshot.messages);
+    assert!(snapshot.messages.iter().all(|m| m.deliver_at >= snapshot.now));
+}
