@@ -199,23 +199,17 @@ impl<S: StateMachine> Replica<S> {
         })
     }
 
-    /// The newest membership, and an uncommitted change's op and old membership, of a
-    /// log made of our slots up to `keep` followed by `entries`: what a new primary
-    /// checks its DoViewChange quorum against.
-    pub(super) fn config_of_log(
-        &self,
-        keep: Op,
-        entries: &[Entry],
-        commit: Op,
-    ) -> (Membership, Option<(Op, Membership)>) {
-        let ours = self.log_changes().filter(|(op, _, _)| *op <= keep).map(|(op, _, m)| (op, m));
-        let theirs = entries.iter().filter_map(|entry| match &entry.body {
+    /// The newest membership, and an uncommitted change's op and old membership, of the
+    /// log a new primary adopts: what it applied, then `entries` from the next op on.
+    /// What its DoViewChange quorum is checked against.
+    pub(super) fn config_of_log(&self, entries: &[Entry], commit: Op) -> (Membership, Option<(Op, Membership)>) {
+        let changes = entries.iter().filter_map(|entry| match &entry.body {
             Body::Reconfigure(change) => Some((entry.header.op, &change.membership)),
             _ => None,
         });
         let mut membership = &self.config.membership;
         let mut newest: Option<(Op, &Membership)> = None;
-        for (op, next) in ours.chain(theirs) {
+        for (op, next) in changes {
             newest = Some((op, membership));
             membership = next;
         }

@@ -198,8 +198,7 @@ impl<S: StateMachine> Replica<S> {
     /// Whether a majority of the configuration that prepared `op` proves it never
     /// committed. `entries` are the ones adopted so far, up to `op - 1`.
     fn nacked_by_a_quorum(&self, op: Op, header: Header, entries: &[Entry]) -> bool {
-        let keep = self.applied.min(self.log.op());
-        let (membership, _) = self.config_of_log(keep, entries, Op::MAX);
+        let (membership, _) = self.config_of_log(entries, Op::MAX);
         self.nacks(op, header, &membership) >= membership.quorum()
     }
 
@@ -277,8 +276,7 @@ impl<S: StateMachine> Replica<S> {
         // The adopted log names the configuration: this view needs its primary, and
         // DoViewChange messages from a majority of its active set (and of the old one
         // while a reconfiguration in it is uncommitted). Otherwise wait for more.
-        let keep = self.applied.min(self.log.op());
-        let (membership, pending) = self.config_of_log(keep, &entries, commit);
+        let (membership, pending) = self.config_of_log(&entries, commit);
         if membership.primary_of(self.view) != self.id || !self.dvc_quorum(&membership) {
             return;
         }
