@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{value_parser, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use viewstamp_core::release::NEWEST_RELEASE;
+use viewstamp_core::release::{Release, NEWEST_RELEASE};
 use viewstamp_core::sim::explore::{ExploreOptions, FaultMix};
 
 #[derive(Debug, Parser)]
@@ -21,12 +21,18 @@ pub enum Command {
     Sim(SimArgs),
     /// Measure the simulator's speed.
     Bench(BenchArgs),
-    /// Start a production node (not built yet).
-    #[command(hide = true)]
-    Start(NotBuiltArgs),
-    /// Run a local cluster with the visualizer (not built yet).
-    #[command(hide = true)]
-    Dev(NotBuiltArgs),
+    /// Run a local cluster (3 replicas and a standby) with the visualizer; Ctrl-C stops it.
+    Dev(DevArgs),
+    /// Create a member's data directory (once, before its first start).
+    Format(FormatArgs),
+    /// Run one member of a cluster described by a TOML file.
+    Start(StartArgs),
+    /// Show every member's role, view, op, releases, flags and standby lag.
+    Status(crate::admin_cli::StatusArgs),
+    /// Propose, cancel or automate a cluster release upgrade.
+    Upgrade(crate::admin_cli::UpgradeArgs),
+    /// Promote a standby to an active replica through a committed reconfiguration.
+    Promote(crate::admin_cli::PromoteArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -125,9 +131,81 @@ pub struct BenchSimArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct NotBuiltArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub args: Vec<String>,
+#[command(after_help = "Stops on Ctrl-C or SIGTERM after finishing the writes in hand. Logs go to stderr; \
+set RUST_LOG=info (or debug) for more. Exit status 3: the binary is older than the cluster's release.")]
+pub struct StartArgs {
+    #[command(flatten)]
+    pub member: MemberArgs,
+    /// Overrides the file's client (RESP) address for this member.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub client_address: Option<String>,
+    /// Overrides the file's admin (HTTP) address for this member.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub admin_address: Option<String>,
+    /// Behave exactly as a binary of this older release would (for staged rollouts and tests).
+    #[arg(long, value_name = "RELEASE", value_parser = parse_release)]
+    pub binary_release: Option<Release>,
+    /// Fault injection for tests: storage fails as a full disk once this many bytes are written.
+    #[arg(long, value_name = "BYTES", hide = true)]
+    pub fail_after_bytes: Option<u64>,
+}
+
+/// Which member of which cluster file: shared by `start` and `format`.
+#[derive(Debug, Args)]
+pub struct MemberArgs {
+    /// The cluster file.
+    #[arg(long, value_name = "FILE", default_value = "cluster.toml")]
+    pub config: PathBuf,
+    /// Which member of the file (its `id`).
+    #[arg(long, value_name = "N")]
+    pub member: u64,
+    /// Overrides the file's data directory for this member.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct FormatArgs {
+    #[command(flatten)]
+    pub member: MemberArgs,
+    /// The member lost its data: it rebuilds it from its peers before taking part.
+    #[arg(long)]
+    pub recover: bool,
+    /// The release a new cluster starts at (default: this binary's newest).
+    #[arg(long, value_name = "RELEASE", value_parser = parse_release)]
+    pub binary_release: Option<Release>,
+}
+
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Where the cluster file, data and logs go. An existing cluster there is restarted.
+    #[arg(long, value_name = "DIR", default_value = "viewstamp-dev")]
+    pub dir: PathBuf,
+    /// Delete the cluster in --dir first and format a new one.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Active replicas.
+    #[arg(long, default_value_t = 3, value_parser = value_parser!(u8).range(1..=7))]
+    pub replicas: u8,
+    /// Standbys.
+    #[arg(long, default_value_t = 1, value_parser = value_parser!(u8).range(0..=6))]
+    pub standbys: u8,
+    /// Client (RESP) port of member 0; member N listens on this + N.
+    #[arg(long, default_value_t = 6380)]
+    pub client_port: u16,
+    /// The visualizer's HTTP port (0: do not serve it).
+    #[arg(long, default_value_t = 8080)]
+    pub web_port: u16,
+    /// The visualizer's files [default: the web-visualizer directory of this source tree].
+    #[arg(long, value_name = "DIR")]
+    pub web_dir: Option<PathBuf>,
+    /// Start every member as a binary of this release (then upgrade them one by one).
+    #[arg(long, value_name = "RELEASE", value_parser = parse_release)]
+    pub binary_release: Option<Release>,
+}
+
+fn parse_release(text: &str) -> Result<Release, String> {
+    text.parse::<Release>().map_err(|error| error.to_string())
 }
 
 fn parse_faults(text: &str) -> Result<FaultMix, String> {

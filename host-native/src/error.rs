@@ -1,10 +1,13 @@
 //! The one error type of the `viewstamp` binary: usage and I/O problems, each with a
-//! message that says what to do. Every one of them exits with status 2.
+//! message that says what to do. Each exits with status 2, except a halted member (3),
+//! so that a supervisor can tell "needs a newer binary" from a crash.
 
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::node::config::ConfigError;
+use crate::node::storage::StorageError;
 use crate::wasm_engine::WasmError;
 
 #[derive(Debug)]
@@ -23,8 +26,22 @@ pub enum Error {
     Wasm { path: PathBuf, error: WasmError },
     /// `replay --engine both`: the engines' outputs differ; what differs first.
     EnginesDiffer { path: PathBuf, difference: String },
-    /// A subcommand that is reserved but not built yet.
-    NotBuilt(&'static str),
+    /// The cluster file is unreadable or wrong; the message names the field.
+    Config(ConfigError),
+    /// A data directory cannot be formatted, opened or written.
+    Storage(StorageError),
+    /// The peer transport could not start.
+    Transport(String),
+    /// A listening socket could not be opened.
+    Listen { what: &'static str, address: String, source: io::Error },
+    /// The member refuses to run: its binary is older than the cluster's release.
+    Halted { member: u8, reason: String },
+    /// The async runtime could not start.
+    Runtime(String),
+    /// `viewstamp dev` could not set up or run its cluster.
+    Dev(String),
+    /// `status`, `upgrade` or `promote` could not reach or understand a member.
+    Admin(crate::admin_cli::AdminCliError),
     /// `sim --start S --seeds N` where S + N overflows a u64.
     SeedRange { start: u64, seeds: u64 },
 }
@@ -35,7 +52,10 @@ impl Error {
     }
 
     pub fn exit_status(&self) -> u8 {
-        2
+        match self {
+            Error::Halted { .. } => 3,
+            _ => 2,
+        }
     }
 
     /// Whether the reader of our output went away (`viewstamp replay x | head`):
@@ -91,7 +111,21 @@ impl fmt::Display for Error {
             Error::EnginesDiffer { path, difference } => {
                 write!(f, "{}: the native and wasm engines differ: {difference}", path.display())
             }
-            Error::NotBuilt(command) => write!(f, "`viewstamp {command}` is not built yet"),
+            Error::Config(error) => write!(f, "{error}"),
+            Error::Storage(error) => write!(f, "{error}"),
+            Error::Transport(problem) => write!(f, "{problem}"),
+            Error::Listen { what, address, source } => write!(
+                f,
+                "cannot listen for {what} on {address}: {}: check that no other process uses the port and that \
+                 the address belongs to this host",
+                cause(source)
+            ),
+            Error::Halted { member, reason } => {
+                write!(f, "member {member} halted and wrote nothing: {reason}")
+            }
+            Error::Runtime(problem) => write!(f, "cannot start the async runtime: {problem}"),
+            Error::Dev(problem) => write!(f, "viewstamp dev: {problem}"),
+            Error::Admin(error) => write!(f, "{error}"),
             Error::SeedRange { start, seeds } => write!(
                 f,
                 "--start {start} with --seeds {seeds} runs past the largest seed ({}); lower one of them",
@@ -107,7 +141,8 @@ impl std::error::Error for Error {
             Error::ReadScenario { source, .. }
             | Error::CreateDir { source, .. }
             | Error::WriteFile { source, .. }
-            | Error::Output(source) => Some(source),
+            | Error::Output(source)
+            | Error::Listen { source, .. } => Some(source),
             _ => None,
         }
     }
@@ -117,5 +152,17 @@ impl std::error::Error for Error {
 pub fn report(error: &Error) {
     if !error.is_broken_pipe() {
         eprintln!("error: {error}");
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(error: ConfigError) -> Self {
+        Error::Config(error)
+    }
+}
+
+impl From<StorageError> for Error {
+    fn from(error: StorageError) -> Self {
+        Error::Storage(error)
     }
 }

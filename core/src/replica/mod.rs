@@ -724,6 +724,11 @@ impl<S: StateMachine> Replica<S> {
             && self.applied >= self.log.base()
             && self.backup_of_view != Some(self.view)
     }
+    /// The member this one believes is the primary of its current view: where a host
+    /// forwards client requests. Only a hint: it may be stale or mid view change.
+    pub fn primary_hint(&self) -> MemberId {
+        self.primary_of(self.view)
+    }
     /// Primary of its view and in normal status: the member that takes requests.
     pub fn is_serving_primary(&self) -> bool {
         self.status == Status::Normal && self.is_primary()

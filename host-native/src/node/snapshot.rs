@@ -12,6 +12,8 @@ use viewstamp_core::state_machine::KvStore;
 use viewstamp_core::types::{MemberId, Op, Tick};
 use viewstamp_core::upgrade::UpgradeEventKind;
 
+use super::storage::StorageMetrics;
+
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct NodeSnapshot {
     pub cluster_id: u64,
@@ -23,6 +25,8 @@ pub struct NodeSnapshot {
     pub commit: Op,
     /// Whether this member is the primary serving clients.
     pub is_primary: bool,
+    /// The member this one believes leads its view (where it forwards client requests).
+    pub primary_hint: MemberId,
     pub binary_release: String,
     pub cluster_release: String,
     /// What each member advertises, as this member last heard (`None`: not heard).
@@ -108,6 +112,23 @@ pub struct StorageFigures {
     pub failed: Option<String>,
 }
 
+impl StorageFigures {
+    pub fn from_metrics(metrics: &StorageMetrics, failed: Option<String>) -> Self {
+        let histogram = &metrics.fsync_latency;
+        StorageFigures {
+            fsyncs: metrics.fsyncs,
+            bytes_written: metrics.bytes_written,
+            fsync_buckets: histogram
+                .cumulative()
+                .into_iter()
+                .map(|(bound_us, count)| (bound_us.map_or(f64::INFINITY, |us| us as f64 / 1e6), count))
+                .collect(),
+            fsync_seconds_sum: histogram.sum_us() as f64 / 1e6,
+            failed,
+        }
+    }
+}
+
 fn role_name(role: Role) -> &'static str {
     match role {
         Role::Active => "active",
@@ -173,6 +194,7 @@ impl NodeSnapshot {
             op: replica.op(),
             commit: replica.commit(),
             is_primary: replica.is_serving_primary(),
+            primary_hint: replica.primary_hint(),
             binary_release: upgrade.binary_release.to_string(),
             cluster_release: upgrade.cluster_release.to_string(),
             advertised: upgrade

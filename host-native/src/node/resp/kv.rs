@@ -2,13 +2,13 @@
 
 use viewstamp_core::state_machine::{KvCommand, KvResult};
 
-use super::command::Command;
 use super::reply::Reply;
 
 /// The state machine command behind a data command; `None` for the rest.
-pub fn to_kv(command: &Command) -> Option<KvCommand> {
+#[cfg(test)]
+pub fn to_kv(command: &super::command::Command) -> Option<KvCommand> {
     match command {
-        Command::Kv(kv) => Some(kv.clone()),
+        super::command::Command::Kv(kv) => Some(kv.clone()),
         _ => None,
     }
 }

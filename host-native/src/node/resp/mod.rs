@@ -18,7 +18,9 @@ mod tests;
 #[allow(unused_imports)]
 pub use command::{Command, Credentials, LibraryAttribute, COMMAND_NAMES};
 #[allow(unused_imports)]
-pub use kv::{kv_reply, to_kv};
+pub use kv::kv_reply;
+#[cfg(test)]
+pub use kv::to_kv;
 #[allow(unused_imports)]
 pub use parse::{ParserLimits, ProtocolError, RequestParser};
 #[allow(unused_imports)]

@@ -47,11 +47,6 @@ impl ProtocolError {
         ProtocolError(format!("Protocol error: {detail}"))
     }
 
-    /// The text after `-ERR `, e.g. `Protocol error: invalid bulk length`.
-    pub fn text(&self) -> &str {
-        &self.0
-    }
-
     pub fn to_reply(&self) -> Reply {
         Reply::Error(format!("ERR {}", self.0))
     }
@@ -98,10 +93,6 @@ impl RequestParser {
             arguments: Vec::new(),
             bulk_bytes: None,
         }
-    }
-
-    pub fn limits(&self) -> &ParserLimits {
-        &self.limits
     }
 
     fn reset(&mut self) {

@@ -28,8 +28,6 @@ pub enum Reply {
     /// A missing value: `$-1` in RESP2, `_` in RESP3.
     Null,
     Array(Vec<Reply>),
-    /// `*-1` in RESP2, `_` in RESP3.
-    NullArray,
     /// A RESP3 map; RESP2 clients get a flat array of keys and values, as Redis sends.
     Map(Vec<(Reply, Reply)>),
 }
@@ -51,10 +49,7 @@ impl Reply {
         bytes.map_or(Reply::Null, Reply::Bulk)
     }
 
-    pub fn is_error(&self) -> bool {
-        matches!(self, Reply::Error(_))
-    }
-
+    #[cfg(test)]
     pub fn to_bytes(&self, protocol: Protocol) -> Vec<u8> {
         let mut out = Vec::new();
         self.encode_into(protocol, &mut out);
@@ -73,10 +68,6 @@ impl Reply {
             }
             Reply::Null => match protocol {
                 Protocol::Resp2 => out.extend_from_slice(b"$-1\r\n"),
-                Protocol::Resp3 => out.extend_from_slice(b"_\r\n"),
-            },
-            Reply::NullArray => match protocol {
-                Protocol::Resp2 => out.extend_from_slice(b"*-1\r\n"),
                 Protocol::Resp3 => out.extend_from_slice(b"_\r\n"),
             },
             Reply::Array(items) => {
@@ -133,7 +124,6 @@ mod tests {
     #[test]
     fn nulls_differ_by_protocol() {
         assert_eq!(both(Reply::Null), ("$-1\r\n".into(), "_\r\n".into()));
-        assert_eq!(both(Reply::NullArray), ("*-1\r\n".into(), "_\r\n".into()));
     }
 
     #[test]

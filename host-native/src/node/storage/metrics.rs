@@ -38,6 +38,7 @@ impl LatencyHistogram {
             .collect()
     }
 
+    #[cfg(test)]
     pub fn count(&self) -> u64 {
         self.counts.iter().sum()
     }

@@ -66,7 +66,7 @@ pub use metrics::{LatencyHistogram, StorageMetrics, FSYNC_BUCKET_BOUNDS_US};
 #[allow(unused_imports)]
 pub use open::{format, open};
 #[allow(unused_imports)]
-pub use worker::{spawn, StorageWorker, WORKER_BATCH_MAX_WRITES, WORKER_QUEUE_WRITES};
+pub use worker::{spawn, StorageWorker, WorkerReport, WORKER_BATCH_MAX_WRITES, WORKER_QUEUE_WRITES};
 
 /// Which member of which cluster a data directory belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,10 +142,6 @@ impl Storage {
 
     pub fn dir(&self) -> &Path {
         &self.dir
-    }
-
-    pub fn is_stopped(&self) -> bool {
-        self.failure.is_some()
     }
 
     fn apply_batch(&mut self, batch: &[Persist]) -> Result<Vec<Completion>, StorageError> {

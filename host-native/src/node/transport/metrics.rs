@@ -100,6 +100,7 @@ pub struct TransportMetrics {
     pub refusals: BTreeMap<Refusal, u64>,
 }
 
+#[cfg(test)]
 impl TransportMetrics {
     pub fn dropped(&self, reason: DropReason) -> u64 {
         self.drops.get(&reason).copied().unwrap_or(0)

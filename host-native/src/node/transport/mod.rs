@@ -305,6 +305,7 @@ impl TransportHandle {
     }
 
     /// The address peers connect to (the real port when configured with port 0).
+    #[cfg(test)]
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local_addr
     }

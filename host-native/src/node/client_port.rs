@@ -1,0 +1,219 @@
+//! The client port: RESP connections. Each connection parses requests in order,
+//! answers connection-level commands itself, and hands data commands to the node loop,
+//! one at a time, so that replies keep the order of requests (pipelining works, and a
+//! connection never has two requests in the replicated log at once).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use viewstamp_core::state_machine::{KvCommand, KvResult};
+use viewstamp_core::types::{ClientId, MemberId, Op, RequestNumber};
+
+use super::info::info_sections;
+use super::requests::{client_id, Outcome, ReadMode};
+use super::resp::{info_reply, kv_reply, Command, ParserLimits, Reply, RequestParser, ServerFacts, Session};
+use super::snapshot::NodeSnapshot;
+
+/// A data command for the node loop.
+pub struct DataCall {
+    pub client: ClientId,
+    pub request: RequestNumber,
+    pub operation: Vec<u8>,
+    pub mode: ReadMode,
+    pub answer: oneshot::Sender<Outcome>,
+}
+
+/// What every connection shares.
+pub struct ClientPort {
+    pub member: MemberId,
+    pub incarnation: u32,
+    pub version: String,
+    pub limits: ParserLimits,
+    pub calls: mpsc::Sender<DataCall>,
+    /// The node's latest status, for INFO and HELLO's role.
+    pub snapshot: watch::Receiver<Arc<NodeSnapshot>>,
+    pub connections: Arc<Semaphore>,
+    pub next_connection: AtomicU32,
+}
+
+/// Reads this long per chunk; a request larger than that arrives over several reads.
+const READ_CHUNK_BYTES: usize = 64 * 1024;
+/// Replies are flushed once this much is buffered, even mid-pipeline.
+const FLUSH_BYTES: usize = 256 * 1024;
+
+pub async fn serve(listener: TcpListener, port: Arc<ClientPort>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.changed() => return,
+        };
+        let (mut stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of file descriptors, usually: wait instead of spinning.
+                tracing::warn!("client port: accept failed: {error}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = port.connections.clone().try_acquire_owned() else {
+            // Redis's own text, so clients report it as they would for Redis.
+            let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+            tracing::warn!(%peer, "client port: refused a connection: max_client_connections reached");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let port = port.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let connection = port.next_connection.fetch_add(1, Ordering::Relaxed);
+            if let Err(error) = serve_connection(stream, &port, connection, shutdown).await {
+                tracing::debug!(%peer, "client connection ended: {error}");
+            }
+            drop(permit);
+        });
+    }
+}
+
+async fn serve_connection(
+    mut stream: TcpStream,
+    port: &ClientPort,
+    connection: u32,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let client = client_id(port.member, port.incarnation, connection);
+    let mut session = Session::new(connection as u64);
+    let mut parser = RequestParser::new(port.limits);
+    let mut connection_state = Connection { client, next_request: 1, highest_op_seen: 0 };
+    let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK_BYTES);
+    let mut output: Vec<u8> = Vec::new();
+    loop {
+        // Answer every complete request in the buffer before reading again (pipelining).
+        let mut consumed = 0;
+        loop {
+            match parser.parse(&input[consumed..]) {
+                Ok(Some((arguments, used))) => {
+                    consumed += used;
+                    if arguments.is_empty() {
+                        continue;
+                    }
+                    let (reply, close) = match Command::parse(arguments) {
+                        Err(reply) => (reply, false),
+                        Ok(command) => {
+                            let close = command.closes_connection();
+                            (answer(port, &mut session, &mut connection_state, command).await, close)
+                        }
+                    };
+                    reply.encode_into(session.protocol, &mut output);
+                    if close {
+                        stream.write_all(&output).await?;
+                        return Ok(());
+                    }
+                    if output.len() >= FLUSH_BYTES {
+                        stream.write_all(&output).await?;
+                        output.clear();
+                    }
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    // The stream cannot be resynchronised: say why and close, as Redis does.
+                    error.to_reply().encode_into(session.protocol, &mut output);
+                    stream.write_all(&output).await?;
+                    tracing::debug!(client, "closed a client connection: {error}");
+                    return Ok(());
+                }
+            }
+        }
+        input.drain(..consumed);
+        if !output.is_empty() {
+            stream.write_all(&output).await?;
+            output.clear();
+        }
+        input.reserve(READ_CHUNK_BYTES);
+        let read = tokio::select! {
+            read = stream.read_buf(&mut input) => read?,
+            _ = shutdown.changed() => return Ok(()),
+        };
+        if read == 0 {
+            return Ok(());
+        }
+    }
+}
+
+struct Connection {
+    client: ClientId,
+    next_request: RequestNumber,
+    /// For standby reads: never answer from a state older than one already seen.
+    highest_op_seen: Op,
+}
+
+async fn answer(port: &ClientPort, session: &mut Session, connection: &mut Connection, command: Command) -> Reply {
+    let snapshot = port.snapshot.borrow().clone();
+    let role = if snapshot.is_primary { "master" } else { "replica" };
+    let facts = ServerFacts { version: port.version.clone(), role: role.to_string() };
+    if let Some(reply) = session.answer_local(&command, &facts) {
+        return reply;
+    }
+    match command {
+        Command::Info { sections } => info_reply(&info_sections(&snapshot, &port.version), &sections),
+        Command::Kv(kv) => data_command(port, session, connection, &snapshot, kv).await,
+        // answer_local answers every other command.
+        _ => Reply::error("ERR internal error: a command reached the node that the connection should answer"),
+    }
+}
+
+async fn data_command(
+    port: &ClientPort,
+    session: &Session,
+    connection: &mut Connection,
+    snapshot: &NodeSnapshot,
+    command: KvCommand,
+) -> Reply {
+    // READONLY reads at a standby are served locally; everywhere else, by the primary.
+    let mode = if session.readonly && command.is_read_only() && snapshot.role == "standby" {
+        ReadMode::StandbyRead { min_op: connection.highest_op_seen }
+    } else {
+        ReadMode::Linearizable
+    };
+    let request = connection.next_request;
+    connection.next_request += 1;
+    let (answer, outcome) = oneshot::channel();
+    let call = DataCall { client: connection.client, request, operation: command.encode(), mode, answer };
+    if port.calls.send(call).await.is_err() {
+        return Reply::error("ERR this member is shutting down: retry on another member");
+    }
+    match outcome.await {
+        Ok(Outcome::Answered(answer)) => {
+            connection.highest_op_seen = connection.highest_op_seen.max(answer.op);
+            match KvResult::decode(&answer.result) {
+                Some(KvResult::Error(code)) if mode != ReadMode::Linearizable => standby_refusal(&code),
+                Some(result) => kv_reply(&command, &result),
+                None => Reply::error("ERR internal error: the replica's answer does not decode"),
+            }
+        }
+        Ok(Outcome::TimedOut) => Reply::error(
+            "TRYAGAIN no primary answered in time (a view change or a partition?): \
+             the command may or may not have been applied",
+        ),
+        Ok(Outcome::Unavailable(why)) => Reply::Error(format!("ERR {why}")),
+        Err(_) => Reply::error("ERR this member is shutting down: retry on another member"),
+    }
+}
+
+/// The core's refusal codes for standby reads, with what the client can do.
+fn standby_refusal(code: &str) -> Reply {
+    let advice = match code {
+        "feature-off" => {
+            "standby reads need cluster release 1.3.0 (standby_reads); send READWRITE to read through the primary"
+        }
+        "not-standby" => "this member is no longer a standby; send READWRITE",
+        "too-stale" => "this standby is too far behind or lost its primary; retry, or send READWRITE",
+        "not-read-only" => "only reads are served at a standby",
+        _ => "the standby refused the read",
+    };
+    Reply::Error(format!("ERR {code}: {advice}"))
+}

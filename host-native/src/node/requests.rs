@@ -1,0 +1,243 @@
+//! Client requests this member accepted and has not answered yet.
+//!
+//! A request goes to the member believed to be the primary. Replies come back either
+//! from the local replica or, for a request another member committed, over the peer
+//! transport. A request without a reply is resent on a schedule: the core drops
+//! duplicates of a request in flight and answers a committed one from its session, so
+//! resending is always safe. Each connection has at most one request outstanding
+//! (RESP answers in order), so requests are keyed by client.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+use viewstamp_core::types::{ClientId, MemberId, Op, RequestNumber};
+
+/// How a request is served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadMode {
+    /// Through the primary's log: writes, and linearizable reads.
+    Linearizable,
+    /// From this standby's own state (`READONLY`), no older than `min_op`.
+    StandbyRead { min_op: Op },
+}
+
+/// The replica's answer: the state machine's encoded result and the op it reflects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub result: Vec<u8>,
+    pub op: Op,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Answered(Answer),
+    /// No answer in time; the write may or may not have been applied.
+    TimedOut,
+    /// This member cannot take requests (its storage failed, it halted): why.
+    Unavailable(String),
+}
+
+/// When to resend, and when to give up.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    /// The first resend; each later one waits twice as long, up to `resend_max`.
+    pub resend_after: Duration,
+    pub resend_max: Duration,
+    /// After this many resends to the believed primary, send to every active member.
+    pub broadcast_after_resends: u32,
+    pub give_up_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            resend_after: Duration::from_millis(300),
+            resend_max: Duration::from_secs(2),
+            broadcast_after_resends: 2,
+            give_up_after: Duration::from_secs(30),
+        }
+    }
+}
+
+struct Pending {
+    request: RequestNumber,
+    operation: Vec<u8>,
+    answer: oneshot::Sender<Outcome>,
+    resend_at: Instant,
+    resends: u32,
+    give_up_at: Instant,
+}
+
+/// What to do about a request now.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Resend {
+    pub client: ClientId,
+    pub request: RequestNumber,
+    pub operation: Vec<u8>,
+    /// To every active member, not just the believed primary.
+    pub broadcast: bool,
+}
+
+/// Bounded by the node's client connection limit (one request per connection).
+pub struct PendingRequests {
+    policy: RetryPolicy,
+    by_client: BTreeMap<ClientId, Pending>,
+}
+
+impl PendingRequests {
+    pub fn new(policy: RetryPolicy) -> Self {
+        Self { policy, by_client: BTreeMap::new() }
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.by_client.len()
+    }
+
+    /// Track a request just sent. A client's newer request replaces its older one,
+    /// whose connection has moved on.
+    pub fn insert(
+        &mut self,
+        now: Instant,
+        client: ClientId,
+        request: RequestNumber,
+        operation: Vec<u8>,
+        answer: oneshot::Sender<Outcome>,
+    ) {
+        let pending = Pending {
+            request,
+            operation,
+            answer,
+            resend_at: now + self.policy.resend_after,
+            resends: 0,
+            give_up_at: now + self.policy.give_up_after,
+        };
+        self.by_client.insert(client, pending);
+    }
+
+    /// Deliver a reply; false when nobody waits for it (a late duplicate).
+    pub fn complete(&mut self, client: ClientId, request: RequestNumber, answer: Answer) -> bool {
+        match self.by_client.get(&client) {
+            Some(pending) if pending.request == request => {
+                let pending = self.by_client.remove(&client).expect("just found");
+                // The connection may have closed meanwhile; nothing to tell then.
+                let _ = pending.answer.send(Outcome::Answered(answer));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Every waiter, to answer at once (the member stops taking requests).
+    pub fn take_all(&mut self) -> Vec<oneshot::Sender<Outcome>> {
+        std::mem::take(&mut self.by_client).into_values().map(|pending| pending.answer).collect()
+    }
+
+    /// The earliest instant `due` has work.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.by_client.values().map(|pending| pending.resend_at.min(pending.give_up_at)).min()
+    }
+
+    /// Requests to resend now; requests past their deadline are answered `TimedOut`, and
+    /// those whose connection closed are forgotten.
+    pub fn due(&mut self, now: Instant) -> Vec<Resend> {
+        let policy = self.policy;
+        self.by_client.retain(|_, pending| !pending.answer.is_closed());
+        let expired: Vec<ClientId> =
+            self.by_client.iter().filter(|(_, pending)| pending.give_up_at <= now).map(|(client, _)| *client).collect();
+        for client in expired {
+            let pending = self.by_client.remove(&client).expect("listed");
+            let _ = pending.answer.send(Outcome::TimedOut);
+        }
+        let mut resends = Vec::new();
+        for (client, pending) in self.by_client.iter_mut().filter(|(_, pending)| pending.resend_at <= now) {
+            pending.resends += 1;
+            let backoff = policy.resend_after.saturating_mul(1 << pending.resends.min(8)).min(policy.resend_max);
+            pending.resend_at = now + backoff;
+            resends.push(Resend {
+                client: *client,
+                request: pending.request,
+                operation: pending.operation.clone(),
+                broadcast: pending.resends > policy.broadcast_after_resends,
+            });
+        }
+        resends
+    }
+}
+
+/// Client ids name the member whose connection sent the request, so that the member
+/// that commits it knows where to send the reply. Layout: the origin member in the top
+/// 8 bits, a per-process random incarnation in the next 24 (a restarted member must not
+/// reuse an id whose session holds a higher request number), then a connection counter.
+pub fn client_id(origin: MemberId, incarnation: u32, connection: u32) -> ClientId {
+    (origin as u64) << 56 | ((incarnation & 0x00ff_ffff) as u64) << 32 | connection as u64
+}
+
+pub fn origin_of(client: ClientId) -> MemberId {
+    (client >> 56) as MemberId
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy {
+            resend_after: Duration::from_millis(100),
+            resend_max: Duration::from_millis(400),
+            broadcast_after_resends: 1,
+            give_up_after: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn a_reply_reaches_its_waiter_once() {
+        let now = Instant::now();
+        let mut pending = PendingRequests::new(policy());
+        let (sender, mut receiver) = oneshot::channel();
+        pending.insert(now, 7, 3, vec![1], sender);
+        assert!(!pending.complete(7, 2, Answer { result: vec![], op: 1 }), "an older request's reply is ignored");
+        assert!(pending.complete(7, 3, Answer { result: vec![9], op: 5 }));
+        assert_eq!(receiver.try_recv().unwrap(), Outcome::Answered(Answer { result: vec![9], op: 5 }));
+        assert!(!pending.complete(7, 3, Answer { result: vec![9], op: 5 }), "a duplicate finds nobody");
+        assert_eq!(pending.len(), 0);
+    }
+
+    #[test]
+    fn resends_back_off_then_broadcast_then_time_out() {
+        let start = Instant::now();
+        let mut pending = PendingRequests::new(policy());
+        let (sender, mut receiver) = oneshot::channel();
+        pending.insert(start, 1, 1, vec![4], sender);
+        assert!(pending.due(start).is_empty());
+        let first = pending.due(start + Duration::from_millis(100));
+        assert_eq!(first, vec![Resend { client: 1, request: 1, operation: vec![4], broadcast: false }]);
+        assert!(pending.due(start + Duration::from_millis(250)).is_empty(), "backed off to 200 ms");
+        let second = pending.due(start + Duration::from_millis(300));
+        assert!(second[0].broadcast);
+        assert!(pending.due(start + Duration::from_millis(999)).len() <= 1);
+        assert!(pending.due(start + Duration::from_secs(1)).is_empty());
+        assert_eq!(receiver.try_recv().unwrap(), Outcome::TimedOut);
+        assert_eq!(pending.next_deadline(), None);
+    }
+
+    #[test]
+    fn a_closed_connection_is_forgotten() {
+        let now = Instant::now();
+        let mut pending = PendingRequests::new(policy());
+        let (sender, receiver) = oneshot::channel();
+        pending.insert(now, 1, 1, vec![], sender);
+        drop(receiver);
+        assert!(pending.due(now + Duration::from_millis(100)).is_empty());
+        assert_eq!(pending.len(), 0);
+    }
+
+    #[test]
+    fn client_ids_name_their_origin() {
+        let id = client_id(5, 0xabcdef12, 77);
+        assert_eq!(origin_of(id), 5);
+        assert_eq!(id & 0xffff_ffff, 77);
+        assert_ne!(client_id(5, 1, 77), client_id(5, 2, 77));
+    }
+}

@@ -1,0 +1,464 @@
+//! The node loop: one task owns the replica and feeds it every input (peer frames,
+//! storage completions, timers, client calls, operator commands), then drains its
+//! outputs (writes to the storage thread, frames to peers, replies to clients).
+//!
+//! The replica is pure, so all the node adds is plumbing and three rules:
+//! - a write is acknowledged only once the storage thread reports it durable (the core
+//!   holds every acknowledgement until `handle_persisted`);
+//! - a reply for a client connected to another member goes back to that member over
+//!   the peer transport (client ids name their origin, see `requests.rs`);
+//! - once storage fails, the replica gets no more input: the member stops taking part
+//!   rather than acknowledge anything it could not make durable.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+use viewstamp_core::message::{Message, ReadRequest, Request};
+use viewstamp_core::replica::{Destination, Replica, Status};
+use viewstamp_core::state_machine::KvStore;
+use viewstamp_core::types::{MemberId, Tick};
+use viewstamp_core::upgrade::UpgradeCommand;
+use viewstamp_core::wire;
+
+use super::admin::{AdminCommand, AdminOutcome, AdminRequest};
+use super::client_port::DataCall;
+use super::requests::{origin_of, Answer, Outcome, PendingRequests, ReadMode, Resend, RetryPolicy};
+use super::snapshot::{NodeSnapshot, StorageFigures};
+use super::storage::{Completion, StorageWorker, WorkerReport};
+use super::transport::{Inbound, TransportHandle};
+
+/// How often the status snapshot (INFO, HELLO's role) is refreshed.
+const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(100);
+/// Inputs taken per wakeup before outputs are drained, so that one fsync covers many.
+const INPUTS_PER_WAKEUP_MAX: usize = 256;
+
+/// Ticks from a monotonic clock: the core's time.
+pub struct Clock {
+    start: Instant,
+    tick: Duration,
+}
+
+impl Clock {
+    pub fn new(tick_ms: u64) -> Self {
+        Self { start: Instant::now(), tick: Duration::from_millis(tick_ms.max(1)) }
+    }
+
+    pub fn now(&self) -> Tick {
+        (self.start.elapsed().as_nanos() / self.tick.as_nanos()) as Tick
+    }
+
+    pub fn instant_of(&self, tick: Tick) -> Instant {
+        self.start + self.tick.saturating_mul(tick.min(u32::MAX as u64) as u32)
+    }
+}
+
+/// Why the loop ended with an error.
+#[derive(Debug)]
+pub enum Stop {
+    /// The replica halted (its binary is older than the cluster's release).
+    Halted(String),
+}
+
+pub struct Node {
+    pub replica: Replica<KvStore>,
+    pub clock: Clock,
+    pub cluster: u64,
+    pub transport: TransportHandle,
+    pub storage: StorageWorker,
+    pub snapshot: watch::Sender<Arc<NodeSnapshot>>,
+    pending: PendingRequests,
+    requests_by_outcome: BTreeMap<String, u64>,
+    frames_refused: BTreeMap<&'static str, u64>,
+    storage_failed: Option<String>,
+    snapshot_due: Instant,
+}
+
+/// Where the loop's inputs come from.
+pub struct Inputs {
+    pub frames: mpsc::Receiver<Inbound>,
+    pub calls: mpsc::Receiver<DataCall>,
+    pub admin: mpsc::Receiver<AdminRequest>,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl Node {
+    pub fn new(
+        replica: Replica<KvStore>,
+        clock: Clock,
+        cluster: u64,
+        transport: TransportHandle,
+        storage: StorageWorker,
+        snapshot: watch::Sender<Arc<NodeSnapshot>>,
+    ) -> Self {
+        Self {
+            replica,
+            clock,
+            cluster,
+            transport,
+            storage,
+            snapshot,
+            pending: PendingRequests::new(RetryPolicy::default()),
+            requests_by_outcome: BTreeMap::new(),
+            frames_refused: BTreeMap::new(),
+            storage_failed: None,
+            snapshot_due: Instant::now(),
+        }
+    }
+
+    fn me(&self) -> MemberId {
+        self.replica.id()
+    }
+
+    /// Runs until shutdown; returns the storage worker and transport for an orderly stop.
+    pub async fn run(mut self, mut inputs: Inputs) -> (Result<(), Stop>, StorageWorker, TransportHandle) {
+        // A freshly opened replica may already have writes and messages to send.
+        self.drain_outputs().await;
+        self.publish_snapshot();
+        let result = loop {
+            if let Some(stop) = self.halted() {
+                break Err(stop);
+            }
+            let wake_at = self.next_wakeup();
+            tokio::select! {
+                biased;
+                _ = inputs.shutdown.changed() => break Ok(()),
+                report = self.storage.next_report(), if self.storage_failed.is_none() => {
+                    self.on_storage_report(report);
+                }
+                Some(inbound) = inputs.frames.recv() => {
+                    self.on_frame(inbound);
+                    for _ in 1..INPUTS_PER_WAKEUP_MAX {
+                        match inputs.frames.try_recv() {
+                            Ok(inbound) => self.on_frame(inbound),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Some(call) = inputs.calls.recv() => {
+                    self.on_call(call);
+                    for _ in 1..INPUTS_PER_WAKEUP_MAX {
+                        match inputs.calls.try_recv() {
+                            Ok(call) => self.on_call(call),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Some(request) = inputs.admin.recv() => self.on_admin(request),
+                _ = tokio::time::sleep_until(wake_at.into()) => self.on_wakeup(),
+            }
+            self.drain_outputs().await;
+            if Instant::now() >= self.snapshot_due {
+                self.publish_snapshot();
+            }
+        };
+        self.publish_snapshot();
+        (result, self.storage, self.transport)
+    }
+
+    fn halted(&self) -> Option<Stop> {
+        (self.replica.status() == Status::Halted).then(|| {
+            Stop::Halted(self.replica.halt_reason().map_or_else(|| "halted".to_string(), |reason| reason.to_string()))
+        })
+    }
+
+    fn next_wakeup(&self) -> Instant {
+        let far = Instant::now() + Duration::from_secs(3600);
+        let timer = if self.storage_failed.is_none() {
+            self.replica.poll_timeout().map(|tick| self.clock.instant_of(tick))
+        } else {
+            None
+        };
+        [timer, self.pending.next_deadline(), Some(self.snapshot_due), Some(far)]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(far)
+    }
+
+    fn accepts_input(&self) -> bool {
+        self.storage_failed.is_none()
+    }
+
+    fn on_wakeup(&mut self) {
+        if self.accepts_input() {
+            let now = self.clock.now();
+            if self.replica.poll_timeout().is_some_and(|at| at <= now) {
+                self.replica.handle_timeout(now);
+            }
+        }
+        for resend in self.pending.due(Instant::now()) {
+            self.resend(resend);
+        }
+    }
+
+    fn on_storage_report(&mut self, report: Option<WorkerReport>) {
+        let now = self.clock.now();
+        match report {
+            Some(Ok(completions)) => {
+                for completion in completions {
+                    match completion {
+                        Completion::Persisted { id } => self.replica.handle_persisted(now, id),
+                        Completion::Verified { op, checksum, intact } => {
+                            self.replica.handle_verified(now, op, checksum, intact)
+                        }
+                    }
+                }
+            }
+            Some(Err(error)) => self.fail_storage(error.to_string()),
+            None => self.fail_storage("the storage thread ended".to_string()),
+        }
+    }
+
+    /// Fail-stop: nothing more reaches the replica, so nothing more is acknowledged;
+    /// clients are told to use another member. Peers see a crashed member.
+    fn fail_storage(&mut self, cause: String) {
+        tracing::error!(
+            "storage failed: {cause}. This member stops taking part and refuses client commands; nothing it \
+             acknowledged is lost. Free space or fix the disk, then restart it."
+        );
+        self.storage_failed = Some(cause);
+        let reason = self.unavailable_reason();
+        for waiter in self.pending.take_all() {
+            let _ = waiter.send(Outcome::Unavailable(reason.clone()));
+        }
+    }
+
+    fn unavailable_reason(&self) -> String {
+        match &self.storage_failed {
+            Some(cause) => {
+                format!("member {} stopped taking writes: its storage failed ({cause}); use another member", self.me())
+            }
+            None => format!("member {} cannot take requests now", self.me()),
+        }
+    }
+
+    fn on_frame(&mut self, inbound: Inbound) {
+        if !self.accepts_input() {
+            return;
+        }
+        let decoded = wire::decode_for(self.replica.binary_release(), self.cluster, &inbound.frame);
+        let message = match decoded {
+            Ok((message, _)) => message,
+            Err(error) => {
+                // A newer peer's message, or damage the checksum caught: count, never crash.
+                let reason = refusal_reason(&error);
+                *self.frames_refused.entry(reason).or_default() += 1;
+                tracing::debug!(peer = inbound.from, "dropped a frame: {error}");
+                return;
+            }
+        };
+        if claimed_sender(&message).is_some_and(|claimed| claimed != inbound.from) {
+            *self.frames_refused.entry("sender_mismatch").or_default() += 1;
+            tracing::warn!(peer = inbound.from, kind = message.kind(), "dropped a message claiming another sender");
+            return;
+        }
+        match message {
+            Message::Reply(reply) => {
+                let answer = Answer { result: reply.result, op: reply.op };
+                self.pending.complete(reply.client, reply.request, answer);
+            }
+            message => self.replica.handle_message(self.clock.now(), message),
+        }
+    }
+
+    fn on_call(&mut self, call: DataCall) {
+        if !self.accepts_input() {
+            let _ = call.answer.send(Outcome::Unavailable(self.unavailable_reason()));
+            return;
+        }
+        let now = self.clock.now();
+        self.pending.insert(Instant::now(), call.client, call.request, call.operation.clone(), call.answer);
+        match call.mode {
+            ReadMode::StandbyRead { min_op } => {
+                let read =
+                    ReadRequest { client: call.client, request: call.request, operation: call.operation, min_op };
+                self.replica.handle_message(now, Message::ReadRequest(read));
+            }
+            ReadMode::Linearizable => self
+                .send_request(Request { client: call.client, request: call.request, operation: call.operation }, false),
+        }
+    }
+
+    fn resend(&mut self, resend: Resend) {
+        if !self.accepts_input() {
+            return;
+        }
+        let request = Request { client: resend.client, request: resend.request, operation: resend.operation };
+        self.send_request(request, resend.broadcast);
+    }
+
+    /// To the primary this member believes in, or to every active member when that
+    /// belief has not worked for a while (the core ignores requests it cannot take).
+    fn send_request(&mut self, request: Request, broadcast: bool) {
+        let me = self.me();
+        let targets: Vec<MemberId> = if broadcast {
+            self.replica.committed_membership().active().to_vec()
+        } else {
+            vec![self.replica.primary_hint()]
+        };
+        for target in targets {
+            if target == me {
+                self.replica.handle_request(self.clock.now(), request.clone());
+            } else {
+                self.send_to(target, &Message::Request(request.clone()));
+            }
+        }
+    }
+
+    fn send_to(&mut self, member: MemberId, message: &Message) {
+        match wire::encode_for(self.cluster, self.replica.release(), message) {
+            Ok(frame) => self.transport.send(member, frame),
+            // The core never sends what the cluster's release cannot carry; a bug if it does.
+            Err(error) => tracing::error!(peer = member, kind = message.kind(), "cannot encode a message: {error}"),
+        }
+    }
+
+    fn on_admin(&mut self, request: AdminRequest) {
+        let now = self.clock.now();
+        let outcome = match request.command {
+            AdminCommand::Status => AdminOutcome::Status(Box::new(self.capture())),
+            _ if !self.accepts_input() => AdminOutcome::Unavailable(self.unavailable_reason()),
+            AdminCommand::UpgradePropose(release) => {
+                admin_outcome(self.replica.handle_upgrade_command(now, UpgradeCommand::Propose(release)))
+            }
+            AdminCommand::UpgradeCancel => {
+                admin_outcome(self.replica.handle_upgrade_command(now, UpgradeCommand::Cancel))
+            }
+            AdminCommand::UpgradeAuto(on) => {
+                admin_outcome(self.replica.handle_upgrade_command(now, UpgradeCommand::Auto(on)))
+            }
+            AdminCommand::Promote { standby, replace } => {
+                admin_outcome(self.replica.handle_promote(now, standby, replace))
+            }
+        };
+        let _ = request.reply.send(outcome);
+    }
+
+    /// Writes to the storage thread, messages to peers, replies to clients.
+    async fn drain_outputs(&mut self) {
+        if !self.accepts_input() {
+            return;
+        }
+        while let Some(persist) = self.replica.poll_persist() {
+            if let Err(error) = self.storage.submit(persist).await {
+                self.fail_storage(error.to_string());
+                return;
+            }
+        }
+        let me = self.me();
+        while let Some(outgoing) = self.replica.poll_send() {
+            match outgoing.to {
+                Destination::Member(member) => self.send_to(member, &outgoing.message),
+                Destination::Client(client) => {
+                    let Message::Reply(reply) = outgoing.message else { continue };
+                    let origin = origin_of(client);
+                    if origin == me {
+                        let outcome = outcome_name(&reply.result);
+                        *self.requests_by_outcome.entry(outcome.to_string()).or_default() += 1;
+                        let answer = Answer { result: reply.result, op: reply.op };
+                        self.pending.complete(reply.client, reply.request, answer);
+                    } else {
+                        *self.requests_by_outcome.entry("forwarded_reply".to_string()).or_default() += 1;
+                        self.send_to(origin, &Message::Reply(reply));
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn capture(&self) -> NodeSnapshot {
+        let mut snapshot = NodeSnapshot::capture(self.cluster, &self.replica, self.clock.now());
+        snapshot.requests = self.requests_by_outcome.clone();
+        for (reason, count) in &self.frames_refused {
+            snapshot.counters.insert(format!("frames_refused_{reason}"), *count);
+        }
+        let transport = self.transport.metrics();
+        for (reason, count) in &transport.refusals {
+            snapshot
+                .counters
+                .insert(format!("peer_connections_refused_{}", snake_case(&format!("{reason:?}"))), *count);
+        }
+        for (reason, count) in &transport.drops {
+            snapshot.counters.insert(format!("peer_frames_dropped_{}", reason.label()), *count);
+        }
+        snapshot.storage = StorageFigures::from_metrics(&self.storage.metrics(), self.storage_failed.clone());
+        if self.storage_failed.is_some() {
+            snapshot.status = "storage-failed".to_string();
+            snapshot.is_primary = false;
+        }
+        snapshot
+    }
+
+    fn publish_snapshot(&mut self) {
+        let snapshot = Arc::new(self.capture());
+        self.snapshot.send_replace(snapshot);
+        self.snapshot_due = Instant::now() + SNAPSHOT_INTERVAL;
+    }
+}
+
+/// `WrongCluster` -> `wrong_cluster`, for metric names.
+fn snake_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for (index, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if index > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn admin_outcome(result: Result<(), viewstamp_core::upgrade::Refusal>) -> AdminOutcome {
+    match result {
+        Ok(()) => AdminOutcome::Accepted,
+        Err(refusal) => AdminOutcome::Refused(refusal),
+    }
+}
+
+fn outcome_name(result: &[u8]) -> &'static str {
+    match viewstamp_core::state_machine::KvResult::decode(result) {
+        Some(viewstamp_core::state_machine::KvResult::Error(_)) => "error",
+        Some(_) => "ok",
+        None => "undecodable",
+    }
+}
+
+fn refusal_reason(error: &wire::WireError) -> &'static str {
+    use wire::WireError;
+    match error {
+        WireError::WrongCluster { .. } => "wrong_cluster",
+        WireError::BadChecksum => "bad_checksum",
+        WireError::Malformed | WireError::TrailingBytes => "undecodable",
+        WireError::TooLarge { .. } => "too_large",
+        _ => "bad_frame",
+    }
+}
+
+/// The sender a message names, for the messages that name one: it must be the peer
+/// the authenticated connection belongs to.
+fn claimed_sender(message: &Message) -> Option<MemberId> {
+    match message {
+        Message::PrepareOk(m) => Some(m.from),
+        Message::Commit(m) => Some(m.from),
+        Message::Heartbeat(m) => Some(m.from),
+        Message::StartViewChange(m) => Some(m.from),
+        Message::DoViewChange(m) => Some(m.from),
+        Message::RequestStartView(m) => Some(m.from),
+        Message::Recovery(m) => Some(m.from),
+        Message::RecoveryResponse(m) => Some(m.from),
+        Message::RequestPrepare(m) => Some(m.from),
+        Message::RequestCheckpoint(m) => Some(m.from),
+        Message::Checkpoint(m) => Some(m.from),
+        Message::Request(_)
+        | Message::Reply(_)
+        | Message::Prepare(_)
+        | Message::StartView(_)
+        | Message::ReadRequest(_) => None,
+    }
+}
