@@ -57,7 +57,12 @@ size() {
     'BEGIN { printf "%.1f KiB raw, %.1f KiB gzipped (target: under 1024 KiB gzipped)", raw / 1024, gz / 1024 }'
 }
 echo "module: $(size "$bg")"
-if command -v wasm-opt >/dev/null 2>&1; then
+# binaryen before 116 mangles wasm-bindgen's externref table (the module then fails to
+# load), so an older wasm-opt is skipped rather than trusted.
+wasm_opt_version=$(wasm-opt --version 2>/dev/null | sed -n 's/^wasm-opt version \([0-9]*\).*/\1/p' || true)
+if [ -n "$wasm_opt_version" ] && [ "$wasm_opt_version" -lt 116 ]; then
+  echo "(wasm-opt $wasm_opt_version is older than binaryen 116 and breaks wasm-bindgen's output: skipped)"
+elif command -v wasm-opt >/dev/null 2>&1; then
   # The features rustc enables by default for $target.
   wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals --enable-reference-types --enable-multivalue "$bg" -o "$bg.opt"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Every test: unit and property tests, golden scenarios, CLI tests, and a 2,000-seed
-# simulator run with the default faults. Installs nothing it does not need.
+# Every test: unit and property tests, golden scenarios, CLI tests, real-process cluster
+# tests, simulator sweeps, and the browser module's tests in Node and in headless
+# Chromium. Installs only what is missing (wasm32 target, wasm-bindgen-cli, npm
+# packages, Debian's chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,3 +30,6 @@ echo "== viewstamp sim: 500 seeds, 5 replicas and a standby"
 ./target/release/viewstamp sim --seeds 500 --start 100000 --replicas 5 --standbys 1 --emit target/sim-failures
 echo "== viewstamp sim: 500 seeds, 3 replicas and 2 standbys (promotions among the faults)"
 ./target/release/viewstamp sim --seeds 500 --start 200000 --replicas 3 --standbys 2 --emit target/sim-failures
+
+echo "== the browser module (Node) and the visualizer (headless Chromium)"
+VIEWSTAMP_BIN="$PWD/target/release/viewstamp" scripts/test-visualizer.sh

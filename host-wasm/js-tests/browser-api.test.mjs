@@ -124,3 +124,46 @@ test("time travel goes back to any event, and the export replays there", () => {
   assert.equal(sim.snapshot().eventsProcessed, 0);
   assert.throws(() => sim.travel(5), /no event 5/);
 });
+
+test("seek scrubs back and forth over the whole run; peek changes nothing", () => {
+  const sim = busy();
+  const total = sim.eventCount();
+  const texts = sim.events(0, total).map((event) => event.text);
+  const endDigest = sim.digest();
+  for (const keep of [Math.floor(total / 2), 10, total - 5, 0, total]) {
+    const kept = sim.seek(keep);
+    assert.ok(kept >= keep);
+    assert.equal(sim.timelineLength(), total);
+    assert.deepEqual(sim.events(0, kept).map((event) => event.text), texts.slice(0, kept));
+    assert.equal(Simulation.fromScript(sim.exportScript()).digest(), sim.digest(), `seek to ${keep}`);
+  }
+  assert.equal(sim.digest(), endDigest);
+  sim.seek(20);
+  const before = sim.snapshot();
+  const ahead = sim.peek(50);
+  assert.ok(ahead.length > 0 && ahead.every((event) => event.time >= before.now));
+  assert.deepEqual(sim.snapshot(), before);
+  assert.equal(sim.apply("crash 1").ran, true);
+  assert.equal(sim.timelineLength(), sim.eventCount(), "a new command drops the rest of the run");
+  assert.throws(() => sim.seek(total), /no event/);
+});
+
+test("lag history, events of some kinds, and feature releases", () => {
+  const sim = Simulation.fromOptions({ replicas: 3, standbys: 1, seed: 7, binary: "1.3.0", release: "1.0.0" });
+  sim.apply("put a 1");
+  sim.apply("upgrade propose to=1.3.0");
+  assert.equal(sim.runUntil("cluster-release = 1.3.0", 3000).held, true);
+  assert.equal(sim.runUntil("lag[3] = 0", 3000).held, true);
+  sim.tick(300);
+  const samples = sim.lagHistory();
+  assert.ok(samples.length > 5, `${samples.length} samples`);
+  assert.ok(samples.every((s) => s.member === 3 && typeof s.lagOps === "number" && typeof s.healthy === "boolean"));
+  assert.equal(samples.at(-1).lagOps, 0);
+  const replies = sim.eventsOfKinds(0, sim.eventCount(), ["reply"], 10);
+  assert.deepEqual(replies.map((e) => e.kind), ["reply"]);
+  assert.match(replies[0].text, /reply c1 request=1 ok/);
+  const snap = sim.snapshot();
+  assert.deepEqual(snap.features.find((f) => f.name === "cluster_reconfig"), { name: "cluster_reconfig", on: true, since: "1.2.0" });
+  assert.deepEqual(snap.knownReleases, ["1.0.0", "1.1.0", "1.2.0", "1.3.0"]);
+  assert.ok(snap.upgrade.history.some((h) => /committed 1\.0\.0 -> 1\.3\.0/.test(h)), snap.upgrade.history.join("; "));
+});

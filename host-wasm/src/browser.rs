@@ -10,7 +10,7 @@ use serde::de::IgnoredAny;
 use tsify::Ts;
 use wasm_bindgen::prelude::*;
 
-use crate::session::{CommandOutcome, ConditionValue, Session, SessionOptions, Snapshot, TraceEvent};
+use crate::session::{CommandOutcome, ConditionValue, LagSample, Session, SessionOptions, Snapshot, TraceEvent};
 
 fn thrown(message: String) -> JsError {
     JsError::new(&message)
@@ -103,6 +103,19 @@ impl Simulation {
         all_to_js(&self.session.events(u64::from(from), u64::from(to)))
     }
 
+    /// The newest `limit` of events `from..to` whose kind is in `kinds`
+    /// (`["reply", "crash"]`): a log filter without carrying every event to JS.
+    #[wasm_bindgen(js_name = eventsOfKinds)]
+    pub fn events_of_kinds(
+        &self,
+        from: u32,
+        to: u32,
+        kinds: Vec<String>,
+        limit: u32,
+    ) -> Result<Vec<Ts<TraceEvent>>, JsError> {
+        all_to_js(&self.session.events_of_kinds(u64::from(from), u64::from(to), &kinds, limit as usize))
+    }
+
     /// How many events the session has printed.
     #[wasm_bindgen(js_name = eventCount)]
     pub fn event_count(&self) -> u32 {
@@ -120,6 +133,39 @@ impl Simulation {
     pub fn travel(&mut self, keep: u32) -> Result<u32, JsError> {
         let kept = self.session.travel(u64::from(keep)).map_err(thrown)?;
         Ok(u32::try_from(kept).unwrap_or(u32::MAX))
+    }
+
+    /// Show the state right after event `keep - 1` of the whole run, earlier or later
+    /// than now (a scrubber); the run's end stays reachable until a new command runs,
+    /// which drops what is ahead. Returns how many events are shown.
+    pub fn seek(&mut self, keep: u32) -> Result<u32, JsError> {
+        let kept = self.session.seek(u64::from(keep)).map_err(thrown)?;
+        Ok(u32::try_from(kept).unwrap_or(u32::MAX))
+    }
+
+    /// How many events the whole run has (more than `eventCount` after a seek back).
+    #[wasm_bindgen(js_name = timelineLength)]
+    pub fn timeline_length(&self) -> u32 {
+        u32::try_from(self.session.timeline_length()).unwrap_or(u32::MAX)
+    }
+
+    /// The whole run as a `.scenario` script, wherever the session was sought to.
+    #[wasm_bindgen(js_name = timelineScript)]
+    pub fn timeline_script(&self) -> String {
+        self.session.timeline_export()
+    }
+
+    /// What the next `ticks` ticks would print, run on a copy: nothing changes. For
+    /// the fields of a message in flight (its `deliver` line) or whether it is lost.
+    pub fn peek(&self, ticks: u32) -> Result<Vec<Ts<TraceEvent>>, JsError> {
+        all_to_js(&self.session.peek(u64::from(ticks)))
+    }
+
+    /// Each standby's lag over simulated time, sampled as commands run (oldest first;
+    /// bounded, older samples thin out; cut back by a travel or seek).
+    #[wasm_bindgen(js_name = lagHistory)]
+    pub fn lag_history(&self) -> Result<Vec<Ts<LagSample>>, JsError> {
+        all_to_js(self.session.lag_history())
     }
 
     /// The digest `viewstamp replay` prints for this state (16 hex digits).

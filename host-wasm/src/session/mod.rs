@@ -4,6 +4,8 @@
 //!
 //! Plain Rust, so it is tested natively; [`crate::browser`] wraps it for JS.
 
+mod lag;
+mod seek;
 mod snapshot;
 mod travel;
 
@@ -20,6 +22,8 @@ use viewstamp_core::scenario::{parse_line, parse_script, Command, Header, Line, 
 use viewstamp_core::sim::Simulator;
 use viewstamp_core::types::ClientId;
 
+use lag::LagHistory;
+pub use lag::LagSample;
 pub use snapshot::{
     ClientView, FeatureFlag, InFlightView, Link, LogEntryView, LogWindow, MemberView, NetworkView, Snapshot,
     StandbyHealth, TimerView, UpgradeView,
@@ -29,6 +33,9 @@ use travel::Checkpoints;
 /// The most output lines a session keeps; past that it runs on but keeps no more
 /// (and cannot travel to them).
 pub const EVENTS_MAX: usize = 1_000_000;
+
+/// Ticks a `tick` command runs between two lag samples.
+const SLICE_TICKS: u64 = 10;
 
 /// How to build a cluster, as the `cluster` header's arguments.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,6 +129,9 @@ pub struct Session {
     /// The first line [`Session::take_events`] has not returned yet.
     unread: usize,
     checkpoints: Checkpoints,
+    /// The whole run while the session shows an earlier point of it (see [`Session::seek`]).
+    ahead: Option<seek::Timeline>,
+    lag: LagHistory,
 }
 
 impl SessionOptions {
@@ -158,6 +168,8 @@ impl Session {
             lines_dropped: 0,
             unread: 0,
             checkpoints: Checkpoints::default(),
+            ahead: None,
+            lag: LagHistory::default(),
         })
     }
 
@@ -228,6 +240,7 @@ impl Session {
 
     /// Run one command; record it unless it could not run.
     pub fn apply(&mut self, command: Command) -> CommandOutcome {
+        self.branch();
         self.checkpoints.maybe_take(&self.sim, self.log.len(), self.lines.len(), self.failed, &self.error_code);
         let lines_before = self.lines.len();
         let events_before = self.sim.events_processed();
@@ -262,17 +275,75 @@ impl Session {
     }
 
     /// Execute through the scenario runner, as `viewstamp replay` does; the output lines.
+    /// Time-taking commands run in slices so standby lag is sampled along the way; the
+    /// slices process exactly the events, in the order, the whole command would.
     fn run_command(&mut self, command: &Command) -> (Result<(), RunError>, Vec<String>) {
         let line = Line { number: self.log.len() + 2, command: command.clone() };
         let mut output = Vec::new();
+        let mut out = |text: &str| output.push(text.to_string());
         let mut runner = Runner::new(&mut self.sim);
         runner.failed = self.failed;
         runner.error_code = core::mem::take(&mut self.error_code);
-        let result = runner.execute_line(&line, &mut |text: &str| output.push(text.to_string()));
-        runner.flush(&mut |text: &str| output.push(text.to_string()));
+        let lag = &mut self.lag;
+        let result = match command {
+            Command::Tick(ticks) => {
+                let until = runner.sim.now() + ticks;
+                while runner.sim.now() < until {
+                    let next = until.min(runner.sim.now() + SLICE_TICKS);
+                    runner.sim.run_until(next);
+                    lag.record(runner.sim);
+                }
+                Ok(())
+            }
+            Command::Step(count) => {
+                for _ in 0..*count {
+                    if !runner.sim.step() {
+                        break;
+                    }
+                    lag.record(runner.sim);
+                }
+                Ok(())
+            }
+            Command::Until { condition, within_ticks } => {
+                // As the runner does it, one tick at a time.
+                let deadline = runner.sim.now() + within_ticks;
+                loop {
+                    let (holds, actual) = match runner.evaluate(condition) {
+                        Ok(value) => value,
+                        Err(error) => break Err(error),
+                    };
+                    if holds {
+                        break Ok(());
+                    }
+                    if runner.sim.now() >= deadline {
+                        runner.failed = true;
+                        runner.flush(&mut out);
+                        out(&format!(
+                            "line {}: until {condition} did not hold within {within_ticks} ticks ({} is {actual})",
+                            line.number, condition.subject
+                        ));
+                        break Ok(());
+                    }
+                    let next = runner.sim.now() + 1;
+                    runner.sim.run_until(next);
+                    lag.record(runner.sim);
+                }
+            }
+            _ => {
+                let result = runner.execute_line(&line, &mut out);
+                lag.record(runner.sim);
+                result
+            }
+        };
+        runner.flush(&mut out);
         self.failed = runner.failed;
         self.error_code = core::mem::take(&mut runner.error_code);
         (result, output)
+    }
+
+    /// Each standby's lag over time, oldest first (bounded: older samples thin out).
+    pub fn lag_history(&self) -> &[LagSample] {
+        self.lag.samples()
     }
 
     fn keep_lines(&mut self, output: Vec<String>) {
@@ -317,6 +388,16 @@ impl Session {
             .collect()
     }
 
+    /// The lines `from..to` whose kind is one of `kinds`, the newest `limit` of them
+    /// (a log filter, or a scan for rare events, without carrying every line to JS).
+    pub fn events_of_kinds(&self, from: u64, to: u64, kinds: &[String], limit: usize) -> Vec<TraceEvent> {
+        let all = self.events(from, to);
+        let mut chosen: Vec<TraceEvent> =
+            all.into_iter().rev().filter(|event| kinds.contains(&event.kind)).take(limit).collect();
+        chosen.reverse();
+        chosen
+    }
+
     /// How many lines the session has kept.
     pub fn event_count(&self) -> u64 {
         self.lines.len() as u64
@@ -326,12 +407,7 @@ impl Session {
     /// prints what the session printed. The header is line 1 and command k line k + 1,
     /// as the session's failure lines say.
     pub fn export(&self) -> String {
-        let mut text = String::new();
-        let _ = writeln!(text, "{}", self.header);
-        for recorded in &self.log {
-            let _ = writeln!(text, "{}", recorded.command);
-        }
-        text
+        export_of(&self.header, self.log.iter().map(|recorded| &recorded.command))
     }
 
     pub fn digest(&self) -> u64 {
@@ -352,6 +428,16 @@ impl Session {
     pub fn snapshot(&self) -> Snapshot {
         snapshot::build(self)
     }
+}
+
+/// A script: the header, then one command a line.
+fn export_of<'a>(header: &Header, commands: impl Iterator<Item = &'a Command>) -> String {
+    let mut text = String::new();
+    let _ = writeln!(text, "{header}");
+    for command in commands {
+        let _ = writeln!(text, "{command}");
+    }
+    text
 }
 
 /// A printed line as an event: its time (`t=N`; for lines without one, the time of

@@ -6,11 +6,12 @@ use alloc::vec::Vec;
 
 use serde::Serialize;
 use viewstamp_core::message::Body;
-use viewstamp_core::release::Feature;
+use viewstamp_core::release::{Feature, KNOWN_RELEASES};
 use viewstamp_core::replica::{Replica, Role};
 use viewstamp_core::sim::{Endpoint, Simulator};
 use viewstamp_core::state_machine::KvStore;
 use viewstamp_core::types::MemberId;
+use viewstamp_core::upgrade::{UpgradeEvent, UpgradeEventKind};
 
 use super::Session;
 
@@ -50,6 +51,8 @@ pub struct Snapshot {
     pub network: NetworkView,
     pub clients: Vec<ClientView>,
     pub violations: Vec<String>,
+    /// Every release a binary of this build can be, oldest first.
+    pub known_releases: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -108,6 +111,8 @@ pub struct LogEntryView {
 pub struct FeatureFlag {
     pub name: String,
     pub on: bool,
+    /// The release that brings it.
+    pub since: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -118,7 +123,8 @@ pub struct UpgradeView {
     /// A pending proposal.
     pub target: Option<String>,
     pub auto: bool,
-    /// Upgrade events committed so far (bounded by the core).
+    /// Upgrade events committed so far (bounded by the core), oldest first:
+    /// `op 2: proposed 1.3.0`, `op 3: committed 1.0.0 -> 1.3.0`, `op 4: auto off`.
     pub history: Vec<String>,
 }
 
@@ -209,6 +215,7 @@ pub fn build(session: &Session) -> Snapshot {
             .map(|feature| FeatureFlag {
                 name: String::from(feature.name()),
                 on: primary.is_some_and(|p| p.feature_enabled(*feature)),
+                since: feature.since().to_string(),
             })
             .collect(),
         upgrade: primary.map(|p| {
@@ -217,7 +224,7 @@ pub fn build(session: &Session) -> Snapshot {
                 release: state.release.to_string(),
                 target: state.target.map(|target| target.to_string()),
                 auto: state.auto,
-                history: state.history.iter().map(|event| format!("{event:?}")).collect(),
+                history: state.history.iter().map(upgrade_event_text).collect(),
             }
         }),
         members: (0..sim.member_count()).map(|m| member_view(sim, m, primary, primary_id)).collect(),
@@ -233,7 +240,18 @@ pub fn build(session: &Session) -> Snapshot {
             .map(|client| ClientView { client, reply: sim.client_reply(client).text() })
             .collect(),
         violations: sim.checker.violations.clone(),
+        known_releases: KNOWN_RELEASES.iter().map(|release| release.to_string()).collect(),
     }
+}
+
+fn upgrade_event_text(event: &UpgradeEvent) -> String {
+    let what = match event.kind {
+        UpgradeEventKind::Proposed(release) => format!("proposed {release}"),
+        UpgradeEventKind::Cancelled(release) => format!("cancelled {release}"),
+        UpgradeEventKind::AutoSet(on) => format!("auto {}", if on { "on" } else { "off" }),
+        UpgradeEventKind::Committed(from, to) => format!("committed {from} -> {to}"),
+    };
+    format!("op {}: {what}", event.op)
 }
 
 /// A member's role as it knows it; while it is down, as the primary does (the

@@ -257,3 +257,148 @@ fn a_snapshot_shows_messages_in_flight() {
     assert!(snapshot.messages.iter().any(|m| m.kind == "prepare" && m.from == "0"), "{:?}", snapshot.messages);
     assert!(snapshot.messages.iter().all(|m| m.deliver_at >= snapshot.now));
 }
+
+#[test]
+fn seek_moves_back_and_forth_over_the_whole_run() {
+    let mut session = busy_session();
+    let lines: Vec<String> = session.events(0, session.event_count()).into_iter().map(|e| e.text).collect();
+    let total = lines.len() as u64;
+    let end_digest = session.digest();
+    let end_export = session.export();
+    for keep in [total / 2, 3, total - 10, 0, total / 3, total] {
+        let kept = session.seek(keep).unwrap();
+        assert!(kept >= keep, "seek to {keep} kept {kept}");
+        assert_eq!(session.timeline_length(), total, "the whole run stays reachable");
+        assert_eq!(session.timeline_export(), end_export);
+        let now: Vec<String> = session.events(0, kept).into_iter().map(|e| e.text).collect();
+        assert_eq!(now[..], lines[..kept as usize], "seek to {keep}");
+        assert_eq!(replayed(&session.export()).1, Some(session.digest()), "seek to {keep}");
+    }
+    assert_eq!(session.digest(), end_digest, "back at the end");
+    assert_eq!(session.export(), end_export);
+    assert!(session.seek(total + 1).unwrap_err().contains("no event"));
+}
+
+#[test]
+fn a_command_after_a_seek_back_drops_the_rest_of_the_run() {
+    let mut session = busy_session();
+    let total = session.event_count();
+    session.seek(total / 2).unwrap();
+    assert!(session.apply_text("crash 2").unwrap().ran);
+    let length = session.timeline_length();
+    assert!(length < total, "the branch is shorter: {length} of {total}");
+    assert_eq!(length, session.event_count());
+    assert_eq!(session.timeline_export(), session.export());
+    assert!(session.export().ends_with("crash 2\n"));
+    assert!(session.seek(length + 1).is_err());
+    assert_eq!(replayed(&session.export()).1, Some(session.digest()));
+}
+
+#[test]
+fn long_runs_seek_through_checkpoints_both_ways() {
+    let mut session = three_and_a_standby();
+    for round in 0..60 {
+        session.apply_text(&alloc::format!("put k{round} v{round}")).unwrap();
+        session.tick(300);
+    }
+    let lines: Vec<String> = session.events(0, session.event_count()).into_iter().map(|e| e.text).collect();
+    let total = lines.len() as u64;
+    for keep in [total / 10, total * 9 / 10, total / 2, total - 1, 5] {
+        let kept = session.seek(keep).unwrap();
+        let now: Vec<String> = session.events(kept.saturating_sub(3), kept).into_iter().map(|e| e.text).collect();
+        assert_eq!(now[..], lines[(kept as usize).saturating_sub(3)..kept as usize], "seek to {keep}");
+    }
+    // A branch keeps the checkpoints it shares with the old run.
+    session.seek(total * 9 / 10).unwrap();
+    session.apply_text("crash 1").unwrap();
+    if travel::can_checkpoint(&session.sim) {
+        assert!(session.checkpoints.count() >= 2, "{} checkpoints", session.checkpoints.count());
+    }
+}
+
+#[test]
+fn peek_shows_what_comes_next_and_changes_nothing() {
+    let mut session = three_and_a_standby();
+    session.apply_text("put a 1").unwrap();
+    session.take_events();
+    let before = session.snapshot();
+    let ahead = session.peek(20);
+    assert!(ahead.iter().any(|e| e.text.contains("deliver request c1->0")), "{ahead:?}");
+    assert_eq!(ahead[0].index, session.event_count());
+    assert_eq!(session.snapshot(), before);
+    session.tick(20);
+    let happened: Vec<String> = session.take_events().into_iter().map(|e| e.text).collect();
+    let peeked: Vec<String> = ahead.into_iter().map(|e| e.text).collect();
+    assert_eq!(happened, peeked, "peek foresees exactly what runs");
+}
+
+#[test]
+fn a_snapshot_names_feature_releases_and_upgrade_events_plainly() {
+    let options = SessionOptions {
+        replicas: 3,
+        binary: Some("1.3.0".into()),
+        release: Some("1.0.0".into()),
+        ..Default::default()
+    };
+    let mut session = Session::from_options(&options).unwrap();
+    session.apply_text("upgrade propose to=1.2.0").unwrap();
+    assert_eq!(session.run_until("cluster-release = 1.2.0", 3000).unwrap().held, Some(true));
+    let snapshot = session.snapshot();
+    let reads = snapshot.features.iter().find(|flag| flag.name == "standby_reads").unwrap();
+    assert_eq!((reads.on, reads.since.as_str()), (false, "1.3.0"));
+    let history = snapshot.upgrade.unwrap().history;
+    assert!(history.iter().any(|event| event.ends_with("committed 1.0.0 -> 1.2.0")), "{history:?}");
+    assert_eq!(snapshot.known_releases.first().map(String::as_str), Some("1.0.0"));
+}
+
+#[test]
+fn lag_is_sampled_while_long_commands_run_and_cut_back_by_travel() {
+    let options =
+        SessionOptions { replicas: 3, standbys: 1, seed: 7, binary: Some("1.0.0".into()), ..Default::default() };
+    let mut session = Session::from_options(&options).unwrap();
+    for line in ["put a 1", "put b 2 client=2", "tick 20"] {
+        session.apply_text(line).unwrap();
+    }
+    for member in 0..4 {
+        session.apply_text(&alloc::format!("restart {member} binary=1.1.0")).unwrap();
+        session.apply_text(&alloc::format!("until status[{member}] = normal within 1000")).unwrap();
+    }
+    assert_eq!(session.run_until("lag[3] = 0", 3000).unwrap().held, Some(true));
+    session.tick(500);
+    let samples = session.lag_history();
+    assert!(samples.len() > 20, "sampled along the way: {}", samples.len());
+    assert!(samples.iter().all(|sample| sample.member == 3));
+    assert!(samples.windows(2).all(|pair| pair[0].time <= pair[1].time));
+    assert_eq!(samples.last().unwrap().lag_ops, 0);
+    let (_, digest, lines) = replayed(&session.export());
+    assert_eq!(digest, Some(session.digest()), "slicing changes nothing");
+    let now: Vec<String> = session.events(0, session.event_count()).into_iter().map(|e| e.text).collect();
+    assert_eq!(lines[..lines.len() - 1], now[..]);
+    let time = session.events(10, 11)[0].time;
+    session.seek(11).unwrap();
+    assert!(session.lag_history().iter().all(|sample| sample.time <= time));
+}
+
+#[test]
+fn a_failed_until_reads_as_the_runner_writes_it() {
+    let mut session = three_and_a_standby();
+    let outcome = session.run_until("view = 5", 30).unwrap();
+    assert_eq!(outcome.held, Some(false));
+    assert_eq!(outcome.failures, ["line 2: until view = 5 did not hold within 30 ticks (view is 0)"]);
+    let (status, digest, lines) = replayed(&session.export());
+    assert_eq!((status, digest), (1, Some(session.digest())));
+    assert!(lines.contains(&outcome.failures[0]));
+}
+
+#[test]
+fn events_of_kinds_keeps_the_newest_of_the_kinds_asked() {
+    let session = busy_session();
+    let all = session.events(0, session.event_count());
+    let kinds = [String::from("crash"), String::from("reply")];
+    let chosen = session.events_of_kinds(0, session.event_count(), &kinds, 1000);
+    let expected: Vec<TraceEvent> = all.iter().filter(|e| e.kind == "crash" || e.kind == "reply").cloned().collect();
+    assert!(!expected.is_empty());
+    assert_eq!(chosen, expected);
+    let newest = session.events_of_kinds(0, session.event_count(), &kinds, 1);
+    assert_eq!(newest[..], expected[expected.len() - 1..]);
+}

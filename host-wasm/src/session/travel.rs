@@ -53,7 +53,7 @@ impl Checkpoints {
         error_code: &str,
     ) {
         let last_events = self.list.last().map_or(0, |checkpoint| checkpoint.events);
-        if sim.events_processed() < last_events + self.every_events {
+        if sim.events_processed() < last_events.saturating_add(self.every_events) {
             return;
         }
         let Some(copy) = copy_of(sim) else { return };
@@ -68,6 +68,29 @@ impl Checkpoints {
         let events = sim.events_processed();
         let error_code = String::from(error_code);
         self.list.push(Checkpoint { command_index, lines, events, sim: copy, failed, error_code });
+    }
+}
+
+impl Checkpoints {
+    /// Takes none (while a seek re-runs commands the timeline has checkpoints for).
+    pub(super) fn suspended() -> Self {
+        Checkpoints { list: Vec::new(), every_events: u64::MAX }
+    }
+
+    /// A copy of the newest checkpoint before command `command_index` or earlier: the
+    /// command it is before, the output lines then, the simulator, `failed`, the code.
+    pub(super) fn latest_through(&self, command_index: usize) -> Option<(usize, usize, Simulator, bool, String)> {
+        let checkpoint = self.list.iter().rev().find(|checkpoint| checkpoint.command_index <= command_index)?;
+        let sim = copy_of(&checkpoint.sim)?;
+        Some((checkpoint.command_index, checkpoint.lines, sim, checkpoint.failed, checkpoint.error_code.clone()))
+    }
+
+    /// Drop the checkpoints after command `command_index`.
+    pub(super) fn keep_through(&mut self, command_index: usize) {
+        self.list.retain(|checkpoint| checkpoint.command_index <= command_index);
+        if self.every_events == u64::MAX {
+            self.every_events = CHECKPOINT_EVERY_EVENTS;
+        }
     }
 }
 
@@ -124,6 +147,7 @@ impl Session {
     /// start). Lines printed by the same event as that line stay too; the command log
     /// is cut to match, so `export` gives this state. The number of lines kept.
     pub fn travel(&mut self, keep: u64) -> Result<u64, String> {
+        self.branch();
         let total = self.lines.len();
         let keep = usize::try_from(keep).unwrap_or(usize::MAX);
         if keep > total {
@@ -147,14 +171,7 @@ impl Session {
             self.apply(recorded.command.clone());
         }
         if let Some(index) = target {
-            let recorded = &old_log[index];
-            let whole = keep >= lines_after(&old_log, index)
-                || !matches!(recorded.command, Command::Tick(_) | Command::Step(_) | Command::Until { .. });
-            if whole {
-                self.apply(recorded.command.clone());
-            } else {
-                self.step_until_lines(keep, recorded.events_after - recorded.events_before);
-            }
+            self.replay_up_to(&old_log[index], keep, lines_after(&old_log, index));
         }
         self.unread = self.unread.min(self.lines.len());
         self.lines_dropped = 0;
@@ -184,12 +201,13 @@ impl Session {
             }
         };
         self.lines.truncate(lines);
+        self.lag.forget_after(self.sim.now());
         Ok(start)
     }
 
     /// Process single events until `keep` lines exist (or `events_max` events ran),
     /// recording them as one `step k`.
-    fn step_until_lines(&mut self, keep: usize, events_max: u64) {
+    pub(super) fn step_until_lines(&mut self, keep: usize, events_max: u64) {
         let lines_before = self.lines.len();
         let events_before = self.sim.events_processed();
         let mut steps = 0;
@@ -216,5 +234,19 @@ mod tests {
     fn the_probe_copies_exactly_what_is_clone() {
         assert_eq!((&Probe(&7u32)).copy(), Some(7));
         assert!((&Probe(&NotClone)).copy().is_none());
+    }
+}
+
+impl Session {
+    /// Replays `recorded`, whole when `keep` reaches past its events (or it cannot be
+    /// cut), else only until the session holds `keep` trace lines.
+    pub(super) fn replay_up_to(&mut self, recorded: &Recorded, keep: usize, lines_after: usize) {
+        let whole = keep >= lines_after
+            || !matches!(recorded.command, Command::Tick(_) | Command::Step(_) | Command::Until { .. });
+        if whole {
+            self.apply(recorded.command.clone());
+        } else {
+            self.step_until_lines(keep, recorded.events_after - recorded.events_before);
+        }
     }
 }
