@@ -134,9 +134,7 @@ export function renderInspector(message, delivery, now) {
     return;
   }
   box.hidden = false;
-  const fields = delivery
-    ? delivery.text.replace(/^t=\d+ deliver \S+ \S+ ?/, "").split(" ").filter(Boolean).map((kv) => kv.split("="))
-    : [];
+  const fields = (message.fields ?? "").split(" ").filter(Boolean).map((kv) => kv.split("="));
   box.innerHTML = `<strong><span class="dot" style="display:inline-block;width:10px;height:10px;border-radius:50%;background:${kindColour(message.kind)}"></span> ${escapeHtml(message.kind)}</strong> from ${escapeHtml(message.from)} to ${escapeHtml(message.to)}`
     + `<dl><dt>sent (first seen)</dt><dd>t=${message.sentAt}</dd><dt>due</dt><dd>t=${message.deliverAt} (in ${Math.max(0, message.deliverAt - now)} ticks)</dd>`
     + fields.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v ?? "")}</dd>`).join("")

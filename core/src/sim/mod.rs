@@ -80,7 +80,7 @@ pub enum Endpoint {
 }
 
 /// A message sent and not yet delivered, as hosts show it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InFlight {
     pub from: Endpoint,
     pub to: Endpoint,
@@ -88,6 +88,8 @@ pub struct InFlight {
     pub kind: &'static str,
     /// The tick it is due.
     pub deliver_at: Tick,
+    /// Its interesting fields as `name=value` words, as traces show them.
+    pub fields: String,
 }
 
 #[derive(Clone)]
@@ -233,6 +235,7 @@ impl Simulator {
                 to: envelope.to,
                 kind: envelope.message.kind(),
                 deliver_at: due.get(id).copied().unwrap_or(self.now),
+                fields: String::from(describe(&envelope.message).trim_start()),
             })
             .collect()
     }

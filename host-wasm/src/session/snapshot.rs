@@ -150,6 +150,8 @@ pub struct InFlightView {
     pub to: String,
     /// The tick it is due.
     pub deliver_at: u64,
+    /// Its fields as `name=value` words (`v=2 op=5 commit=4`).
+    pub fields: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -349,6 +351,7 @@ fn in_flight(sim: &Simulator) -> Vec<InFlightView> {
             from: endpoint(message.from),
             to: endpoint(message.to),
             deliver_at: message.deliver_at,
+            fields: message.fields,
         })
         .collect()
 }

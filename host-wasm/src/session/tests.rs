@@ -252,9 +252,14 @@ fn a_snapshot_shows_messages_in_flight() {
     let messages = session.snapshot().messages;
     assert_eq!(messages.len(), 1, "{messages:?}");
     assert_eq!((messages[0].kind.as_str(), messages[0].from.as_str(), messages[0].to.as_str()), ("request", "c1", "0"));
+    assert_eq!(messages[0].fields, "client=1 request=1", "a message shows its fields");
     session.step(2);
     let snapshot = session.snapshot();
-    assert!(snapshot.messages.iter().any(|m| m.kind == "prepare" && m.from == "0"), "{:?}", snapshot.messages);
+    assert!(
+        snapshot.messages.iter().any(|m| m.kind == "prepare" && m.from == "0" && m.fields == "v=0 op=1 commit=0"),
+        "{:?}",
+        snapshot.messages
+    );
     assert!(snapshot.messages.iter().all(|m| m.deliver_at >= snapshot.now));
 }
 
