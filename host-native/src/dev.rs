@@ -130,7 +130,11 @@ fn serve(args: &DevArgs, config: &Config, members: &mut [Child]) -> Result<u8, E
             _ => None,
         };
         wait_until_ready(config, members).await?;
-        print_usage(config, web.as_ref().map(|(_, address, has_module)| (address.as_str(), *has_module)));
+        print_usage(
+            config,
+            web.as_ref().map(|(_, address, has_module)| (address.as_str(), *has_module)),
+            args.web_port != 0,
+        );
         supervise(members).await;
         let _ = stop_web.send(true);
         if let Some((task, _, _)) = web {
@@ -183,7 +187,7 @@ async fn wait_until_ready(config: &Config, members: &mut [Child]) -> Result<(), 
     Ok(())
 }
 
-fn print_usage(config: &Config, web: Option<(&str, bool)>) {
+fn print_usage(config: &Config, web: Option<(&str, bool)>, web_requested: bool) {
     let first = &config.members[0];
     let port = first.client_address.port;
     println!();
@@ -208,6 +212,7 @@ fn print_usage(config: &Config, web: Option<(&str, bool)>) {
         Some((address, false)) => {
             println!("\nVisualizer: http://{address}/ (its wasm module is not built: run scripts/build-wasm.sh first)")
         }
+        None if !web_requested => {}
         None => println!("\nVisualizer: not served (no web-visualizer directory; pass --web-dir)"),
     }
     println!("\nCtrl-C stops every member.");

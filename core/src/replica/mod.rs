@@ -298,6 +298,24 @@ pub fn format_durable(release: Release) -> Durable {
     Durable { superblock: Some(superblock), checkpoint: None, entries: Vec::new() }
 }
 
+/// A freshly formatted member's durable state for a host that keeps it across
+/// restarts: as [`format_durable`] at `options.initial_release`, plus a checkpoint at
+/// op 0. The checkpoint records the release the cluster started at, which the log's
+/// upgrade entries replay from; without it a restart would assume `initial_release`
+/// again, which a host started with another `--binary-release` would get wrong.
+pub fn format_durable_with_checkpoint<S: StateMachine>(options: &Options, empty_state: &S) -> Durable {
+    let mut durable = format_durable(options.initial_release);
+    durable.checkpoint = Some(CheckpointData {
+        op: 0,
+        last_header: zero_header(),
+        upgrade: UpgradeState::new(options.initial_release),
+        config: membership::ConfigState::initial(options.replica_count, options.standby_count),
+        state: empty_state.snapshot(),
+        sessions: Sessions::default().encode(),
+    });
+    durable
+}
+
 fn zero_header() -> Header {
     Header { op: 0, view: 0, checksum: 0 }
 }

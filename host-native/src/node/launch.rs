@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Semaphore};
 use viewstamp_core::release::Release;
-use viewstamp_core::replica::{format_durable, Durable, Replica, Status};
+use viewstamp_core::replica::{format_durable_with_checkpoint, Durable, Replica, Status};
 use viewstamp_core::state_machine::KvStore;
 use viewstamp_core::types::MemberId;
 
@@ -50,7 +50,7 @@ pub fn format_member(config: &Config, member: MemberId, recover: bool) -> Result
     let durable = if recover {
         Durable { superblock: None, checkpoint: None, entries: Vec::new() }
     } else {
-        format_durable(config.binary_release)
+        format_durable_with_checkpoint(&config.replica_options(member), &KvStore::new())
     };
     storage::format(&dir, identity, &durable)?;
     Ok(dir)
@@ -61,7 +61,6 @@ pub fn start(options: StartOptions) -> Result<(), Error> {
     // One thread for the loop and every socket: handing work between threads costs
     // more than it buys here (the replica is one state machine); fsyncs have their own.
     let runtime = tokio::runtime::Builder::new_current_thread()
-        .thread_name("viewstamp-node")
         .enable_all()
         .build()
         .map_err(|source| Error::Runtime(source.to_string()))?;
@@ -202,4 +201,45 @@ fn incarnation() -> u32 {
         .unwrap_or_default();
     let mixed = (nanos ^ (std::process::id() as u64).rotate_left(32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     (mixed >> 40) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::config::{local_cluster_toml, LocalCluster};
+    use viewstamp_core::release::NEWEST_RELEASE;
+
+    fn config_in(dir: &Path, binary_release: Release) -> Config {
+        let text = local_cluster_toml(&LocalCluster::default()).unwrap();
+        let mut config = Config::from_toml(&text, "test", dir).unwrap();
+        config.binary_release = binary_release;
+        config
+    }
+
+    fn open_member(config: &Config) -> Replica<KvStore> {
+        let identity = Identity { cluster: config.cluster_id, member: 0 };
+        let (_, durable) = storage::open(&config.members[0].data_dir, identity, StorageOptions::default()).unwrap();
+        Replica::open(config.replica_options(0), 0, durable, KvStore::new(), 0)
+    }
+
+    #[test]
+    fn a_cluster_runs_the_release_it_was_formatted_at_whatever_binary_opens_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = Release::new(1, 0, 0);
+        format_member(&config_in(dir.path(), old), 0, false).unwrap();
+        let newer_binary = open_member(&config_in(dir.path(), NEWEST_RELEASE));
+        assert_ne!(newer_binary.status(), Status::Halted);
+        assert_eq!(newer_binary.release(), old, "only a committed upgrade entry moves the release");
+        let same_binary = open_member(&config_in(dir.path(), old));
+        assert_ne!(same_binary.status(), Status::Halted, "{:?}", same_binary.halt_reason());
+        assert_eq!(same_binary.release(), old);
+    }
+
+    #[test]
+    fn a_binary_older_than_the_formatted_release_halts() {
+        let dir = tempfile::tempdir().unwrap();
+        format_member(&config_in(dir.path(), NEWEST_RELEASE), 0, false).unwrap();
+        let replica = open_member(&config_in(dir.path(), Release::new(1, 0, 0)));
+        assert_eq!(replica.status(), Status::Halted);
+    }
 }

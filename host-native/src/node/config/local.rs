@@ -78,7 +78,7 @@ pub fn local_cluster_toml(spec: &LocalCluster) -> Result<String, ConfigError> {
     };
     let body = toml::to_string(&file).map_err(|error| ConfigError::LocalCluster(error.to_string()))?;
     let text = format!(
-        "# A local cluster of {} active replicas and {} standbys, written by viewstamp.\n\
+        "# A local cluster of {} active replica(s) and {} standby(s), written by viewstamp.\n\
          # Data directories are relative to this file's directory.\n\n{body}",
         spec.replicas, spec.standbys
     );

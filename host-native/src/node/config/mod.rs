@@ -271,6 +271,8 @@ impl Config {
         let mut options = Options::new(self.active_count(), self.standby_count());
         options.cluster = self.cluster_id;
         options.binary_release = self.binary_release;
+        // A cluster formatted by this binary starts at its release (see `viewstamp format`).
+        options.initial_release = self.binary_release;
         options.heartbeat_interval_ticks = self.timers.ticks(self.timers.heartbeat_interval_ms);
         options.primary_timeout_ticks = self.timers.ticks(self.timers.primary_timeout_ms);
         options.timeout_jitter_ticks = self.timers.ticks(self.timers.timeout_jitter_ms);

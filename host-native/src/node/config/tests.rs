@@ -327,7 +327,7 @@ fn a_local_cluster_file_loads_back() {
     assert_eq!(last.data_dir, dir.path().join("data/member-4"));
     assert!(std::fs::read_to_string(&path)
         .unwrap()
-        .starts_with("# A local cluster of 3 active replicas and 2 standbys"));
+        .starts_with("# A local cluster of 3 active replica(s) and 2 standby(s)"));
 }
 
 #[test]

@@ -83,8 +83,8 @@ impl fmt::Display for StorageError {
         match self {
             StorageError::NotFormatted { dir } => write!(
                 f,
-                "data directory {} is missing or empty: format it for a new member, or start the member so it \
-                 recovers from its peers",
+                "data directory {} is missing or empty: run `viewstamp format` for a new member, or \
+                 `viewstamp format --recover` for a member that lost its data (it then rebuilds it from its peers)",
                 dir.display()
             ),
             StorageError::NotEmpty { dir } => write!(
@@ -107,14 +107,15 @@ impl fmt::Display for StorageError {
             ),
             StorageError::Corrupt { path, detail } => write!(
                 f,
-                "{} is damaged ({detail}): this member cannot trust its data; move the data directory aside and \
-                 restart the member so it recovers from its peers",
+                "{} is damaged ({detail}): this member cannot trust its data; move the data directory aside, \
+                 run `viewstamp format --recover` and start the member: it rebuilds its data from its peers",
                 path.display()
             ),
             StorageError::NoValidSuperblock { dir } => write!(
                 f,
                 "no superblock copy in {} passes its checksum: this member cannot trust its data; move the data \
-                 directory aside and restart the member so it recovers from its peers",
+                 directory aside, run `viewstamp format --recover` and start the member: it rebuilds its data from \
+                 its peers",
                 dir.display()
             ),
             StorageError::DiskFull { path } => write!(
