@@ -4,8 +4,6 @@
 //! `status` asks every member; the others try members in turn until one is the
 //! primary (a `no-primary` refusal from a backup means: ask the next). Exit status:
 //! 0 accepted, 1 refused, 2 (an error) when no member could be asked.
-// Wired into the command line by the node's main loop work.
-#![allow(dead_code)]
 
 use std::fmt;
 use std::io::{self, Write};
@@ -23,6 +21,8 @@ use crate::node::config::{Config, ConfigError, HostPort};
 
 /// The file looked for in the working directory when no target is given.
 pub const DEFAULT_CONFIG_FILE: &str = "cluster.toml";
+/// Then the one `viewstamp dev` writes.
+pub const DEV_CLUSTER_FILE: &str = "viewstamp-dev/cluster.toml";
 /// The local dev cluster's admin ports: member N listens on 8100 + N.
 pub const DEV_ADMIN_BASE_PORT: u16 = 8100;
 pub const DEV_MEMBERS: u8 = 4;
@@ -30,7 +30,7 @@ pub const DEV_MEMBERS: u8 = 4;
 #[derive(Clone, Debug, Default, Args)]
 pub struct TargetArgs {
     /// A member's admin address; repeat it for several members [default: every member of
-    /// ./cluster.toml if it exists, else the local dev cluster, 127.0.0.1:8100 to 8103]
+    /// ./cluster.toml or ./viewstamp-dev/cluster.toml if one exists, else 127.0.0.1:8100 to 8103]
     #[arg(long = "admin", value_name = "HOST:PORT", value_parser = HostPort::parse, global = true)]
     pub admin: Vec<HostPort>,
     /// A cluster file: ask the admin_address of every member in it
@@ -178,9 +178,12 @@ pub fn targets(args: &TargetArgs, cwd: &Path) -> Result<Vec<Target>, AdminCliErr
         return Ok(args.admin.iter().map(|admin| Target { member: None, admin: dialable(admin) }).collect());
     }
     let default_file = cwd.join(DEFAULT_CONFIG_FILE);
+    // `viewstamp dev`'s cluster, wherever its ports are, when run from the same place.
+    let dev_file = cwd.join(DEV_CLUSTER_FILE);
     let file = match &args.config {
         Some(file) => file.clone(),
         None if default_file.is_file() => default_file,
+        None if dev_file.is_file() => dev_file,
         None => {
             return Ok((0..DEV_MEMBERS)
                 .map(|member| Target {

@@ -61,7 +61,11 @@ impl Error {
     /// Whether the reader of our output went away (`viewstamp replay x | head`):
     /// nothing is worth printing then.
     pub fn is_broken_pipe(&self) -> bool {
-        matches!(self, Error::Output(source) if source.kind() == io::ErrorKind::BrokenPipe)
+        match self {
+            Error::Output(source) => source.kind() == io::ErrorKind::BrokenPipe,
+            Error::Admin(error) => error.is_broken_pipe(),
+            _ => false,
+        }
     }
 }
 
@@ -143,6 +147,7 @@ impl std::error::Error for Error {
             | Error::WriteFile { source, .. }
             | Error::Output(source)
             | Error::Listen { source, .. } => Some(source),
+            Error::Admin(error) => Some(error),
             _ => None,
         }
     }
