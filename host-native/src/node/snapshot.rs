@@ -106,6 +106,7 @@ pub struct StorageFigures {
     pub fsyncs: u64,
     pub bytes_written: u64,
     /// Cumulative counts of fsyncs that took at most `le_seconds`, Prometheus style.
+    /// The last bound is +Inf, which JSON (`/status`) writes as `null`.
     pub fsync_buckets: Vec<(f64, u64)>,
     pub fsync_seconds_sum: f64,
     /// Set once a write failed (a full disk): the node then refuses writes.
