@@ -2,7 +2,8 @@
 
 use super::{Replica, Status, Write};
 use crate::message::{
-    Checkpoint, Message, Prepare, Recovery, RecoveryResponse, RequestCheckpoint, RequestPrepare, StartViewChange,
+    Checkpoint, CheckpointData, Message, Prepare, Recovery, RecoveryResponse, RequestCheckpoint, RequestPrepare,
+    StartViewChange,
 };
 use crate::state_machine::StateMachine;
 use crate::types::Op;
@@ -120,13 +121,28 @@ impl<S: StateMachine> Replica<S> {
         if request.from >= self.options.member_count() || request.view > self.view {
             return;
         }
-        if self.checkpoint.op > 0 && matches!(self.status, Status::Normal | Status::ViewChange) {
+        if self.applied.max(self.checkpoint.op) > 0 && matches!(self.status, Status::Normal | Status::ViewChange) {
             self.send_checkpoint(request.from);
         }
     }
 
+    /// The freshest committed state, not just the last stored checkpoint: a member that
+    /// lost records in the middle of its log (a damaged header on disk) keeps the run
+    /// after the hole and needs a state at least that new, which the stored checkpoint
+    /// (taken every quarter of the log bound) may not yet be.
     fn send_checkpoint(&mut self, to: crate::types::MemberId) {
-        let checkpoint = Checkpoint { view: self.view, from: self.id, data: self.checkpoint.clone() };
+        let data = match self.log.header(self.applied) {
+            Some(last_header) if self.applied > self.checkpoint.op => CheckpointData {
+                op: self.applied,
+                last_header,
+                upgrade: self.upgrade.clone(),
+                config: self.config.clone(),
+                state: self.state.snapshot(),
+                sessions: self.sessions.encode(),
+            },
+            _ => self.checkpoint.clone(),
+        };
+        let checkpoint = Checkpoint { view: self.view, from: self.id, data };
         self.send(to, Message::Checkpoint(checkpoint));
     }
 

@@ -1,0 +1,282 @@
+//! Real processes: `viewstamp format` and `viewstamp start` members on loopback,
+//! killed, restarted, upgraded and fed garbage, with every acknowledged write checked.
+
+mod node_support;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::Duration;
+
+use node_support::{directory_contents, http, resp, Cluster, Connection, Load, Reply};
+
+const LONG: Duration = Duration::from_secs(40);
+
+fn all_addresses(cluster: &Cluster) -> Vec<String> {
+    (0..cluster.ports.len() as u8).map(|member| cluster.client_address(member)).collect()
+}
+
+/// Every acknowledged key reads back with its value, through `member`.
+fn assert_all_readable(cluster: &Cluster, member: u8, keys: &[String]) {
+    let mut connection = Connection::open(&cluster.client_address(member)).unwrap();
+    for key in keys {
+        let mut reply = connection.call(&["GET", key]).unwrap();
+        for _ in 0..100 {
+            if !reply.is_error() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            reply = connection.call(&["GET", key]).unwrap();
+        }
+        assert_eq!(reply, Reply::Bulk(Some(key.as_bytes().to_vec())), "acknowledged write {key} lost");
+    }
+}
+
+#[test]
+fn killing_the_primary_under_load_loses_no_acknowledged_write() {
+    let mut cluster = Cluster::format(3, 0, None);
+    cluster.start_all(None);
+    let primary = cluster.wait_for_primary();
+    let load = Load::start(all_addresses(&cluster), 4);
+    std::thread::sleep(Duration::from_millis(800));
+    cluster.kill(primary);
+    cluster.wait_until("a new primary", LONG, |c| c.primary().is_some_and(|p| p != primary));
+    std::thread::sleep(Duration::from_millis(800));
+    let keys = load.finish();
+    assert!(keys.len() > 20, "the load made progress: {} writes", keys.len());
+    let survivor = (0..3).find(|m| *m != primary).unwrap();
+    assert_all_readable(&cluster, survivor, &keys);
+
+    // The old primary restarts and catches up with everything.
+    cluster.start(primary, None);
+    let leader = cluster.primary().unwrap();
+    cluster.wait_until("the restarted member to catch up", LONG, |c| {
+        let commit = |m: u8| c.status(m).map(|s| s["commit"].as_u64().unwrap_or(0));
+        let target = commit(leader);
+        target.is_some() && commit(primary) >= target && c.status(primary).is_some_and(|s| s["status"] == "normal")
+    });
+}
+
+#[test]
+fn a_rolling_upgrade_from_1_0_to_1_3_under_load_fails_no_write() {
+    let mut cluster = Cluster::format(3, 1, Some("1.0.0"));
+    cluster.start_all(Some("1.0.0"));
+    cluster.wait_for_primary();
+    let load = Load::start(all_addresses(&cluster), 3);
+    for member in 0..4u8 {
+        let status = cluster.stop(member);
+        assert!(status.success(), "member {member} stops cleanly on SIGTERM: {status}");
+        cluster.start(member, None);
+        cluster.wait_until("the restarted member to advertise 1.3.0", LONG, |c| {
+            c.status(member).is_some_and(|s| s["binary_release"] == "1.3.0" && s["status"] == "normal")
+        });
+    }
+    cluster.wait_until("cluster release 1.3.0", LONG, |c| {
+        c.primary().and_then(|p| c.status(p)).is_some_and(|s| s["cluster_release"] == "1.3.0")
+    });
+    let keys = load.finish();
+    assert!(keys.len() > 20, "the load made progress: {} writes", keys.len());
+    let primary = cluster.primary().unwrap();
+    let status = cluster.status(primary).unwrap();
+    let features = status["features"].as_array().unwrap();
+    assert!(features.iter().all(|f| f["on"] == true), "every feature on at 1.3.0: {features:?}");
+    assert_all_readable(&cluster, primary, &keys);
+
+    // A member restarted with the old binary now refuses to run, and writes nothing.
+    cluster.stop(2);
+    let before = directory_contents(&cluster.data_dir(2));
+    cluster.start(2, Some("1.0.0"));
+    let exit = cluster.wait_exit(2, LONG);
+    assert_eq!(exit.code(), Some(3), "{}", cluster.log(2));
+    assert!(cluster.log(2).contains("runs releases up to 1.0.0, but the cluster runs 1.3.0"), "{}", cluster.log(2));
+    assert_eq!(directory_contents(&cluster.data_dir(2)), before, "a halted member writes nothing");
+}
+
+#[test]
+fn a_promoted_standby_serves_in_the_quorum() {
+    let mut cluster = Cluster::format(3, 1, None);
+    cluster.start_all(None);
+    let primary = cluster.wait_for_primary();
+    cluster.command_until_ok(primary, &["SET", "before", "1"], LONG);
+    cluster.wait_until("the standby to be promotable", LONG, |c| {
+        c.status(primary).is_some_and(|s| s["standbys"][0]["promotable"] == true)
+    });
+    let victim = (0..3).find(|m| *m != primary).unwrap();
+    cluster.kill(victim);
+    let promote = format!("/promote?standby=3&replace={victim}");
+    let (code, body) = http(cluster.ports[primary as usize].admin, "POST", &promote).unwrap();
+    assert_eq!(code, 202, "{body}");
+    cluster.wait_until("member 3 to be active", LONG, |c| {
+        c.status(primary).is_some_and(|s| s["membership"]["active"].as_array().unwrap().contains(&3.into()))
+    });
+    // With the other original replica gone too, the primary and the promoted member are
+    // the quorum of the new membership.
+    let other = (0..3).find(|m| *m != primary && *m != victim).unwrap();
+    cluster.kill(other);
+    cluster.command_until_ok(3, &["SET", "after", "2"], LONG);
+    assert_eq!(cluster.command_until_ok(primary, &["GET", "after"], LONG).text(), "2");
+    assert_eq!(cluster.command_until_ok(3, &["GET", "before"], LONG).text(), "1");
+}
+
+#[test]
+fn garbage_on_the_ports_and_a_wrong_cluster_are_refused() {
+    let mut cluster = Cluster::format(3, 0, None);
+    cluster.start_all(None);
+    let primary = cluster.wait_for_primary();
+
+    // Client port: an unknown command, then malformed RESP, which closes the connection.
+    let mut connection = Connection::open(&cluster.client_address(primary)).unwrap();
+    let unknown = connection.call(&["FLUSHALL"]).unwrap();
+    assert!(unknown.text().starts_with("ERR unknown command"), "{unknown:?}");
+    connection.send_raw(b"*2\r\n$3\r\nGET\r\n$-7\r\n").unwrap();
+    let error = connection.read().unwrap();
+    assert!(error.text().contains("Protocol error"), "{error:?}");
+    assert!(connection.read().is_err(), "the connection is closed after a protocol error");
+    let oversized = resp(&cluster.client_address(primary), &["SET", "k", &"x".repeat(2 * 1024 * 1024)]);
+    assert!(matches!(&oversized, Ok(reply) if reply.is_error()) || oversized.is_err(), "{oversized:?}");
+
+    // Peer port: random bytes, a frame header announcing 4 GiB, and a wrong cluster id.
+    let peer = cluster.ports[primary as usize].peer;
+    let mut garbage = TcpStream::connect(("127.0.0.1", peer)).unwrap();
+    let _ = garbage.write_all(&[0xde, 0xad, 0xbe, 0xef].repeat(4096));
+    let mut huge = TcpStream::connect(("127.0.0.1", peer)).unwrap();
+    let _ = huge.write_all(b"VSTP\x01\x00\x00\x00\xff\xff\xff\xff");
+    // A member of cluster 7 whose peer 0 is the primary's peer address dials it.
+    let stray_dir = tempfile::tempdir().unwrap();
+    let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let text = format!(
+        "cluster_id = 7\n\n[[members]]\nid = 0\naddress = \"127.0.0.1:{peer}\"\nclient_address = \"127.0.0.1:{}\"\n\
+         admin_address = \"127.0.0.1:{}\"\nrole = \"active\"\n\n[[members]]\nid = 1\naddress = \"127.0.0.1:{}\"\n\
+         client_address = \"127.0.0.1:{}\"\nadmin_address = \"127.0.0.1:{}\"\nrole = \"active\"\n",
+        free(),
+        free(),
+        free(),
+        free(),
+        free()
+    );
+    let stray_config = stray_dir.path().join("cluster.toml");
+    std::fs::write(&stray_config, text).unwrap();
+    let run = |subcommand: &str| {
+        std::process::Command::new(node_support::BIN)
+            .args([subcommand, "--member", "1", "--config"])
+            .arg(&stray_config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    assert!(run("format").wait().unwrap().success());
+    let mut stray = run("start");
+    cluster.wait_until("the wrong cluster to be refused", LONG, |c| {
+        c.status(primary).is_some_and(|s| s["counters"]["peer_connections_refused_wrong_cluster"].as_u64() > Some(0))
+    });
+    let _ = stray.kill();
+    let _ = stray.wait();
+    // And the cluster still commits.
+    cluster.command_until_ok(primary, &["SET", "still", "ok"], LONG);
+    assert_eq!(cluster.command_until_ok(primary, &["GET", "still"], LONG).text(), "ok");
+}
+
+#[test]
+fn a_full_disk_stops_one_member_and_loses_nothing() {
+    let mut cluster = Cluster::format(3, 0, None);
+    for member in 0..3 {
+        if member == 2 {
+            cluster.start_with(member, &["--fail-after-bytes", "60000"]);
+        } else {
+            cluster.start(member, None);
+        }
+    }
+    let primary = cluster.wait_for_primary();
+    let value = "v".repeat(500);
+    let mut keys = Vec::new();
+    for index in 0..400 {
+        let key = format!("k{index}");
+        cluster.command_until_ok(primary, &["SET", &key, &value], LONG);
+        keys.push(key);
+        if cluster.status(2).is_some_and(|s| s["status"] == "storage-failed") {
+            break;
+        }
+    }
+    cluster.wait_until("member 2's storage to fail", LONG, |c| {
+        c.status(2).is_some_and(|s| s["status"] == "storage-failed" && s["storage"]["failed"].is_string())
+    });
+    let refused = resp(&cluster.client_address(2), &["SET", "x", "1"]).unwrap();
+    assert!(refused.text().contains("storage failed"), "{refused:?}");
+    cluster.command_until_ok(primary, &["SET", "after-failure", "1"], LONG);
+    let mut connection = Connection::open(&cluster.client_address(primary)).unwrap();
+    for key in &keys {
+        assert_eq!(connection.call(&["GET", key]).unwrap(), Reply::Bulk(Some(value.as_bytes().to_vec())), "{key}");
+    }
+}
+
+#[test]
+fn a_flipped_byte_in_a_log_file_is_detected_and_repaired() {
+    let mut cluster = Cluster::format(3, 0, None);
+    cluster.start_all(None);
+    let primary = cluster.wait_for_primary();
+    for index in 0..50 {
+        cluster.command_until_ok(primary, &["SET", &format!("k{index}"), "value-that-is-long-enough"], LONG);
+    }
+    let backup = (0..3).find(|m| *m != primary).unwrap();
+    cluster.wait_until("the backup to hold op 50", LONG, |c| {
+        c.status(backup).is_some_and(|s| s["op"].as_u64() >= Some(50))
+    });
+    cluster.stop(backup);
+    let wal = std::fs::read_dir(cluster.data_dir(backup))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.file_name().unwrap().to_string_lossy().starts_with("wal."))
+        .max()
+        .unwrap();
+    let mut bytes = std::fs::read(&wal).unwrap();
+    let target = bytes.len() * 2 / 3;
+    bytes[target] ^= 0x5a;
+    std::fs::write(&wal, bytes).unwrap();
+
+    cluster.start(backup, None);
+    cluster.wait_until("the damaged backup to repair and catch up", LONG, |c| {
+        let commit = c.status(primary).map(|s| s["commit"].as_u64().unwrap_or(0)).unwrap_or(u64::MAX);
+        c.status(backup).is_some_and(|s| s["status"] == "normal" && s["commit"].as_u64() >= Some(commit))
+    });
+    let counters = &cluster.status(backup).unwrap()["counters"];
+    let fixes = counters["repairs_requested"].as_u64().unwrap_or(0) + counters["state_transfers"].as_u64().unwrap_or(0);
+    assert!(fixes > 0, "the damage was found and fixed from peers: {counters}");
+    // The repaired member carries the cluster with the primary alone beside it.
+    let third = (0..3).find(|m| *m != primary && *m != backup).unwrap();
+    cluster.kill(third);
+    cluster.command_until_ok(primary, &["SET", "after-repair", "1"], LONG);
+    let mut connection = Connection::open(&cluster.client_address(backup)).unwrap();
+    for index in 0..50 {
+        let value = connection.call(&["GET", &format!("k{index}")]).unwrap();
+        assert_eq!(value.text(), "value-that-is-long-enough", "k{index}");
+    }
+}
+
+#[test]
+fn redis_cli_and_redis_benchmark_work_unmodified() {
+    if std::process::Command::new("redis-cli").arg("--version").output().is_err() {
+        eprintln!("redis-cli not installed (Debian's redis-tools): skipping");
+        return;
+    }
+    let mut cluster = Cluster::format(3, 0, None);
+    cluster.start_all(None);
+    let primary = cluster.wait_for_primary();
+    let backup = (0..3).find(|m| *m != primary).unwrap();
+    let port = cluster.ports[backup as usize].client.to_string();
+    let cli = |arguments: &[&str]| {
+        let output = std::process::Command::new("redis-cli").args(["-p", &port]).args(arguments).output().unwrap();
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    };
+    cluster.command_until_ok(backup, &["SET", "warm", "1"], LONG);
+    assert_eq!(cli(&["SET", "greeting", "hello"]), "OK");
+    assert_eq!(cli(&["GET", "greeting"]), "hello");
+    assert_eq!(cli(&["INCR", "n"]), "1");
+    assert_eq!(cli(&["MGET", "greeting", "missing"]), "hello");
+    assert!(cli(&["INFO", "replication"]).contains("role:slave"));
+    let bench = std::process::Command::new("redis-benchmark")
+        .args(["-p", &port, "-t", "set,get", "-n", "2000", "-c", "10", "--csv"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&bench.stdout);
+    assert!(bench.status.success() && text.contains("\"SET\"") && text.contains("\"GET\""), "{text}");
+}
