@@ -280,3 +280,38 @@ fn redis_cli_and_redis_benchmark_work_unmodified() {
     let text = String::from_utf8_lossy(&bench.stdout);
     assert!(bench.status.success() && text.contains("\"SET\"") && text.contains("\"GET\""), "{text}");
 }
+
+#[test]
+fn a_member_that_lost_its_data_directory_rebuilds_it_from_its_peers() {
+    let mut cluster = Cluster::format(3, 0, None);
+    cluster.start_all(None);
+    let primary = cluster.wait_for_primary();
+    for index in 0..30 {
+        cluster.command_until_ok(primary, &["SET", &format!("k{index}"), "kept"], LONG);
+    }
+    let lost = (0..3).find(|m| *m != primary).unwrap();
+    cluster.kill(lost);
+    std::fs::remove_dir_all(cluster.data_dir(lost)).unwrap();
+
+    // Starting it without a data directory is refused with what to do.
+    cluster.start(lost, None);
+    assert_eq!(cluster.wait_exit(lost, LONG).code(), Some(2));
+    assert!(cluster.log(lost).contains("viewstamp format --recover"), "{}", cluster.log(lost));
+
+    let recover = std::process::Command::new(node_support::BIN)
+        .args(["format", "--recover", "--member", &lost.to_string(), "--config"])
+        .arg(&cluster.config)
+        .output()
+        .unwrap();
+    assert!(recover.status.success(), "{}", String::from_utf8_lossy(&recover.stderr));
+    cluster.start(lost, None);
+    cluster.wait_until("the recovered member to catch up", LONG, |c| {
+        let commit = c.status(primary).map(|s| s["commit"].as_u64().unwrap_or(0)).unwrap_or(u64::MAX);
+        c.status(lost).is_some_and(|s| s["status"] == "normal" && s["commit"].as_u64() >= Some(commit))
+    });
+    // It now holds the data: with the third member gone, it and the primary commit.
+    let third = (0..3).find(|m| *m != primary && *m != lost).unwrap();
+    cluster.kill(third);
+    cluster.command_until_ok(primary, &["SET", "after-recovery", "1"], LONG);
+    assert_eq!(cluster.command_until_ok(lost, &["GET", "k29"], LONG).text(), "kept");
+}
