@@ -315,3 +315,81 @@ fn a_member_that_lost_its_data_directory_rebuilds_it_from_its_peers() {
     cluster.command_until_ok(primary, &["SET", "after-recovery", "1"], LONG);
     assert_eq!(cluster.command_until_ok(lost, &["GET", "k29"], LONG).text(), "kept");
 }
+
+#[test]
+fn the_redis_crate_works_unmodified_and_standbys_answer_readonly_reads() {
+    let mut cluster = Cluster::format(3, 1, None);
+    cluster.start_all(None);
+    cluster.wait_for_primary();
+    // Through a backup, so the write is forwarded to the primary.
+    let backup = cluster.primary().map(|p| (0..3).find(|m| *m != p).unwrap()).unwrap();
+    let url = format!("redis://{}/", cluster.client_address(backup));
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut connection = client.get_connection().unwrap();
+    let set: String = redis::cmd("SET").arg("crate").arg("works").query(&mut connection).unwrap();
+    assert_eq!(set, "OK");
+    let value: String = redis::cmd("GET").arg("crate").query(&mut connection).unwrap();
+    assert_eq!(value, "works");
+    let counter: i64 = redis::cmd("INCR").arg("hits").query(&mut connection).unwrap();
+    assert_eq!(counter, 1);
+    let values: Vec<Option<String>> = redis::cmd("MGET").arg("crate").arg("none").query(&mut connection).unwrap();
+    assert_eq!(values, vec![Some("works".to_string()), None]);
+    let unknown = redis::cmd("KEYS").arg("*").query::<Vec<String>>(&mut connection).unwrap_err();
+    assert!(unknown.to_string().contains("unknown command"), "{unknown}");
+
+    // READONLY at the standby reads its own state once it has caught up.
+    let mut standby = Connection::open(&cluster.client_address(3)).unwrap();
+    assert_eq!(standby.call(&["READONLY"]).unwrap(), Reply::Status("OK".into()));
+    cluster.wait_until("the standby to read the write", LONG, |_| {
+        standby.call(&["GET", "crate"]).is_ok_and(|reply| reply.text() == "works")
+    });
+    let info = standby.call(&["INFO", "replication"]).unwrap().text();
+    assert!(info.contains("member_role:standby"), "{info}");
+}
+
+#[test]
+fn viewstamp_dev_starts_a_local_cluster_and_stops_every_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = {
+        // Four consecutive free client ports (and +720, +1720 for peers and admin).
+        let mut base = 20000 + (std::process::id() % 20000) as u16;
+        while (0..4u16).any(|i| {
+            [0u16, 720, 1720]
+                .iter()
+                .any(|offset| std::net::TcpListener::bind(("127.0.0.1", base + i + offset)).is_err())
+        }) {
+            base += 7;
+        }
+        base
+    };
+    let mut dev = std::process::Command::new(node_support::BIN)
+        .args(["dev", "--web-port", "0", "--client-port", &base.to_string(), "--dir"])
+        .arg(dir.path().join("cluster"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = dev.stdout.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line.starts_with("Ctrl-C stops every member") {
+            break;
+        }
+        assert!(seen.len() < 200, "{seen:?}");
+    }
+    let output = seen.join("\n");
+    assert!(output.contains("the cluster committed its first write"), "{output}");
+    assert!(output.contains(&format!("redis-cli -p {base} SET greeting hello")), "{output}");
+    let address = format!("127.0.0.1:{}", base + 3);
+    assert_eq!(resp(&address, &["SET", "from-dev", "1"]).unwrap(), Reply::Status("OK".into()));
+
+    let _ = std::process::Command::new("kill").args(["-TERM", &dev.id().to_string()]).status();
+    assert!(dev.wait().unwrap().success());
+    // Every member it started is gone: their ports are free again.
+    for member in 0..4u16 {
+        assert!(TcpStream::connect(("127.0.0.1", base + member)).is_err(), "member {member} still running");
+    }
+}
