@@ -376,9 +376,7 @@ impl Node {
         }
         let transport = self.transport.metrics();
         for (reason, count) in &transport.refusals {
-            snapshot
-                .counters
-                .insert(format!("peer_connections_refused_{}", snake_case(&format!("{reason:?}"))), *count);
+            snapshot.counters.insert(format!("peer_connections_refused_{}", reason.label()), *count);
         }
         for (reason, count) in &transport.drops {
             snapshot.counters.insert(format!("peer_frames_dropped_{}", reason.label()), *count);
@@ -396,22 +394,6 @@ impl Node {
         self.snapshot.send_replace(snapshot);
         self.snapshot_due = Instant::now() + SNAPSHOT_INTERVAL;
     }
-}
-
-/// `WrongCluster` -> `wrong_cluster`, for metric names.
-fn snake_case(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() + 4);
-    for (index, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if index > 0 {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn admin_outcome(result: Result<(), viewstamp_core::upgrade::Refusal>) -> AdminOutcome {
