@@ -49,11 +49,7 @@ fn killing_the_primary_under_load_loses_no_acknowledged_write() {
     // The old primary restarts and catches up with everything.
     cluster.start(primary, None);
     let leader = cluster.primary().unwrap();
-    cluster.wait_until("the restarted member to catch up", LONG, |c| {
-        let commit = |m: u8| c.status(m).map(|s| s["commit"].as_u64().unwrap_or(0));
-        let target = commit(leader);
-        target.is_some() && commit(primary) >= target && c.status(primary).is_some_and(|s| s["status"] == "normal")
-    });
+    cluster.wait_caught_up(primary, leader, "the restarted member to catch up");
 }
 
 #[test]
@@ -271,10 +267,7 @@ fn a_flipped_byte_in_a_log_file_is_detected_and_repaired() {
     std::fs::write(&wal, bytes).unwrap();
 
     cluster.start(backup, None);
-    cluster.wait_until("the damaged backup to repair and catch up", LONG, |c| {
-        let commit = c.status(primary).map(|s| s["commit"].as_u64().unwrap_or(0)).unwrap_or(u64::MAX);
-        c.status(backup).is_some_and(|s| s["status"] == "normal" && s["commit"].as_u64() >= Some(commit))
-    });
+    cluster.wait_caught_up(backup, primary, "the damaged backup to repair and catch up");
     let counters = &cluster.status(backup).unwrap()["counters"];
     let fixes = counters["repairs_requested"].as_u64().unwrap_or(0) + counters["state_transfers"].as_u64().unwrap_or(0);
     assert!(fixes > 0, "the damage was found and fixed from peers: {counters}");
@@ -342,10 +335,7 @@ fn a_member_that_lost_its_data_directory_rebuilds_it_from_its_peers() {
         .unwrap();
     assert!(recover.status.success(), "{}", String::from_utf8_lossy(&recover.stderr));
     cluster.start(lost, None);
-    cluster.wait_until("the recovered member to catch up", LONG, |c| {
-        let commit = c.status(primary).map(|s| s["commit"].as_u64().unwrap_or(0)).unwrap_or(u64::MAX);
-        c.status(lost).is_some_and(|s| s["status"] == "normal" && s["commit"].as_u64() >= Some(commit))
-    });
+    cluster.wait_caught_up(lost, primary, "the recovered member to catch up");
     // It now holds the data: with the third member gone, it and the primary commit.
     let third = (0..3).find(|m| *m != primary && *m != lost).unwrap();
     cluster.kill(third);

@@ -174,6 +174,14 @@ impl Cluster {
         }
     }
 
+    /// Waits until `member` is in normal status with a commit at least `leader`'s.
+    pub fn wait_caught_up(&self, member: u8, leader: u8, what: &str) {
+        self.wait_until(what, Duration::from_secs(40), |c| {
+            let commit = c.status(leader).and_then(|s| s["commit"].as_u64()).unwrap_or(u64::MAX);
+            c.status(member).is_some_and(|s| s["status"] == "normal" && s["commit"].as_u64() >= Some(commit))
+        });
+    }
+
     pub fn wait_for_primary(&self) -> u8 {
         let mut found = None;
         self.wait_until("a primary", Duration::from_secs(30), |cluster| {
