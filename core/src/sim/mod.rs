@@ -5,6 +5,7 @@ pub mod check;
 pub mod client;
 pub mod event;
 pub mod explore;
+pub mod linearizability;
 pub mod network;
 pub mod storage;
 
