@@ -2,9 +2,10 @@
 //! the fsync switch and the metrics live in one place.
 
 use std::fs::{self, File, OpenOptions};
+use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::layout::TMP_SUFFIX;
 use super::metrics::StorageMetrics;
@@ -12,16 +13,30 @@ use super::{StorageError, StorageOptions};
 
 pub struct Disk {
     fsync: bool,
+    #[cfg(test)]
+    pair_sync: PairSync,
     fail_after_bytes: Option<u64>,
     /// Bytes handed to the OS so far, counted against `fail_after_bytes`.
     attempted_bytes: u64,
     pub metrics: StorageMetrics,
 }
 
+/// How [`Disk::sync_data_both`] syncs its two files: benchmarks compare the ways.
+#[cfg(test)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PairSync {
+    Parallel,
+    Sequential,
+    /// Not durable: the second file is left unsynced, as the WAL alone once was.
+    FirstOnly,
+}
+
 impl Disk {
     pub fn new(options: &StorageOptions) -> Self {
         Self {
             fsync: options.fsync,
+            #[cfg(test)]
+            pair_sync: PairSync::Parallel,
             fail_after_bytes: options.fail_after_bytes,
             attempted_bytes: 0,
             metrics: StorageMetrics::default(),
@@ -49,6 +64,46 @@ impl Disk {
         self.timed_sync(|| file.sync_data()).map_err(StorageError::io(path, "fsync"))
     }
 
+    /// fdatasync of two files, the second on a helper thread so that the caller waits for
+    /// the slower of the two rather than their sum. Both are recorded as fsyncs.
+    pub fn sync_data_both(&mut self, first: (&File, &Path), second: (&File, &Path)) -> Result<(), StorageError> {
+        if !self.fsync {
+            return Ok(());
+        }
+        #[cfg(test)]
+        match self.pair_sync {
+            PairSync::Parallel => {}
+            PairSync::Sequential => {
+                self.sync_data(first.0, first.1)?;
+                return self.sync_data(second.0, second.1);
+            }
+            PairSync::FirstOnly => return self.sync_data(first.0, first.1),
+        }
+        let (first_sync, second_sync) = std::thread::scope(|scope| {
+            let helper = std::thread::Builder::new().spawn_scoped(scope, || timed(|| second.0.sync_data()));
+            let first_sync = timed(|| first.0.sync_data());
+            let second_sync = match helper {
+                Ok(helper) => helper
+                    .join()
+                    .unwrap_or_else(|_| (Err(io::Error::other("the fsync thread panicked")), Duration::ZERO)),
+                // No thread to be had: one after the other, then.
+                Err(_) => timed(|| second.0.sync_data()),
+            };
+            (first_sync, second_sync)
+        });
+        for (_, took) in [&first_sync, &second_sync] {
+            self.metrics.fsync_latency.record(*took);
+            self.metrics.fsyncs += 1;
+        }
+        first_sync.0.map_err(StorageError::io(first.1, "fsync"))?;
+        second_sync.0.map_err(StorageError::io(second.1, "fsync"))
+    }
+
+    #[cfg(test)]
+    pub fn set_pair_sync(&mut self, pair_sync: PairSync) {
+        self.pair_sync = pair_sync;
+    }
+
     /// Makes creations, renames and removals in `dir` durable.
     pub fn sync_dir(&mut self, dir: &Path) -> Result<(), StorageError> {
         if !self.fsync {
@@ -58,13 +113,12 @@ impl Disk {
         self.timed_sync(|| handle.sync_all()).map_err(StorageError::io(dir, "fsync directory"))
     }
 
-    fn timed_sync(&mut self, sync: impl FnOnce() -> std::io::Result<()>) -> std::io::Result<()> {
+    fn timed_sync(&mut self, sync: impl FnOnce() -> io::Result<()>) -> io::Result<()> {
         if !self.fsync {
             return Ok(());
         }
-        let started = Instant::now();
-        let result = sync();
-        self.metrics.fsync_latency.record(started.elapsed());
+        let (result, took) = timed(sync);
+        self.metrics.fsync_latency.record(took);
         self.metrics.fsyncs += 1;
         result
     }
@@ -99,4 +153,10 @@ impl Disk {
         file.set_len(bytes.len() as u64).map_err(StorageError::io(path, "resize"))?;
         self.sync_data(&file, path)
     }
+}
+
+fn timed(sync: impl FnOnce() -> io::Result<()>) -> (io::Result<()>, Duration) {
+    let started = Instant::now();
+    let result = sync();
+    (result, started.elapsed())
 }

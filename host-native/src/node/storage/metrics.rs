@@ -50,7 +50,8 @@ impl LatencyHistogram {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StorageMetrics {
-    /// fsync and fdatasync calls, files and directories alike.
+    /// fsync and fdatasync calls, files and directories alike (a batch syncs two files:
+    /// the WAL and its header file).
     pub fsyncs: u64,
     pub bytes_written: u64,
     pub fsync_latency: LatencyHistogram,
@@ -62,8 +63,12 @@ pub struct StorageMetrics {
     pub live_bytes: u64,
     /// Cut from the WAL's tail at open (a torn, never acknowledged write).
     pub torn_bytes_cut: u64,
-    /// Unreadable records skipped at open (damage in the middle of the WAL).
+    /// Unreadable records skipped at open (damage in the WAL; their headers may still
+    /// have been restored from the header file).
     pub damaged_bytes_skipped: u64,
+    /// Live entries whose WAL header was unreadable or cut off at open, restored from the
+    /// WAL's header file (they read back damaged, for the replica to repair).
+    pub damaged_records_restored: u64,
 }
 
 #[cfg(test)]

@@ -17,19 +17,31 @@
 //!   damaged body under a readable header reads back as `StoredEntry::Damaged`. Later
 //!   records supersede earlier ones for the same op. See `wal.rs` for how torn tails are
 //!   told from damage.
+//! - `wal-headers.<generation>`: a redundant copy of every record header of that WAL. A
+//!   64-byte file header, then one 64-byte slot per record, in append order: the record's
+//!   header fields and its offset in the WAL, checksummed (keyed by the same nonce). It
+//!   is written and fdatasynced with every batch, so a single fault in either file after
+//!   a sync never loses a synced entry: one whose WAL header is unreadable or cut off
+//!   comes back from its slot as `StoredEntry::Damaged`. Open rebuilds a missing or
+//!   damaged header file from the WAL (so a directory written before it existed opens
+//!   too).
 //! - `checkpoint`: the latest checkpoint, replaced atomically (tmp, fsync, rename, fsync
 //!   dir). It also records its `retain_from` and the WAL position it was taken at, so the
 //!   checkpoint and the trim of the log take effect together; replay drops the entries
 //!   written before that position and below `retain_from`.
 //!
 //! # Writes
-//! [`Storage::apply`] takes a batch: WAL records are appended and fsynced once at the end
-//! (group commit). A superblock or checkpoint write first syncs the records before it, so
-//! a crash keeps writes in order. `Install` and compaction write a new WAL generation
-//! holding only live records and switch to it through the superblock copies: atomic, and
-//! the disk stays within about twice the live log (compaction runs once dead records
-//! outweigh live ones). Any failure stops the storage for good (fail-stop); reopening
-//! gives the state of the last successful sync, or that plus intact records written after.
+//! [`Storage::apply`] takes a batch: WAL records and their slots are appended and both
+//! files fdatasynced once at the end, in parallel (group commit). A superblock or
+//! checkpoint write first syncs the records before it, so a crash keeps writes in order.
+//! `Install` and compaction write a new WAL generation (with its header file) holding
+//! only live records and switch to it through the superblock copies: atomic, and the
+//! disk stays within about twice the live log (compaction runs once dead records outweigh
+//! live ones). Any failure stops the storage for good (fail-stop); reopening gives the
+//! state of the last successful sync, or that plus records written after (intact, or
+//! damaged when only part of them reached the disk). An open that restored entries from
+//! the header file writes a new generation too, so that the two files agree again
+//! before anything is appended.
 //!
 //! # Lost data
 //! An identity with no superblock copy at all, or whose live WAL is gone, is a member
@@ -242,11 +254,9 @@ impl Storage {
             if truncate_after.is_some_and(|last| *op > last) || replaced.contains(op) {
                 continue;
             }
-            match self.wal.read_payload(located) {
-                Ok(payload) => next.append_copy(located, &payload, &mut self.disk)?,
-                // An unreadable body: keep the header so the entry is repaired, not forgotten.
-                Err(_) => next.append_entry(located.header, None, &mut self.disk)?,
-            }
+            // An unreadable body: keep the header so the entry is repaired, not forgotten.
+            let payload = self.wal.read_payload(located).ok();
+            next.append_copy(located, payload.as_deref(), &mut self.disk)?;
         }
         for slot in slots {
             next.append_entry(slot.header, slot.body.as_ref(), &mut self.disk)?;
@@ -258,10 +268,7 @@ impl Storage {
         let superblock = superblock.or_else(|| self.superblock.clone());
         self.write_superblock_naming(superblock, next.generation, next.nonce)?;
         let old = std::mem::replace(&mut self.wal, next);
-        // A leftover old generation is removed at the next open.
-        if let Err(error) = std::fs::remove_file(&old.path) {
-            tracing::warn!(path = %old.path.display(), "could not remove a replaced log file: {error}");
-        }
+        old.remove_files();
         Ok(())
     }
 }

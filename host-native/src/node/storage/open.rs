@@ -12,9 +12,10 @@ use viewstamp_core::replica::{Durable, StoredEntry};
 
 use super::disk::Disk;
 use super::layout::{
-    decode_checkpoint, decode_identity, decode_superblock, decode_wal_header, encode_checkpoint, encode_identity,
-    encode_superblock, parse_wal_file, superblock_file, wal_file, CheckpointTrim, SuperblockRecord, CHECKPOINT_FILE,
-    IDENTITY_FILE, LOST_SUFFIX, SUPERBLOCK_COPIES, TMP_SUFFIX, WAL_HEADER_BYTES,
+    decode_checkpoint, decode_headers_file_header, decode_identity, decode_superblock, decode_wal_header,
+    encode_checkpoint, encode_identity, encode_superblock, parse_wal_file, parse_wal_headers_file, superblock_file,
+    wal_file, wal_headers_file, CheckpointTrim, SuperblockRecord, CHECKPOINT_FILE, IDENTITY_FILE, LOST_SUFFIX,
+    SUPERBLOCK_COPIES, TMP_SUFFIX, WAL_HEADER_BYTES,
 };
 use super::wal::{replay, Wal};
 use super::{Identity, Storage, StorageError, StorageOptions};
@@ -96,59 +97,118 @@ fn open_formatted(
         }
         Err(error) => return Err(StorageError::io(&wal_path, "read")(error)),
     };
-    match decode_wal_header(&bytes) {
+    let headers_path = dir.join(wal_headers_file(best.wal_generation));
+    let headers = match fs::read(&headers_path) {
+        Ok(headers) => Some(headers),
+        // Written anew from the log: a data directory of an older binary has none, and
+        // a single fault here is what the log's own headers are for.
+        Err(error) if error.kind() == ErrorKind::NotFound => {
+            tracing::warn!(path = %headers_path.display(), "the log's header file is missing; rebuilding it");
+            None
+        }
+        Err(error) => {
+            tracing::warn!(path = %headers_path.display(), "cannot read the log's header file ({error}); rebuilding it");
+            None
+        }
+    };
+    let wal_header_intact = match decode_wal_header(&bytes) {
         Some(header) if header != (best.wal_generation, best.wal_nonce) => {
             return Err(StorageError::corrupt(&wal_path, "its header names another log generation"));
         }
-        Some(_) => {}
+        Some(_) => true,
         // The records carry their own checksums, keyed by the nonce the superblock holds.
         None if bytes.len() as u64 >= WAL_HEADER_BYTES => {
             tracing::warn!(path = %wal_path.display(), "the log header is damaged; reading its records anyway");
+            false
+        }
+        // Cut inside its header: the header file still tells which records it held.
+        None if headers
+            .as_deref()
+            .and_then(decode_headers_file_header)
+            .is_some_and(|(_, nonce)| nonce == best.wal_nonce) =>
+        {
+            tracing::warn!(path = %wal_path.display(), "the log is shorter than its header; reading its header file");
+            false
         }
         None => return Err(StorageError::corrupt(&wal_path, "shorter than its header")),
-    }
+    };
     let (checkpoint, trim) = read_checkpoint(dir)?.unzip();
     // A trim in an older generation was already applied when the log was rewritten.
     let trim = trim.flatten().filter(|trim| trim.wal_generation == best.wal_generation);
-    let replayed = replay(&bytes, best.wal_nonce, trim.map(|trim| (trim.wal_offset, trim.retain_from)));
-    let file =
-        OpenOptions::new().read(true).write(true).open(&wal_path).map_err(StorageError::io(&wal_path, "open"))?;
+    let replayed =
+        replay(&bytes, headers.as_deref(), best.wal_nonce, trim.map(|trim| (trim.wal_offset, trim.retain_from)));
     if replayed.valid_len < bytes.len() as u64 {
         let cut_bytes = bytes.len() as u64 - replayed.valid_len;
         tracing::warn!(path = %wal_path.display(), cut_bytes, "cutting a torn write from the end of the log");
-        file.set_len(replayed.valid_len).map_err(StorageError::io(&wal_path, "truncate"))?;
-        disk.sync_data(&file, &wal_path)?;
         disk.metrics.torn_bytes_cut = cut_bytes;
     }
     if replayed.damaged_bytes > 0 {
         tracing::warn!(path = %wal_path.display(), bytes = replayed.damaged_bytes, "skipped unreadable log records");
         disk.metrics.damaged_bytes_skipped = replayed.damaged_bytes;
     }
-    let entries: Vec<StoredEntry> = replayed
-        .entries
-        .values()
-        .map(|located| {
-            let start = located.payload_offset as usize;
-            located.read_back(&bytes[start..start + located.payload_len as usize])
-        })
-        .collect();
+    if replayed.headers.missing_slots > 0 {
+        let records = replayed.headers.missing_slots;
+        tracing::warn!(path = %headers_path.display(), records, "the log's header file lacks records; restoring them");
+    }
+    if replayed.restored > 0 {
+        let entries = replayed.restored;
+        tracing::warn!(path = %wal_path.display(), entries, "entries known only from the log's header file");
+        disk.metrics.damaged_records_restored = entries as u64;
+    }
+    let entries: Vec<StoredEntry> = replayed.entries.values().map(|located| located.read_back_in(&bytes)).collect();
     for name in names {
-        if parse_wal_file(name).is_some_and(|generation| generation != best.wal_generation) {
+        let generation = parse_wal_file(name).or_else(|| parse_wal_headers_file(name));
+        if generation.is_some_and(|generation| generation != best.wal_generation) {
             // A generation replaced, or one whose switch never completed.
             remove_if_present(&dir.join(name))?;
         }
     }
-    if copies.iter().any(|copy| copy.as_ref().and_then(|record| record.as_ref()) != Some(&best)) {
-        write_superblock_copies(dir, &best, &mut disk)?;
-    }
+    let (wal, sequence) = if replayed.needs_rewrite || !wal_header_intact {
+        // Some record survives only in the header file (or the log's own header is
+        // damaged), so this log cannot be appended to as it is, and one more fault could
+        // lose that record: the live entries move to a new generation, as compaction
+        // does, held by both of its files. A restored entry becomes a header-only record
+        // (it reads back damaged, as now).
+        let mut next = Wal::create(dir, best.wal_generation + 1, fresh_nonce(), &mut disk)?;
+        for located in replayed.entries.values() {
+            next.append_copy(located, located.payload_in(&bytes), &mut disk)?;
+        }
+        next.sync(&mut disk)?;
+        disk.sync_dir(dir)?;
+        let record = SuperblockRecord {
+            sequence: best.sequence + 1,
+            wal_generation: next.generation,
+            wal_nonce: next.nonce,
+            ..best.clone()
+        };
+        write_superblock_copies(dir, &record, &mut disk)?;
+        tracing::warn!(path = %next.path.display(), "rewrote the damaged log into a new generation");
+        for path in [&wal_path, &headers_path] {
+            if let Err(error) = fs::remove_file(path) {
+                tracing::warn!(path = %path.display(), "could not remove a replaced log file: {error}");
+            }
+        }
+        (next, record.sequence)
+    } else {
+        let file =
+            OpenOptions::new().read(true).write(true).open(&wal_path).map_err(StorageError::io(&wal_path, "open"))?;
+        if replayed.valid_len < bytes.len() as u64 {
+            file.set_len(replayed.valid_len).map_err(StorageError::io(&wal_path, "truncate"))?;
+            disk.sync_data(&file, &wal_path)?;
+        }
+        if copies.iter().any(|copy| copy.as_ref().and_then(|record| record.as_ref()) != Some(&best)) {
+            write_superblock_copies(dir, &best, &mut disk)?;
+        }
+        let wal = Wal::reopen(dir, best.wal_generation, best.wal_nonce, file, replayed, &mut disk)?;
+        (wal, best.sequence)
+    };
     let durable = Durable { superblock: best.superblock.clone(), checkpoint, entries };
-    let wal = Wal::reopen(wal_path, best.wal_generation, best.wal_nonce, file, replayed);
     let storage = Storage {
         dir: dir.to_path_buf(),
         identity,
         options,
         disk,
-        sequence: best.sequence,
+        sequence,
         superblock: best.superblock,
         wal,
         failure: None,
@@ -169,7 +229,8 @@ fn open_after_lost_data(
     tracing::warn!(dir = %dir.display(), "{reason}: this member lost its data and will recover from its peers");
     let superblocks: Vec<String> = (0..SUPERBLOCK_COPIES).map(superblock_file).collect();
     for name in names {
-        if name == CHECKPOINT_FILE || parse_wal_file(name).is_some() || superblocks.contains(name) {
+        let log = parse_wal_file(name).or_else(|| parse_wal_headers_file(name)).is_some();
+        if name == CHECKPOINT_FILE || log || superblocks.contains(name) {
             let from = dir.join(name);
             let to = dir.join(format!("{name}{LOST_SUFFIX}"));
             fs::rename(&from, &to).map_err(StorageError::io(&from, "move aside"))?;

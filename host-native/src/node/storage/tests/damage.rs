@@ -27,13 +27,17 @@ fn a_torn_tail_is_cut_and_never_read() {
     let (mut twin, entries) = twin_with_five_synced_entries();
     let (record_start, payload_start) = twin.record_offsets(5);
     let wal = twin.wal_path();
-    // Mid-header, then mid-payload.
+    // Mid-header, then mid-payload; op 5's slot never reached the header file either
+    // (a torn write: with its slot, a cut record would come back damaged instead).
     for torn_len in [record_start + 10, payload_start + 7] {
+        let slot = twin.slot_offset(5);
+        fs::OpenOptions::new().write(true).open(twin.headers_path()).expect("open").set_len(slot).expect("truncate");
         fs::OpenOptions::new().write(true).open(&wal).expect("open").set_len(torn_len).expect("truncate");
         let durable = twin.reopen();
         assert_eq!(ops(&durable.entries), [1, 2, 3, 4]);
         assert_eq!(fs::metadata(&wal).expect("stat").len(), record_start, "the tail is cut from the file");
         assert_eq!(twin.storage.metrics().torn_bytes_cut, torn_len - record_start);
+        assert_eq!(twin.storage.metrics().damaged_records_restored, 0);
         // Write op 5 again, so the next round tears it again.
         let persist = Persist { id: 100, write: Write::Entry(entries[4].clone()) };
         twin.storage.apply(&[persist]).expect("append after a cut");
@@ -60,17 +64,22 @@ fn a_flipped_body_reads_back_damaged_and_the_rest_intact() {
 }
 
 #[test]
-fn a_record_with_a_damaged_header_does_not_hide_later_batches() {
-    let (mut twin, _) = twin_with_five_synced_entries();
+fn a_record_with_a_damaged_header_comes_back_from_its_slot() {
+    let (mut twin, entries) = twin_with_five_synced_entries();
     let (record_3, _) = twin.record_offsets(3);
+    let (record_4, _) = twin.record_offsets(4);
     flip_byte(&twin.wal_path(), record_3 + 30);
     let durable = twin.reopen();
-    // Op 3's header is unreadable, so it is gone; 4 and 5 were synced after it.
-    assert_eq!(ops(&durable.entries), [1, 2, 4, 5]);
-    assert!(durable.entries.iter().all(|stored| matches!(stored, StoredEntry::Intact(_))));
-    let skipped = twin.storage.metrics().damaged_bytes_skipped;
-    assert_eq!(skipped, twin.record_offsets(4).0 - record_3);
-    assert_eq!(twin.storage.metrics().torn_bytes_cut, 0);
+    // Op 3's header is unreadable in the WAL, but its slot is not: op 3 comes back damaged
+    // (to repair), not missing, and the later batches are kept.
+    twin.sim.corrupt(3);
+    assert_eq!(durable, twin.sim.read());
+    assert_eq!(durable.entries[2], StoredEntry::Damaged(entries[2].header));
+    assert_eq!(ops(&durable.entries), [1, 2, 3, 4, 5]);
+    let metrics = twin.storage.metrics();
+    assert_eq!(metrics.damaged_bytes_skipped, record_4 - record_3);
+    assert_eq!(metrics.damaged_records_restored, 1);
+    assert_eq!(metrics.torn_bytes_cut, 0);
 }
 
 #[test]
@@ -79,11 +88,16 @@ fn a_gap_inside_the_newest_batch_is_a_torn_write() {
     twin.apply((1..=2).map(|op| Write::Entry(entry(op, 1, 60))).collect());
     twin.apply((3..=5).map(|op| Write::Entry(entry(op, 1, 60))).collect());
     let (record_4, _) = twin.record_offsets(4);
+    let slot_3 = twin.slot_offset(3);
+    // Op 4 is unreadable in both files: as if neither write reached the disk.
     flip_byte(&twin.wal_path(), record_4 + 2);
+    flip_byte(&twin.headers_path(), twin.slot_offset(4) + 9);
     let durable = twin.reopen();
     // Op 5 may have reached the disk without op 4: the batch keeps only its prefix.
     assert_eq!(ops(&durable.entries), [1, 2, 3]);
     assert_eq!(fs::metadata(twin.wal_path()).expect("stat").len(), record_4);
+    // The header file is cut to match: op 5's slot is gone too.
+    assert_eq!(file_len(&twin.headers_path()), slot_3 + 64);
 }
 
 #[test]

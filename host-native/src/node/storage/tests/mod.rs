@@ -3,6 +3,7 @@
 
 mod damage;
 mod faults;
+mod headers;
 mod semantics;
 mod speed;
 
@@ -69,6 +70,40 @@ pub fn flip_byte(path: &Path, offset: u64) {
     file.write_all_at(&[byte[0] ^ 0x5a], offset).expect("flip the byte");
 }
 
+/// The 4 KiB block of a file holding `offset`, up to the file's end.
+pub fn block_of(path: &Path, offset: u64) -> std::ops::Range<u64> {
+    let start = offset / 4096 * 4096;
+    start..(start + 4096).min(file_len(path))
+}
+
+/// Zeroes the 4 KiB block holding `offset` (up to the file's end), as a lost sector would.
+pub fn zero_block(path: &Path, offset: u64) {
+    let block = block_of(path, offset);
+    let file = OpenOptions::new().write(true).open(path).expect("open for damage");
+    file.write_all_at(&vec![0; (block.end - block.start) as usize], block.start).expect("zero the block");
+}
+
+/// Cuts `bytes` off the end of a file, as a lost tail would.
+pub fn cut_tail(path: &Path, bytes: u64) {
+    let file = OpenOptions::new().write(true).open(path).expect("open for damage");
+    let len = file.metadata().expect("stat").len();
+    file.set_len(len.saturating_sub(bytes)).expect("cut the tail");
+}
+
+pub fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).expect("stat").len()
+}
+
+/// A copy of a data directory, to damage without touching the original.
+pub fn copy_dir(from: &Path) -> TempDir {
+    let to = tempfile::tempdir().expect("a temporary directory");
+    for entry in std::fs::read_dir(from).expect("list") {
+        let entry = entry.expect("an entry");
+        std::fs::copy(entry.path(), to.path().join(entry.file_name())).expect("copy");
+    }
+    to
+}
+
 /// The node's storage and the simulator's, fed the same writes.
 pub struct Twin {
     pub dir: TempDir,
@@ -130,9 +165,32 @@ impl Twin {
         self.storage.wal.path.clone()
     }
 
+    pub fn headers_path(&self) -> std::path::PathBuf {
+        self.storage.wal.headers_path().to_path_buf()
+    }
+
     /// Where the record of the entry at `op` starts, and where its payload starts.
     pub fn record_offsets(&self, op: Op) -> (u64, u64) {
         let located = self.storage.wal.entries.get(&op).expect("the entry is stored");
         (located.payload_offset - super::layout::RECORD_HEADER_BYTES as u64, located.payload_offset)
+    }
+
+    /// Where the record of the entry at `op` ends.
+    pub fn record_end(&self, op: Op) -> u64 {
+        let located = self.storage.wal.entries.get(&op).expect("the entry is stored");
+        located.payload_offset + located.payload_len as u64
+    }
+
+    /// Where the newest slot for `op` sits in the header file.
+    pub fn slot_offset(&self, op: Op) -> u64 {
+        use super::layout::{HeaderSlot, HEADERS_FILE_HEADER_BYTES, HEADER_SLOT_BYTES};
+        let bytes = std::fs::read(self.headers_path()).expect("read the header file");
+        let slots = bytes[HEADERS_FILE_HEADER_BYTES as usize..].chunks(HEADER_SLOT_BYTES);
+        let (index, _) = slots
+            .enumerate()
+            .rev()
+            .find(|(_, slot)| HeaderSlot::decode(slot, self.storage.wal.nonce).is_some_and(|slot| slot.record.op == op))
+            .expect("a slot for the op");
+        HEADERS_FILE_HEADER_BYTES + (index * HEADER_SLOT_BYTES) as u64
     }
 }
