@@ -9,33 +9,36 @@ use serde::{Deserialize, Serialize};
 use crate::checksum::Hasher64;
 use crate::release::Release;
 use crate::replica::membership::{ConfigState, Membership};
-use crate::types::{ClientId, MemberId, Op, RequestNumber, View};
+use crate::types::{ClientId, MemberId, Op, RequestNumber, Tick, View};
 use crate::upgrade::{UpgradeCommand, UpgradeState};
 
-/// What identifies a log entry: the primary of `view` assigned it `op`.
+/// What identifies a log entry: the primary of `view` assigned it `op`, after the
+/// entry whose checksum is `parent`. The parents chain every entry to the whole log
+/// before it (as in TigerBeetle), so one trusted header vouches for every entry
+/// below it: a member can tell which of the entries it holds are the committed ones.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Header {
     pub op: Op,
     /// The view whose primary prepared this entry.
     pub view: View,
-    /// Checksum of `op`, `view` and the body.
+    /// The checksum of the entry at `op - 1` (0 before op 1).
+    pub parent: u64,
+    /// Checksum of `op`, `view`, `parent` and the body.
     pub checksum: u64,
 }
 
-/// One client request inside an entry.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClientRequest {
-    pub client: ClientId,
-    pub request: RequestNumber,
-    /// The state machine's own encoding of the operation.
-    pub operation: Vec<u8>,
+impl Header {
+    /// Whether `body` is the body this header names: undamaged, and the same entry.
+    pub fn covers(&self, body: &Body) -> bool {
+        body.checksum(self.op, self.view, self.parent) == self.checksum
+    }
 }
 
 /// What an entry asks the replicas to do when it commits.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Body {
     /// Client requests, applied in order (one, unless prepares are batched).
-    Requests(Vec<ClientRequest>),
+    Requests(Vec<Request>),
     /// Move the cluster to `release` at this op.
     Upgrade { release: Release },
     /// An operator's upgrade command: propose, cancel, or switch auto-upgrade.
@@ -52,16 +55,18 @@ pub struct Reconfiguration {
 }
 
 impl Body {
-    pub fn checksum(&self, op: Op, view: View) -> u64 {
+    pub fn checksum(&self, op: Op, view: View, parent: u64) -> u64 {
         let mut hasher = Hasher64::new();
         hasher.write_u64(op);
         hasher.write_u64(view);
+        hasher.write_u64(parent);
         match self {
             Body::Requests(requests) => {
                 hasher.write_u64(0);
                 hasher.write_u64(requests.len() as u64);
                 for request in requests {
                     hasher.write_u64(request.client);
+                    hasher.write_u64(request.session);
                     hasher.write_u64(request.request);
                     hasher.write_bytes(&request.operation);
                 }
@@ -104,14 +109,14 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub fn new(op: Op, view: View, body: Body) -> Self {
-        let checksum = body.checksum(op, view);
-        Self { header: Header { op, view, checksum }, body }
+    pub fn new(op: Op, view: View, parent: u64, body: Body) -> Self {
+        let checksum = body.checksum(op, view, parent);
+        Self { header: Header { op, view, parent, checksum }, body }
     }
 
     /// True when the body still matches the header, i.e. the entry is undamaged.
     pub fn is_intact(&self) -> bool {
-        self.body.checksum(self.header.op, self.header.view) == self.header.checksum
+        self.header.covers(&self.body)
     }
 }
 
@@ -122,11 +127,49 @@ pub struct Slot {
     pub body: Option<Body>,
 }
 
+/// A client's request, as sent to the primary and as carried in a log entry.
+///
+/// A client first registers (`request` 0, `session` 0, no operation): the op that commits
+/// the registration is its session, which every later request names. Sessions are
+/// bounded and the oldest is evicted; a request naming a session that is gone is
+/// refused (`session-evicted`) rather than executed again, as in TigerBeetle.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
     pub client: ClientId,
+    /// The op that committed this client's registration; 0 for the registration itself.
+    pub session: Op,
     pub request: RequestNumber,
+    /// The state machine's own encoding of the operation.
     pub operation: Vec<u8>,
+}
+
+impl Request {
+    /// A client's first request: it opens a session and executes nothing.
+    pub fn register(client: ClientId) -> Self {
+        Self { client, session: 0, request: 0, operation: Vec::new() }
+    }
+
+    pub fn is_register(&self) -> bool {
+        self.request == 0
+    }
+}
+
+/// A membership and the Reconfigure entry that set it (`op` 0: the initial one).
+/// Members carry the newest they know in view-change messages and heartbeats, so that
+/// one whose log lacks a reconfiguration still finds the members that count, a standby
+/// learns it was promoted, and a removed member learns it was removed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigStamp {
+    pub op: Op,
+    /// The view whose primary prepared the change (0 for the initial membership).
+    pub view: View,
+    /// The checksum of the Reconfigure entry (0 for the initial membership): a member
+    /// whose log holds that entry knows, from a committed stamp, that its log is
+    /// committed that far (the entry's parents vouch for every entry before it).
+    pub checksum: u64,
+    pub membership: Membership,
+    /// Whether the sender knows the change committed: only then does it say who leads.
+    pub committed: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,6 +215,15 @@ pub struct PrepareOk {
 pub struct Commit {
     pub view: View,
     pub commit: Op,
+    /// The primary's clock when it sent this; followers echo it in their `Heartbeat`, so
+    /// the primary knows a quorum heard it at least this recently (its lease).
+    pub sent_at: Tick,
+    /// How long, from its receipt, a standby may serve reads on what this primary told
+    /// it: what is left of the primary's lease. 0 when the primary holds none.
+    pub lease_remaining_ticks: Tick,
+    /// The committed configuration, so that members whose log lacks a reconfiguration
+    /// (a removed member cut off while it committed) learn it.
+    pub config: ConfigStamp,
     /// The primary's newest checkpoint: a member behind it needs state transfer.
     pub checkpoint: Op,
     /// The primary's binary release (what it advertises).
@@ -191,12 +243,23 @@ pub struct Heartbeat {
     pub op: Op,
     pub commit: Op,
     pub release: Release,
+    /// The `sent_at` of the primary's `Commit` this answers.
+    pub echo_sent_at: Tick,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StartViewChange {
     pub view: View,
     pub from: MemberId,
+    /// Sent by the primary of the view before, giving way with no lease outstanding:
+    /// its followers may leave that view at once, without waiting out their timeout.
+    pub handing_over: bool,
+    /// The sender sent its DoViewChange for this view and can never go back to an
+    /// older one: the cluster must come to this view, even from a healthy primary.
+    pub promised: bool,
+    /// The sender's newest configuration: a member whose log lacks it counts the votes
+    /// it names, and a standby it promotes joins in.
+    pub config: ConfigStamp,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,9 +278,16 @@ pub struct DoViewChange {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StartView {
     pub view: View,
+    /// The view's primary: fixed when the view starts, whatever commits during it.
+    pub from: MemberId,
     pub commit: Op,
+    /// The primary's committed configuration (its Reconfigure entry may be older than the window).
+    pub config: ConfigStamp,
     /// The primary's window starts after this op.
     pub checkpoint: Op,
+    /// The checksum of the entry at `checkpoint`: a follower whose log reaches that far
+    /// keeps whatever of its own chains to it, committed for sure.
+    pub checkpoint_checksum: u64,
     /// The primary's whole window: every header, and the body where it holds one (a
     /// damaged history slot has none, and followers keep or repair their own).
     pub slots: Vec<Slot>,
@@ -241,6 +311,9 @@ pub struct RecoveryResponse {
     pub view: View,
     pub nonce: u64,
     pub from: MemberId,
+    /// The responder's newest configuration: a member that lost its disk counts answers
+    /// against the current configuration, not the one it was formatted with.
+    pub config: ConfigStamp,
     /// Set only by the primary of `view`: its log, to adopt.
     pub primary_log: Option<StartView>,
 }

@@ -19,6 +19,11 @@ pub trait StateMachine {
     fn digest(&self) -> u64;
     fn snapshot(&self) -> Vec<u8>;
     fn restore(&mut self, snapshot: &[u8]) -> Result<(), SnapshotError>;
+    /// The encoded result of a request the replica refused without applying it, such
+    /// as one whose session was evicted (`code` is the spec's kebab-case code).
+    fn refusal(code: &str) -> Vec<u8>
+    where
+        Self: Sized;
 }
 
 /// Commands of the key-value machine.
@@ -165,6 +170,10 @@ impl StateMachine for KvStore {
 
     fn digest(&self) -> u64 {
         self.digest
+    }
+
+    fn refusal(code: &str) -> Vec<u8> {
+        KvResult::Error(String::from(code)).encode()
     }
 
     fn snapshot(&self) -> Vec<u8> {

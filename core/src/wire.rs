@@ -329,8 +329,8 @@ pub fn decode(expected_cluster: u64, bytes: &[u8]) -> Result<(Message, usize), W
 mod tests {
     use super::*;
     use crate::message::{
-        Body, Checkpoint, CheckpointData, ClientRequest, Commit, DoViewChange, Entry, Header, Prepare, PrepareOk,
-        RecoveryResponse, Reply, Request, Slot, StartView,
+        Body, Checkpoint, CheckpointData, Commit, ConfigStamp, DoViewChange, Entry, Header, Prepare, PrepareOk,
+        RecoveryResponse, Reply, Request, Slot, StartView, StartViewChange,
     };
     use crate::release::Release;
     use crate::upgrade::{UpgradeCommand, UpgradeState};
@@ -343,24 +343,42 @@ mod tests {
         Entry::new(
             op,
             2,
+            op * 7,
             Body::Requests(vec![
-                ClientRequest { client: 9, request: 1, operation: b"set x 1".to_vec() },
-                ClientRequest { client: 10, request: 4, operation: Vec::new() },
+                Request { client: 9, session: 3, request: 1, operation: b"set x 1".to_vec() },
+                Request::register(10),
             ]),
         )
+    }
+
+    fn config() -> ConfigStamp {
+        ConfigStamp {
+            op: 4,
+            view: 1,
+            checksum: 44,
+            membership: crate::replica::Membership::initial(3, 1).promote(3, None),
+            committed: true,
+        }
     }
 
     fn samples() -> Vec<Message> {
         let release = Release::new(1, 2, 3);
         vec![
-            Message::Request(Request { client: 1, request: 2, operation: b"get x".to_vec() }),
+            Message::Request(Request { client: 1, session: 7, request: 2, operation: b"get x".to_vec() }),
+            Message::StartViewChange(StartViewChange {
+                view: 3,
+                from: 1,
+                handing_over: true,
+                promised: true,
+                config: config(),
+            }),
             Message::Reply(Reply { view: 3, client: 1, request: 2, op: 9, result: vec![0xff; 300] }),
             Message::Prepare(Prepare { view: 2, commit: 6, entry: requests(7) }),
-            Message::Prepare(Prepare { view: 2, commit: 7, entry: Entry::new(8, 2, Body::Upgrade { release }) }),
+            Message::Prepare(Prepare { view: 2, commit: 7, entry: Entry::new(8, 2, 77, Body::Upgrade { release }) }),
             Message::Prepare(Prepare {
                 view: 2,
                 commit: 8,
-                entry: Entry::new(9, 2, Body::UpgradeControl(UpgradeCommand::Auto(false))),
+                entry: Entry::new(9, 2, 88, Body::UpgradeControl(UpgradeCommand::Auto(false))),
             }),
             Message::Prepare(Prepare {
                 view: 2,
@@ -368,6 +386,7 @@ mod tests {
                 entry: Entry::new(
                     10,
                     2,
+                    99,
                     Body::Reconfigure(crate::message::Reconfiguration {
                         promoted: 3,
                         replaced: Some(1),
@@ -376,7 +395,17 @@ mod tests {
                 ),
             }),
             Message::PrepareOk(PrepareOk { view: 2, op: 7, from: 1, release }),
-            Message::Commit(Commit { view: 2, commit: 7, checkpoint: 0, release, cluster_release: release, from: 0 }),
+            Message::Commit(Commit {
+                view: 2,
+                commit: 7,
+                sent_at: 900,
+                lease_remaining_ticks: 250,
+                config: config(),
+                checkpoint: 0,
+                release,
+                cluster_release: release,
+                from: 0,
+            }),
             Message::DoViewChange(DoViewChange {
                 view: 4,
                 from: 2,
@@ -385,17 +414,21 @@ mod tests {
                 checkpoint: 5,
                 slots: vec![
                     Slot { header: requests(6).header, body: Some(requests(6).body) },
-                    Slot { header: Header { op: 7, view: 2, checksum: 42 }, body: None },
+                    Slot { header: Header { op: 7, view: 2, parent: 1, checksum: 42 }, body: None },
                 ],
             }),
             Message::RecoveryResponse(RecoveryResponse {
                 view: 4,
                 nonce: u64::MAX,
                 from: 0,
+                config: config(),
                 primary_log: Some(StartView {
                     view: 4,
+                    from: 1,
                     commit: 6,
+                    config: config(),
                     checkpoint: 5,
+                    checkpoint_checksum: 55,
                     slots: vec![Slot { header: requests(6).header, body: Some(requests(6).body) }],
                 }),
             }),
@@ -524,7 +557,12 @@ mod tests {
 
     #[test]
     fn try_encode_refuses_an_oversized_message() {
-        let message = Message::Request(Request { client: 1, request: 1, operation: vec![0; FRAME_PAYLOAD_MAX_BYTES] });
+        let message = Message::Request(Request {
+            client: 1,
+            session: 1,
+            request: 1,
+            operation: vec![0; FRAME_PAYLOAD_MAX_BYTES],
+        });
         match try_encode(CLUSTER_ID, &message) {
             Err(WireError::TooLarge { length_bytes }) => assert!(length_bytes > FRAME_PAYLOAD_MAX_BYTES),
             other => panic!("expected TooLarge, got {other:?}"),
@@ -599,17 +637,33 @@ mod tests {
 #[cfg(test)]
 mod release_compatibility {
     use super::*;
-    use crate::message::{Commit, Heartbeat, PrepareOk, ReadRequest, Request};
+    use crate::message::{Commit, ConfigStamp, Heartbeat, PrepareOk, ReadRequest, Request};
     use crate::release::KNOWN_RELEASES;
     use alloc::vec;
 
     fn one_of_each_kind() -> Vec<Message> {
         let release = crate::release::NEWEST_RELEASE;
         vec![
-            Message::Request(Request { client: 1, request: 1, operation: vec![1] }),
+            Message::Request(Request { client: 1, session: 1, request: 1, operation: vec![1] }),
             Message::PrepareOk(PrepareOk { view: 1, op: 2, from: 1, release }),
-            Message::Commit(Commit { view: 1, commit: 2, checkpoint: 0, release, cluster_release: release, from: 1 }),
-            Message::Heartbeat(Heartbeat { view: 1, from: 3, op: 2, commit: 2, release }),
+            Message::Commit(Commit {
+                view: 1,
+                commit: 2,
+                sent_at: 5,
+                lease_remaining_ticks: 0,
+                config: ConfigStamp {
+                    op: 0,
+                    view: 0,
+                    checksum: 0,
+                    membership: crate::replica::Membership::initial(3, 1),
+                    committed: true,
+                },
+                checkpoint: 0,
+                release,
+                cluster_release: release,
+                from: 1,
+            }),
+            Message::Heartbeat(Heartbeat { view: 1, from: 3, op: 2, commit: 2, release, echo_sent_at: 5 }),
             Message::ReadRequest(ReadRequest { client: 1, request: 2, operation: vec![2], min_op: 1 }),
         ]
     }

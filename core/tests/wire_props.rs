@@ -7,7 +7,7 @@ use proptest::prelude::*;
 
 use viewstamp_core::checksum::Hasher64;
 use viewstamp_core::message::{
-    Body, Checkpoint, CheckpointData, ClientRequest, Commit, DoViewChange, Entry, Header, Heartbeat, Message, Prepare,
+    Body, Checkpoint, CheckpointData, Commit, ConfigStamp, DoViewChange, Entry, Header, Heartbeat, Message, Prepare,
     PrepareOk, ReadRequest, Recovery, RecoveryResponse, Reply, Request, RequestCheckpoint, RequestPrepare,
     RequestStartView, Slot, StartView, StartViewChange,
 };
@@ -45,11 +45,22 @@ fn upgrade_command() -> impl Strategy<Value = UpgradeCommand> {
     ]
 }
 
-fn client_request() -> impl Strategy<Value = ClientRequest> {
-    (number(), number(), bytes(24)).prop_map(|(client, request, operation)| ClientRequest {
+fn client_request() -> impl Strategy<Value = Request> {
+    (number(), number(), number(), bytes(24)).prop_map(|(client, session, request, operation)| Request {
         client,
+        session,
         request,
         operation,
+    })
+}
+
+fn config() -> impl Strategy<Value = ConfigStamp> {
+    (number(), number(), 1..=5u8, 0..=3u8).prop_map(|(op, view, replicas, standbys)| ConfigStamp {
+        op,
+        view,
+        checksum: op ^ view,
+        membership: viewstamp_core::replica::Membership::initial(replicas, standbys),
+        committed: op % 2 == 0,
     })
 }
 
@@ -68,11 +79,16 @@ fn body() -> impl Strategy<Value = Body> {
 }
 
 fn header() -> impl Strategy<Value = Header> {
-    (number(), number(), any::<u64>()).prop_map(|(op, view, checksum)| Header { op, view, checksum })
+    (number(), number(), any::<u64>(), any::<u64>()).prop_map(|(op, view, parent, checksum)| Header {
+        op,
+        view,
+        parent,
+        checksum,
+    })
 }
 
 fn entry() -> impl Strategy<Value = Entry> {
-    (number(), number(), body()).prop_map(|(op, view, body)| Entry::new(op, view, body))
+    (number(), number(), any::<u64>(), body()).prop_map(|(op, view, parent, body)| Entry::new(op, view, parent, body))
 }
 
 fn slot() -> impl Strategy<Value = Slot> {
@@ -83,12 +99,17 @@ fn slot() -> impl Strategy<Value = Slot> {
 }
 
 fn start_view() -> impl Strategy<Value = StartView> {
-    (number(), number(), number(), vec(slot(), 0..4)).prop_map(|(view, commit, checkpoint, slots)| StartView {
-        view,
-        commit,
-        checkpoint,
-        slots,
-    })
+    (number(), number(), config(), (number(), any::<u64>()), vec(slot(), 0..4)).prop_map(
+        |(view, commit, config, (checkpoint, checkpoint_checksum), slots)| StartView {
+            view,
+            from: (view % 7) as u8,
+            commit,
+            config,
+            checkpoint,
+            checkpoint_checksum,
+            slots,
+        },
+    )
 }
 
 fn upgrade_state() -> impl Strategy<Value = UpgradeState> {
@@ -109,8 +130,7 @@ fn member() -> impl Strategy<Value = u8> {
 
 fn message() -> impl Strategy<Value = Message> {
     prop_oneof![
-        1 => (number(), number(), bytes(32))
-            .prop_map(|(client, request, operation)| Message::Request(Request { client, request, operation })),
+        1 => client_request().prop_map(Message::Request),
         1 => (number(), number(), number(), number(), bytes(32)).prop_map(|(view, client, request, op, result)| {
             Message::Reply(Reply { view, client, request, op, result })
         }),
@@ -121,15 +141,31 @@ fn message() -> impl Strategy<Value = Message> {
             .prop_map(|(view, commit, entry)| Message::Prepare(Prepare { view, commit, entry })),
         1 => (number(), number(), member(), release())
             .prop_map(|(view, op, from, release)| Message::PrepareOk(PrepareOk { view, op, from, release })),
-        1 => (number(), number(), number(), release(), release(), member()).prop_map(
-            |(view, commit, checkpoint, release, cluster_release, from)| {
-                Message::Commit(Commit { view, commit, checkpoint, release, cluster_release, from })
+        1 => (number(), number(), (number(), number(), config()), number(), release(), release(), member()).prop_map(
+            |(view, commit, (sent_at, lease_remaining_ticks, config), checkpoint, release, cluster_release, from)| {
+                Message::Commit(Commit {
+                    view,
+                    commit,
+                    sent_at,
+                    lease_remaining_ticks,
+                    config,
+                    checkpoint,
+                    release,
+                    cluster_release,
+                    from,
+                })
             }
         ),
-        1 => (number(), member(), number(), number(), release()).prop_map(|(view, from, op, commit, release)| {
-            Message::Heartbeat(Heartbeat { view, from, op, commit, release })
-        }),
-        1 => (number(), member()).prop_map(|(view, from)| Message::StartViewChange(StartViewChange { view, from })),
+        1 => (number(), member(), number(), number(), release(), number()).prop_map(
+            |(view, from, op, commit, release, echo_sent_at)| {
+                Message::Heartbeat(Heartbeat { view, from, op, commit, release, echo_sent_at })
+            }
+        ),
+        1 => (number(), member(), any::<bool>(), any::<bool>(), config()).prop_map(
+            |(view, from, handing_over, promised, config)| {
+                Message::StartViewChange(StartViewChange { view, from, handing_over, promised, config })
+            }
+        ),
         3 => (number(), member(), number(), number(), number(), vec(slot(), 0..5)).prop_map(
             |(view, from, log_view, commit, checkpoint, slots)| {
                 Message::DoViewChange(DoViewChange { view, from, log_view, commit, checkpoint, slots })
@@ -138,9 +174,11 @@ fn message() -> impl Strategy<Value = Message> {
         1 => start_view().prop_map(Message::StartView),
         1 => (number(), member()).prop_map(|(view, from)| Message::RequestStartView(RequestStartView { view, from })),
         1 => (member(), any::<u64>()).prop_map(|(from, nonce)| Message::Recovery(Recovery { from, nonce })),
-        1 => (number(), any::<u64>(), member(), option::of(start_view())).prop_map(|(view, nonce, from, primary_log)| {
-            Message::RecoveryResponse(RecoveryResponse { view, nonce, from, primary_log })
-        }),
+        1 => (number(), any::<u64>(), member(), config(), option::of(start_view())).prop_map(
+            |(view, nonce, from, config, primary_log)| {
+                Message::RecoveryResponse(RecoveryResponse { view, nonce, from, config, primary_log })
+            }
+        ),
         1 => (number(), member(), number(), option::of(any::<u64>())).prop_map(|(view, from, op, checksum)| {
             Message::RequestPrepare(RequestPrepare { view, from, op, checksum })
         }),

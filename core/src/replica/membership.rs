@@ -34,6 +34,10 @@ impl Membership {
         &self.standbys
     }
 
+    pub fn removed(&self) -> &[MemberId] {
+        &self.removed
+    }
+
     /// Every member id this cluster knows, whatever its role.
     pub fn member_count(&self) -> u8 {
         (self.active.len() + self.standbys.len() + self.removed.len()) as u8
@@ -71,7 +75,7 @@ impl Membership {
     /// (which becomes removed), or appended to the active replicas. Callers check the
     /// roles first.
     pub fn promote(&self, standby: MemberId, replaced: Option<MemberId>) -> Membership {
-        debug_assert!(self.standbys.contains(&standby));
+        assert!(self.standbys.contains(&standby), "only a standby is promoted");
         let mut next = self.clone();
         next.standbys.retain(|member| *member != standby);
         match replaced {
@@ -123,6 +127,8 @@ pub struct PromotionEvent {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfigChange {
     pub op: crate::types::Op,
+    /// The checksum of the Reconfigure entry.
+    pub checksum: u64,
     /// The view whose primary prepared the change.
     pub view: View,
     pub previous: Membership,

@@ -5,17 +5,20 @@
 //! Nothing is acknowledged (PrepareOk, DoViewChange, StartView) before the writes it
 //! depends on were reported durable.
 
+pub mod advertised;
 pub mod io;
 pub mod log;
 pub mod membership;
 pub mod sessions;
 
+mod heartbeat;
 mod normal;
 pub mod reconfig;
 mod repair;
 mod scrub;
 mod standby_reads;
 mod upgrading;
+mod validate;
 mod view_change;
 
 use alloc::collections::{BTreeMap, VecDeque};
@@ -27,7 +30,7 @@ pub use membership::Membership;
 pub use reconfig::ReconfigStatus;
 pub use sessions::Sessions;
 
-use crate::message::{CheckpointData, DoViewChange, Entry, Header, Message, Request};
+use crate::message::{CheckpointData, ConfigStamp, DoViewChange, Entry, Header, Message, Request};
 use crate::prng::Prng;
 use crate::release::{Feature, Release};
 use crate::standby::{HealthStats, StandbyManager, StandbyOptions, StandbyView};
@@ -97,8 +100,13 @@ pub struct Options {
     pub primary_timeout_ticks: Tick,
     /// Random extra wait, so that backups do not all time out at once.
     pub timeout_jitter_ticks: Tick,
-    /// A view change that has not finished in this long moves on to the next view.
+    /// A view change that has not finished in this long moves on to the next view,
+    /// once a quorum voted for it.
     pub view_change_timeout_ticks: Tick,
+    /// A primary that has not heard from a quorum for this long gives way (Raft's
+    /// CheckQuorum). It is also the primary's lease: below `primary_timeout_ticks`, so
+    /// that no other primary can exist while a standby reads on it.
+    pub quorum_timeout_ticks: Tick,
     pub prepare_timeout_ticks: Tick,
     pub repair_interval_ticks: Tick,
     pub recovery_interval_ticks: Tick,
@@ -118,6 +126,9 @@ pub struct Options {
     pub auto_promote_after_ticks: Option<Tick>,
     /// Record what each applied op did, for checkers (`poll_applied`).
     pub report_applied: bool,
+    /// Clients `1 ..= N` have sessions from the start (session 0), as if registered
+    /// before the cluster's first op: the simulator's scripted clients. 0 for nodes.
+    pub preregistered_clients: u64,
     pub seed: u64,
 }
 
@@ -133,6 +144,7 @@ impl Options {
             primary_timeout_ticks: 400,
             timeout_jitter_ticks: 150,
             view_change_timeout_ticks: 500,
+            quorum_timeout_ticks: 300,
             prepare_timeout_ticks: 60,
             repair_interval_ticks: 40,
             recovery_interval_ticks: 200,
@@ -144,6 +156,7 @@ impl Options {
             standby_read_lag_ops: 16,
             auto_promote_after_ticks: None,
             report_applied: false,
+            preregistered_clients: 0,
             seed: 0,
         }
     }
@@ -154,6 +167,11 @@ impl Options {
 
     pub fn checkpoint_interval_ops(&self) -> Op {
         (self.log_bound_ops / 4).max(1)
+    }
+
+    /// The most slots a log window holds: the bound, plus the uncommitted pipeline.
+    pub fn window_max_ops(&self) -> Op {
+        self.log_bound_ops + self.pipeline_max_ops + 1
     }
 }
 
@@ -186,6 +204,12 @@ pub struct AppliedRequest {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     pub messages_dropped: u64,
+    /// Messages that failed validation (see `validate.rs`): counted and dropped.
+    pub messages_invalid: u64,
+    /// Times this member gave up being primary for want of a quorum.
+    pub abdications: u64,
+    /// Requests refused because their session was evicted.
+    pub sessions_evicted_refused: u64,
     pub requests_dropped: u64,
     pub view_changes: u64,
     pub repairs_requested: u64,
@@ -225,8 +249,12 @@ pub struct Replica<S: StateMachine> {
     halt: Option<HaltReason>,
     view: View,
     log_view: View,
-    /// The newest view whose superblock is durable.
+    /// The newest view whose superblock is durable: the newest view this member has
+    /// promised (by a DoViewChange or by adopting its log) never to leave for an older one.
     durable_view: View,
+    /// The newest release any superblock of this member recorded: superblocks never
+    /// record less, so an old binary halts at every restart once the cluster moved on.
+    durable_release: Release,
     log: Log,
     /// Every op up to here is durable with a body, contiguously.
     durable_op: Op,
@@ -234,6 +262,9 @@ pub struct Replica<S: StateMachine> {
     commit_max: Op,
     /// Every op up to here is applied to the state machine.
     applied: Op,
+    /// The checksum of the entry at `applied`: what the next entry names as its parent
+    /// when the window holds nothing after it.
+    applied_checksum: u64,
     state: S,
     sessions: Sessions,
     upgrade: UpgradeState,
@@ -246,9 +277,12 @@ pub struct Replica<S: StateMachine> {
     // Primary.
     /// The highest op each member acknowledged as durable in this view.
     acked: [Op; MEMBERS_MAX],
-    advertised: [Option<Release>; MEMBERS_MAX],
-    /// When the primary last heard from each member (for automatic promotion).
+    advertised: advertised::Advertisements,
+    /// When the primary last heard from each member in this view.
     last_heard_at: [Tick; MEMBERS_MAX],
+    /// The newest of the primary's `Commit.sent_at` each member echoed in this view:
+    /// the member heard this primary at least that recently (the primary's lease).
+    heard_round_at: [Option<Tick>; MEMBERS_MAX],
     request_queue: VecDeque<Request>,
     inflight: BTreeMap<ClientId, RequestNumber>,
 
@@ -269,6 +303,26 @@ pub struct Replica<S: StateMachine> {
     known_primary: Option<(View, MemberId)>,
     /// A view change a voter drew this standby into (see `on_start_view_change`).
     drafted_view: Option<View>,
+    /// The newest configuration another member named that our log does not hold yet:
+    /// where to send votes, and whose votes to count, until the log catches up.
+    config_hint: Option<ConfigStamp>,
+    /// The newest committed configuration a primary named, when newer than ours: a
+    /// member it removed stops taking part even before its log learns it.
+    committed_hint: Option<ConfigStamp>,
+    /// Until when a standby may serve reads: what its primary's lease had left.
+    read_lease_until: Tick,
+    /// The newest committed cluster release a primary named: a standby that has not
+    /// applied it yet knows reads are on, and that it is behind.
+    announced_release: Release,
+    /// When this primary began serving its view.
+    serving_since: Tick,
+    /// The latest end of a lease this primary handed to standbys.
+    lease_granted_until: Tick,
+    /// This primary is to hand over, to at least this view, once no lease is left: a
+    /// reconfiguration committed, or a member promised a later view and cannot come back.
+    hand_over_to: Option<View>,
+    /// The view this member moved to as the primary handing over (its votes say so).
+    handing_over_view: Option<View>,
 
     /// The primary's watch over standbys: health, lag, promotable.
     standbys: StandbyManager,
@@ -289,6 +343,8 @@ pub struct Replica<S: StateMachine> {
     pending: VecDeque<(u64, Pending)>,
     next_persist_id: u64,
     applied_notes: VecDeque<Applied>,
+    /// Why the last message was dropped as invalid, for the host to log.
+    invalid_dropped: Option<&'static str>,
     pub counters: Counters,
 }
 
@@ -317,7 +373,7 @@ pub fn format_durable_with_checkpoint<S: StateMachine>(options: &Options, empty_
 }
 
 fn zero_header() -> Header {
-    Header { op: 0, view: 0, checksum: 0 }
+    Header { op: 0, view: 0, parent: 0, checksum: 0 }
 }
 
 impl<S: StateMachine> Replica<S> {
@@ -345,9 +401,14 @@ impl<S: StateMachine> Replica<S> {
             upgrade: UpgradeState::new(options.initial_release),
             config: initial_config,
             state: Vec::new(),
-            sessions: Vec::new(),
+            sessions: Sessions::preregistered(options.preregistered_clients).encode(),
         });
         let prng = Prng::new(options.seed ^ (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ now);
+        let initial_release = options.initial_release;
+        assert!(
+            options.quorum_timeout_ticks < options.primary_timeout_ticks,
+            "a primary's lease must end before its followers may elect another"
+        );
         let standbys = StandbyManager::new(
             StandbyOptions {
                 health_timeout_ticks: 3 * options.heartbeat_interval_ticks,
@@ -366,17 +427,20 @@ impl<S: StateMachine> Replica<S> {
             view: 0,
             log_view: 0,
             durable_view: 0,
-            log: Log::new(checkpoint.op),
+            durable_release: initial_release,
+            log: Log::new(checkpoint.op, Some(checkpoint.last_header.checksum)),
             durable_op: checkpoint.op,
             commit_max: checkpoint.op,
             applied: checkpoint.op,
+            applied_checksum: checkpoint.last_header.checksum,
             state,
             sessions: Sessions::default(),
             checkpoint,
             future: BTreeMap::new(),
             acked: [0; MEMBERS_MAX],
-            advertised: [None; MEMBERS_MAX],
+            advertised: advertised::Advertisements::default(),
             last_heard_at: [now; MEMBERS_MAX],
+            heard_round_at: [None; MEMBERS_MAX],
             request_queue: VecDeque::new(),
             inflight: BTreeMap::new(),
             prepare_ok_sent: 0,
@@ -387,6 +451,14 @@ impl<S: StateMachine> Replica<S> {
             installing: false,
             backup_of_view: None,
             drafted_view: None,
+            config_hint: None,
+            committed_hint: None,
+            read_lease_until: 0,
+            announced_release: initial_release,
+            serving_since: now,
+            lease_granted_until: now,
+            hand_over_to: None,
+            handing_over_view: None,
             known_primary: None,
             standbys,
             last_primary_contact_at: now,
@@ -401,17 +473,22 @@ impl<S: StateMachine> Replica<S> {
             pending: VecDeque::new(),
             next_persist_id: 1,
             applied_notes: VecDeque::new(),
+            invalid_dropped: None,
             counters: Counters::default(),
         };
-        replica.advertised[id as usize] = Some(replica.options.binary_release);
+        replica.advertised.begin_view(id, replica.options.binary_release);
         if durable.checkpoint.is_some() {
             let restored = replica.state.restore(&replica.checkpoint.state).is_ok();
             let sessions = Sessions::decode(&replica.checkpoint.sessions);
             assert!(restored && sessions.is_some(), "a checkpoint that passed its checksum decodes");
             replica.sessions = sessions.unwrap_or_default();
+        } else {
+            replica.sessions = Sessions::preregistered(replica.options.preregistered_clients);
         }
         let durable_release = durable.superblock.as_ref().map_or(replica.upgrade.release, |s| s.release);
         let cluster = durable_release.max(replica.upgrade.release);
+        replica.durable_release = cluster;
+        replica.announced_release = cluster;
         if cluster > replica.options.binary_release {
             replica.halt(HaltReason::BinaryTooOld { binary: replica.options.binary_release, cluster });
             return replica;
@@ -441,13 +518,17 @@ impl<S: StateMachine> Replica<S> {
             (Some(first), Some(last)) if last >= self.checkpoint.op => first.header().op - 1,
             _ => self.checkpoint.op,
         };
-        self.log.reset(run_base.max(superblock.log_start));
+        let base = run_base.max(superblock.log_start);
+        let base_checksum = (base == self.checkpoint.op).then_some(self.checkpoint.last_header.checksum);
+        self.log.reset(base, base_checksum);
         for stored in entries.into_iter().skip(run_start) {
             let op = stored.header().op;
             if op <= self.log.base() {
                 continue;
             }
-            if op != self.log.op() + 1 {
+            if !self.log.chains(&stored.header()) {
+                // Writes complete in order, so a stored run is one chain; a break can
+                // only be an older history: what follows is this view's.
                 break;
             }
             let slot = match stored {
@@ -456,17 +537,23 @@ impl<S: StateMachine> Replica<S> {
             };
             self.log.push(slot);
         }
-        self.awaiting_checkpoint = self.applied < self.log.base();
+        self.bound_window();
         self.durable_op = self.log.durable_through(self.checkpoint.op);
+        // The primary of this view, as the log tells it now: fixed for the view, so a
+        // reconfiguration this member later learns committed cannot move it.
+        if self.log_view == self.view {
+            self.known_primary = Some((self.view, self.primary_of(self.view)));
+        }
         if !self.is_voter(self.id) {
             self.status = Status::Normal;
             self.set_primary_timeout();
+            self.announce_restart(fresh);
             return;
         }
         if self.log_view == self.view && self.primary_of(self.view) != self.id {
             self.status = Status::Normal;
             self.set_primary_timeout();
-            self.timers.repair_at = Some(self.now + self.options.repair_interval_ticks);
+            self.announce_restart(fresh);
         } else if self.log_view == self.view && fresh {
             self.status = Status::Normal;
             self.timers.heartbeat_at = Some(self.now);
@@ -475,10 +562,42 @@ impl<S: StateMachine> Replica<S> {
             // reached backups, so it hands over to the next view.
             self.start_view_change(self.view + 1);
         } else {
-            let view = self.view;
             self.status = Status::ViewChange;
-            self.begin_view_change_round(view);
+            self.begin_view_change_round();
         }
+    }
+
+    /// A follower back from a restart says at once which binary it runs (a primary
+    /// must not go on what the member's previous incarnation advertised) and asks for
+    /// whatever its log lacks, rather than waiting for the next heartbeat and repair round.
+    fn announce_restart(&mut self, fresh: bool) {
+        if fresh {
+            // A freshly formatted member: nothing to announce or repair yet.
+            Self::arm(&mut self.timers.repair_at, self.now + self.options.repair_interval_ticks);
+            return;
+        }
+        let heartbeat = crate::message::Heartbeat {
+            view: self.view,
+            from: self.id,
+            op: self.log.op(),
+            commit: self.applied,
+            release: self.options.binary_release,
+            echo_sent_at: 0,
+        };
+        let primary = self.primary_hint();
+        self.send(primary, Message::Heartbeat(heartbeat));
+        Self::arm(&mut self.timers.repair_at, self.now);
+    }
+
+    /// Keep the window within its bound: the oldest slots go first. A member left
+    /// behind its window waits for state transfer, as after a long partition.
+    fn bound_window(&mut self) {
+        let excess = (self.log.len() as Op).saturating_sub(self.options.window_max_ops());
+        if excess > 0 {
+            let base = self.log.base() + excess;
+            self.log.trim_before(base + 1);
+        }
+        self.awaiting_checkpoint = self.applied < self.log.base();
     }
 
     fn halt(&mut self, reason: HaltReason) {
@@ -519,6 +638,11 @@ impl<S: StateMachine> Replica<S> {
     pub fn handle_message(&mut self, now: Tick, message: Message) {
         self.now = now;
         if self.status == Status::Halted {
+            return;
+        }
+        if let Some(reason) = self.invalid_reason(&message) {
+            self.counters.messages_invalid += 1;
+            self.invalid_dropped = Some(reason);
             return;
         }
         match message {
@@ -641,6 +765,11 @@ impl<S: StateMachine> Replica<S> {
         self.applied_notes.pop_front()
     }
 
+    /// Why the last message handed in was dropped as invalid (once), for the host's log.
+    pub fn take_invalid_reason(&mut self) -> Option<&'static str> {
+        self.invalid_dropped.take()
+    }
+
     /// The earliest tick at which `handle_timeout` has work to do.
     pub fn poll_timeout(&self) -> Option<Tick> {
         if self.status == Status::Halted {
@@ -729,7 +858,7 @@ impl<S: StateMachine> Replica<S> {
         self.options.binary_release
     }
     pub fn advertised(&self, member: MemberId) -> Option<Release> {
-        self.advertised.get(member as usize).copied().flatten()
+        self.advertised.latest(member)
     }
     pub fn feature_enabled(&self, feature: Feature) -> bool {
         feature.enabled_at(self.upgrade.release)
@@ -745,7 +874,12 @@ impl<S: StateMachine> Replica<S> {
     /// The member this one believes is the primary of its current view: where a host
     /// forwards client requests. Only a hint: it may be stale or mid view change.
     pub fn primary_hint(&self) -> MemberId {
-        self.primary_of(self.view)
+        match self.known_primary {
+            Some((view, primary)) if view == self.view => primary,
+            _ => self
+                .hint_for_view(self.view)
+                .map_or_else(|| self.primary_of(self.view), |hint| hint.primary_of(self.view)),
+        }
     }
     /// Primary of its view and in normal status: the member that takes requests.
     pub fn is_serving_primary(&self) -> bool {
@@ -775,6 +909,15 @@ impl<S: StateMachine> Replica<S> {
         self.outbox.push_back(Outgoing { to: Destination::Member(to), message });
     }
 
+    /// Every other member, whatever our log says of its role.
+    fn send_to_all(&mut self, message: &Message) {
+        for member in 0..self.options.member_count() {
+            if member != self.id {
+                self.outbox.push_back(Outgoing { to: Destination::Member(member), message: message.clone() });
+            }
+        }
+    }
+
     /// Every member whose votes count: the active replicas, and while a
     /// reconfiguration is uncommitted, the ones it replaces.
     fn send_to_replicas(&mut self, message: &Message) {
@@ -800,6 +943,10 @@ impl<S: StateMachine> Replica<S> {
     fn persist(&mut self, write: Write) {
         let id = self.next_persist_id;
         self.next_persist_id += 1;
+        if let Write::Superblock(superblock) | Write::Install { superblock, .. } = &write {
+            assert!(superblock.release >= self.durable_release, "a superblock never records an older release");
+            self.durable_release = superblock.release;
+        }
         let pending = match &write {
             Write::Entry(entry) => Pending::Entry { op: entry.header.op, checksum: entry.header.checksum },
             Write::Superblock(superblock) => Pending::View { view: superblock.view },
@@ -819,7 +966,7 @@ impl<S: StateMachine> Replica<S> {
             view: self.view,
             log_view: self.log_view,
             log_start: self.log.base(),
-            release: self.upgrade.release,
+            release: self.upgrade.release.max(self.durable_release),
         }
     }
 

@@ -3,11 +3,9 @@
 use alloc::vec::Vec;
 
 use super::log::LogSlot;
-use super::{Applied, AppliedRequest, Replica, Role, Status, Write};
-use crate::message::{
-    Body, CheckpointData, ClientRequest, Commit, Entry, Heartbeat, Message, Prepare, PrepareOk, Reply, Request,
-    RequestStartView,
-};
+use super::sessions::{Admission, SESSION_EVICTED};
+use super::{Applied, AppliedRequest, Replica, Status, Write};
+use crate::message::{Body, CheckpointData, Entry, Message, Prepare, PrepareOk, Reply, Request};
 use crate::release::Feature;
 use crate::state_machine::StateMachine;
 use crate::types::Op;
@@ -24,25 +22,28 @@ impl<S: StateMachine> Replica<S> {
             self.counters.requests_dropped += 1;
             return;
         }
-        if let Some(session) = self.sessions.get(request.client) {
-            if request.request < session.request {
+        match self.sessions.admit(&request) {
+            Admission::New => {}
+            Admission::Duplicate(session) => {
+                // A registration is answered with its session; a request, with its op.
+                let op = if request.is_register() { session.session } else { session.op };
+                let result = session.reply.clone();
+                self.reply(&request, op, result);
+                return;
+            }
+            Admission::Stale => {
                 self.counters.requests_dropped += 1;
                 return;
             }
-            if request.request == session.request {
-                let reply = Reply {
-                    view: self.view,
-                    client: request.client,
-                    request: request.request,
-                    op: session.op,
-                    result: session.reply.clone(),
-                };
-                self.outbox.push_back(super::Outgoing {
-                    to: super::Destination::Client(request.client),
-                    message: Message::Reply(reply),
-                });
+            // The table is whole only once the whole log is applied: a new primary may
+            // not have applied a registration committed in an older view yet. Until
+            // then the log decides (`execute` refuses it alike on every member).
+            Admission::Evicted if self.applied == self.log.op() => {
+                self.counters.sessions_evicted_refused += 1;
+                self.reply(&request, self.applied, S::refusal(SESSION_EVICTED));
                 return;
             }
+            Admission::Evicted => {}
         }
         if self.inflight.get(&request.client).is_some_and(|r| *r >= request.request)
             || self.request_queue.iter().any(|q| q.client == request.client && q.request >= request.request)
@@ -57,24 +58,35 @@ impl<S: StateMachine> Replica<S> {
         self.prepare_queued();
     }
 
+    fn reply(&mut self, request: &Request, op: Op, result: Vec<u8>) {
+        let reply = Reply { view: self.view, client: request.client, request: request.request, op, result };
+        let to = super::Destination::Client(request.client);
+        self.outbox.push_back(super::Outgoing { to, message: Message::Reply(reply) });
+    }
+
+    /// Keep at most one checkpoint interval of applied history in memory (storage keeps
+    /// what the durable checkpoint does not cover): a view's start may have lengthened it.
+    pub(super) fn trim_history(&mut self) {
+        let retain_from = (self.checkpoint.op + 1).saturating_sub(self.options.checkpoint_interval_ops());
+        self.log.trim_before(retain_from.min(self.applied + 1));
+    }
+
     /// Turn queued requests into prepares while the pipeline has room.
     pub(super) fn prepare_queued(&mut self) {
+        if (self.log.op() - self.log.base()) >= self.options.log_bound_ops {
+            self.trim_history();
+        }
         let batch_max = if self.feature_enabled(Feature::BatchedPrepares) { BATCH_MAX_REQUESTS } else { 1 };
+        // Applying what just committed may have ended this member's service (a
+        // reconfiguration, a halt): check again.
         while !self.request_queue.is_empty()
+            && self.is_serving_primary()
             && self.log.op() < self.commit_max + self.options.pipeline_max_ops
             && (self.log.op() - self.log.base()) < self.options.log_bound_ops
             && !self.reconfig_in_progress()
         {
             let count = self.request_queue.len().min(batch_max);
-            let requests: Vec<ClientRequest> = self
-                .request_queue
-                .drain(..count)
-                .map(|request| ClientRequest {
-                    client: request.client,
-                    request: request.request,
-                    operation: request.operation,
-                })
-                .collect();
+            let requests: Vec<Request> = self.request_queue.drain(..count).collect();
             for request in &requests {
                 self.inflight.insert(request.client, request.request);
             }
@@ -83,8 +95,14 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn prepare_body(&mut self, body: Body) {
-        debug_assert!(self.is_serving_primary());
-        let entry = Entry::new(self.log.op() + 1, self.view, body);
+        assert!(self.is_serving_primary(), "only the serving primary prepares");
+        // A serving primary applied at least up to its window's base, so an empty window
+        // follows the entry it applied last.
+        let parent = self.log.next_parent().unwrap_or_else(|| {
+            assert_eq!(self.log.op(), self.applied, "a primary's window starts at most at what it applied");
+            self.applied_checksum
+        });
+        let entry = Entry::new(self.log.op() + 1, self.view, parent, body);
         self.log.push(LogSlot { header: entry.header, body: Some(entry.body.clone()), durable: false });
         self.persist(Write::Entry(entry.clone()));
         let prepare = Message::Prepare(Prepare { view: self.view, commit: self.commit_max, entry });
@@ -148,46 +166,57 @@ impl<S: StateMachine> Replica<S> {
         if op == self.log.base() && op > self.applied && (self.log.len() as Op) < self.options.log_bound_ops {
             // Backfill below our window, towards what we applied, while the window has
             // room; past that, the checkpoint asked for alongside brings us up.
-            self.log.prepend(LogSlot { header: entry.header, body: Some(entry.body.clone()), durable: false });
-            self.persist(Write::Entry(entry));
+            if self.log.checksum_at(op).is_none_or(|checksum| checksum == entry.header.checksum) {
+                self.log.prepend(LogSlot { header: entry.header, body: Some(entry.body.clone()), durable: false });
+                self.persist(Write::Entry(entry));
+            }
             return;
         }
         if op <= self.log.base() || op <= self.applied {
             return;
         }
+        // Within one view the primary's entry is canonical: a different one at its op,
+        // or one it does not follow from, was left over from an older view, uncommitted.
         if self.log.get(op).is_some() {
-            // Within one view the primary's entry is canonical: ours was left over
-            // from an older view and was never committed.
-            assert!(op > self.commit_max.min(self.applied), "a committed entry never changes");
-            self.log.truncate_after(op - 1);
-            self.durable_op = self.durable_op.min(op - 1);
-            self.prepare_ok_sent = self.prepare_ok_sent.min(op - 1);
-            // Storage must forget the stale suffix too, atomically with the new entry.
-            let superblock = self.superblock();
-            self.log.push(LogSlot { header: entry.header, body: Some(entry.body.clone()), durable: false });
-            let slot = crate::message::Slot { header: entry.header, body: Some(entry.body) };
-            self.persist(Write::Install { superblock, truncate_after: op - 1, slots: alloc::vec![slot] });
-            return;
+            self.drop_stale_suffix(op);
+        } else if op == self.log.op() + 1 && !self.log.chains(&entry.header) {
+            self.drop_stale_suffix(op - 1);
         }
-        if op == self.log.op() + 1 {
+        if op == self.log.op() + 1 && self.log.chains(&entry.header) {
             if op - self.log.base() > self.options.log_bound_ops {
                 // Full: catch up by executing (and checkpointing) first.
                 return;
             }
             self.append(entry);
             while let Some(next) = self.future.remove(&(self.log.op() + 1)) {
-                if next.header.op - self.log.base() > self.options.log_bound_ops {
+                if next.header.op - self.log.base() > self.options.log_bound_ops || !self.log.chains(&next.header) {
                     self.future.insert(next.header.op, next);
                     break;
                 }
                 self.append(next);
             }
-        } else if op > self.log.op() + 1 {
+        } else if op > self.log.op() {
             if self.future.len() < FUTURE_MAX {
                 self.future.insert(op, entry);
             }
             Self::arm(&mut self.timers.repair_at, self.now);
         }
+    }
+
+    /// Forget the slots from `from` on, which the primary's log does not hold: storage
+    /// too, before anything is acknowledged after them. Never a committed one.
+    fn drop_stale_suffix(&mut self, from: Op) {
+        assert!(
+            from > self.applied && from > self.commit_max.min(self.log.op()),
+            "member {} would drop op {from}, which it knows committed",
+            self.id
+        );
+        self.log.truncate_after(from - 1);
+        self.durable_op = self.durable_op.min(from - 1);
+        self.prepare_ok_sent = self.prepare_ok_sent.min(from - 1);
+        let superblock = self.superblock();
+        self.persist(Write::Install { superblock, truncate_after: from - 1, slots: Vec::new() });
+        Self::arm(&mut self.timers.repair_at, self.now);
     }
 
     fn append(&mut self, entry: Entry) {
@@ -209,14 +238,9 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn on_prepare_ok(&mut self, ok: PrepareOk) {
-        if ok.view != self.view || !self.is_serving_primary() || ok.from >= self.options.member_count() {
+        self.heard_advertisement(ok.from, ok.view, ok.release);
+        if ok.view != self.view || !self.is_serving_primary() {
             return;
-        }
-        self.last_heard_at[ok.from as usize] = self.now;
-        let changed = self.advertised[ok.from as usize] != Some(ok.release);
-        self.advertised[ok.from as usize] = Some(ok.release);
-        if changed {
-            self.maybe_propose_upgrade();
         }
         if !self.is_voter(ok.from) {
             return;
@@ -268,36 +292,34 @@ impl<S: StateMachine> Replica<S> {
     }
 
     fn execute(&mut self, op: Op, checksum: u64, body: Body) {
-        debug_assert_eq!(op, self.applied + 1);
+        assert_eq!(op, self.applied + 1, "ops apply in order");
+        self.applied_checksum = checksum;
         let mut notes = Vec::new();
         let reconfigured = matches!(body, Body::Reconfigure(_));
         match body {
             Body::Requests(requests) => {
                 for request in requests {
-                    let fresh = !self.sessions.is_duplicate(request.client, request.request);
-                    let result = if fresh {
-                        let result = self.state.apply(&request.operation);
-                        self.sessions.record(request.client, request.request, result.clone(), op);
-                        result
-                    } else {
-                        Vec::new()
+                    // Checked again here: the session may have been evicted since the
+                    // request was prepared, and every member must decide alike.
+                    let (fresh, answered, result) = match self.sessions.admit(&request) {
+                        Admission::New if request.is_register() => {
+                            self.sessions.register(request.client, op);
+                            (true, true, Vec::new())
+                        }
+                        Admission::New => {
+                            let result = self.state.apply(&request.operation);
+                            self.sessions.record(request.client, request.request, result.clone(), op);
+                            (true, true, result)
+                        }
+                        Admission::Evicted => (false, true, S::refusal(SESSION_EVICTED)),
+                        Admission::Duplicate(_) | Admission::Stale => (false, false, Vec::new()),
                     };
                     if self.is_primary() && self.status == super::Status::Normal {
                         if self.inflight.get(&request.client) == Some(&request.request) {
                             self.inflight.remove(&request.client);
                         }
-                        if fresh {
-                            let reply = Reply {
-                                view: self.view,
-                                client: request.client,
-                                request: request.request,
-                                op,
-                                result: result.clone(),
-                            };
-                            self.outbox.push_back(super::Outgoing {
-                                to: super::Destination::Client(request.client),
-                                message: Message::Reply(reply),
-                            });
+                        if answered {
+                            self.reply(&request, op, result.clone());
                         }
                     }
                     if self.options.report_applied {
@@ -330,6 +352,7 @@ impl<S: StateMachine> Replica<S> {
             }
             Body::UpgradeControl(command) => self.upgrade.apply_command(op, command),
             Body::Reconfigure(change) => {
+                let was_serving = self.is_serving_primary();
                 let changed_in = self.log.header(op).map_or(0, |header| header.view);
                 let event =
                     super::membership::PromotionEvent { op, promoted: change.promoted, replaced: change.replaced };
@@ -338,10 +361,13 @@ impl<S: StateMachine> Replica<S> {
                 }
                 self.config.promotions.push(event);
                 let previous = core::mem::replace(&mut self.config.membership, change.membership);
-                self.config.last_change = Some(super::membership::ConfigChange { op, view: changed_in, previous });
+                let change = super::membership::ConfigChange { op, checksum, view: changed_in, previous };
+                self.config.last_change = Some(change);
                 self.applied = op;
                 self.counters.reconfigurations_applied += 1;
-                self.after_reconfigure(changed_in);
+                self.after_reconfigure(was_serving);
+                // Durable at once: which membership chooses primaries must survive a restart.
+                self.take_checkpoint();
             }
         }
         self.applied = op;
@@ -380,28 +406,6 @@ impl<S: StateMachine> Replica<S> {
         self.persist(Write::Checkpoint { data, retain_from });
     }
 
-    pub(super) fn on_heartbeat_timeout(&mut self) {
-        if !self.is_serving_primary() {
-            return;
-        }
-        let commit = Message::Commit(Commit {
-            view: self.view,
-            commit: self.commit_max,
-            checkpoint: self.checkpoint.op,
-            release: self.options.binary_release,
-            cluster_release: self.upgrade.release,
-            from: self.id,
-        });
-        // Standbys get heartbeats at every release, so that they advertise their
-        // binaries before they are allowed to follow the log.
-        for member in 0..self.options.member_count() {
-            self.send(member, commit.clone());
-        }
-        self.maybe_propose_upgrade();
-        self.maybe_auto_promote();
-        self.timers.heartbeat_at = Some(self.now + self.options.heartbeat_interval_ticks);
-    }
-
     pub(super) fn on_prepare_timeout(&mut self) {
         if !self.is_serving_primary() || self.log.op() <= self.commit_max {
             return;
@@ -422,108 +426,5 @@ impl<S: StateMachine> Replica<S> {
             }
         }
         self.timers.prepare_at = Some(self.now + self.options.prepare_timeout_ticks);
-    }
-
-    pub(super) fn on_commit(&mut self, commit: Commit) {
-        if commit.view < self.view || self.status == Status::Recovering {
-            return;
-        }
-        let from = commit.from;
-        if from >= self.options.member_count() {
-            self.counters.messages_dropped += 1;
-            return;
-        }
-        // Only the serving primary of a view sends its Commit messages.
-        if self.known_primary.is_none_or(|(view, _)| view <= commit.view) {
-            self.known_primary = Some((commit.view, from));
-        }
-        self.advertised[from as usize] = Some(commit.release);
-        if commit.cluster_release > self.options.binary_release {
-            let binary = self.options.binary_release;
-            self.halt(super::HaltReason::BinaryTooOld { binary, cluster: commit.cluster_release });
-            return;
-        }
-        if self.role() == Role::Standby && !Feature::StandbyReplicas.enabled_at(commit.cluster_release) {
-            // Not following yet: only say which binary we run.
-            self.heard_from_primary();
-            let heartbeat =
-                Heartbeat { view: self.view, from: self.id, op: 0, commit: 0, release: self.options.binary_release };
-            self.send(from, Message::Heartbeat(heartbeat));
-            return;
-        }
-        if commit.view > self.view || self.status != Status::Normal {
-            if !(self.status == Status::ViewChange && commit.view == self.view) {
-                let request = RequestStartView { view: commit.view, from: self.id };
-                self.send(from, Message::RequestStartView(request));
-            }
-            return;
-        }
-        if self.is_primary() {
-            return;
-        }
-        self.heard_from_primary();
-        self.commit_max = self.commit_max.max(commit.commit);
-        self.apply_committed();
-        if self.applied < self.commit_max {
-            Self::arm(&mut self.timers.repair_at, self.now);
-        }
-        let heartbeat = Heartbeat {
-            view: self.view,
-            from: self.id,
-            op: self.log.op(),
-            commit: self.applied,
-            release: self.options.binary_release,
-        };
-        self.send(from, Message::Heartbeat(heartbeat));
-    }
-
-    pub(super) fn on_heartbeat(&mut self, heartbeat: Heartbeat) {
-        if heartbeat.from >= self.options.member_count() {
-            return;
-        }
-        self.last_heard_at[heartbeat.from as usize] = self.now;
-        let changed = self.advertised[heartbeat.from as usize] != Some(heartbeat.release);
-        self.advertised[heartbeat.from as usize] = Some(heartbeat.release);
-        if !self.is_voter(heartbeat.from)
-            && self.membership().role_of(heartbeat.from) == Role::Standby
-            && self.is_serving_primary()
-            && heartbeat.view == self.view
-        {
-            let now = self.now;
-            self.standbys.on_report(heartbeat.from, heartbeat.op, heartbeat.commit, self.commit_max, now);
-        }
-        if changed {
-            self.maybe_propose_upgrade();
-        }
-    }
-
-    pub(super) fn heard_from_primary(&mut self) {
-        self.last_primary_contact_at = self.now;
-        self.set_primary_timeout();
-    }
-
-    pub(super) fn on_primary_timeout(&mut self) {
-        if self.status != Status::Normal {
-            return;
-        }
-        match (self.is_voter(self.id), self.role()) {
-            (true, _) if !self.is_primary() => {
-                self.start_view_change(self.view + 1);
-            }
-            (false, Role::Standby) => {
-                // A standby never starts a view change; it asks where the cluster is.
-                let primary = self.primary_of(self.view);
-                let request = RequestStartView { view: self.view, from: self.id };
-                self.send(primary, Message::RequestStartView(request));
-                self.set_primary_timeout();
-            }
-            _ => {}
-        }
-    }
-
-    pub(super) fn request_start_view(&mut self, view: crate::types::View) {
-        let primary = self.primary_of(view);
-        let request = RequestStartView { view, from: self.id };
-        self.send(primary, Message::RequestStartView(request));
     }
 }

@@ -12,13 +12,14 @@
 //! has, a majority of the old one holds k and can never elect a log without it. The
 //! primary prepares nothing after an uncommitted k.
 //!
-//! Primaries come from the membership in force when a view began: a change prepared
-//! in view v counts from view v + 1 on, so a view never changes its primary. Once k
-//! commits, the new active set moves on to the next view under the new membership.
+//! Primaries come from the newest committed membership prepared before the view: a
+//! change prepared in view v counts from view v + 1 on, once it committed, so a view
+//! never changes its primary and an uncommitted change never moves it. Once k
+//! commits, the primary hands over to the next view under the new membership.
 
 use super::membership::{Membership, PromotionEvent};
 use super::{Replica, Role};
-use crate::message::{Body, Entry, Reconfiguration};
+use crate::message::{Body, ConfigStamp, Entry, Reconfiguration};
 use crate::release::Feature;
 use crate::state_machine::StateMachine;
 use crate::types::{MemberId, Op, Tick, View};
@@ -45,8 +46,12 @@ impl<S: StateMachine> Replica<S> {
 
     /// Reconfigurations in the log not applied yet, oldest first.
     fn log_changes(&self) -> impl Iterator<Item = (Op, View, &Membership)> + '_ {
+        self.log_change_slots().map(|(header, membership)| (header.op, header.view, membership))
+    }
+
+    fn log_change_slots(&self) -> impl Iterator<Item = (crate::message::Header, &Membership)> + '_ {
         self.log.slots_after(self.applied).filter_map(|slot| match &slot.body {
-            Some(Body::Reconfigure(change)) => Some((slot.header.op, slot.header.view, &change.membership)),
+            Some(Body::Reconfigure(change)) => Some((slot.header, &change.membership)),
             _ => None,
         })
     }
@@ -68,12 +73,12 @@ impl<S: StateMachine> Replica<S> {
         newest.filter(|(op, _)| *op > self.commit_max)
     }
 
-    /// The membership that chooses the primary of `view`.
+    /// The membership that chooses the primary of `view`: the newest one this member
+    /// applied, when it was prepared before `view`. An uncommitted change never moves
+    /// the primary, so members send their DoViewChanges alike whether their logs hold
+    /// it or not; and what a member applied is durable (a checkpoint follows each
+    /// reconfiguration), so a restart never sends it elsewhere.
     pub(super) fn view_membership(&self, view: View) -> &Membership {
-        let from_log = self.log_changes().filter(|(_, changed_in, _)| *changed_in < view).last();
-        if let Some((_, _, membership)) = from_log {
-            return membership;
-        }
         let config = &self.config;
         match &config.last_change {
             // Changed in this view or later, as far as this checkpoint knows.
@@ -90,8 +95,15 @@ impl<S: StateMachine> Replica<S> {
     }
 
     /// Whether `member`'s acknowledgements and view-change votes count: active in the
-    /// newest membership, or in the one before an uncommitted change.
+    /// newest membership, or in the one before an uncommitted change. For this member
+    /// itself, a newer committed configuration a primary named overrides the log: a
+    /// removed member stops voting, a promoted standby starts, before the log says so.
     pub(super) fn is_voter(&self, member: MemberId) -> bool {
+        if member == self.id {
+            if let Some(committed) = self.newer_committed_hint() {
+                return committed.membership.is_active(member);
+            }
+        }
         self.membership().is_active(member) || self.pending_reconfig().is_some_and(|(_, old)| old.is_active(member))
     }
 
@@ -100,17 +112,108 @@ impl<S: StateMachine> Replica<S> {
         &self.config.membership
     }
 
-    /// This member's role in the committed membership. While a reconfiguration is
-    /// uncommitted, the standby it promotes and the replica it replaces both vote
-    /// (`is_voter`) but keep their roles until it commits.
+    /// This member's role in the committed membership, or in a newer committed one a
+    /// primary named. While a reconfiguration is uncommitted, the standby it promotes
+    /// and the replica it replaces both vote (`is_voter`) but keep their roles.
     pub fn role(&self) -> Role {
-        self.committed_membership().role_of(self.id)
+        match self.newer_committed_hint() {
+            Some(committed) if committed.op > self.config_op() => committed.membership.role_of(self.id),
+            _ => self.committed_membership().role_of(self.id),
+        }
+    }
+
+    /// The op of the reconfiguration that set the membership we applied (0: initial).
+    fn config_op(&self) -> Op {
+        self.config.last_change.as_ref().map_or(0, |change| change.op)
+    }
+
+    /// The configuration we applied, as messages carry it.
+    pub(super) fn committed_stamp(&self) -> ConfigStamp {
+        let (op, view, checksum) =
+            self.config.last_change.as_ref().map_or((0, 0, 0), |change| (change.op, change.view, change.checksum));
+        ConfigStamp { op, view, checksum, membership: self.config.membership.clone(), committed: true }
+    }
+
+    /// The newest configuration our log holds, committed or not.
+    fn log_stamp_op(&self) -> Op {
+        self.log_changes().last().map_or(self.config_op(), |(op, _, _)| op)
+    }
+
+    /// The newest configuration we know of: from our log, or one another member named.
+    pub(super) fn newest_stamp(&self) -> ConfigStamp {
+        let own = match self.log_change_slots().last() {
+            Some((header, membership)) => ConfigStamp {
+                op: header.op,
+                view: header.view,
+                checksum: header.checksum,
+                membership: membership.clone(),
+                committed: header.op <= self.commit_max,
+            },
+            None => self.committed_stamp(),
+        };
+        [self.config_hint.as_ref(), self.committed_hint.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter(|hint| hint.op > own.op)
+            .max_by_key(|hint| hint.op)
+            .cloned()
+            .unwrap_or(own)
+    }
+
+    fn newer_committed_hint(&self) -> Option<&ConfigStamp> {
+        self.committed_hint.as_ref().filter(|hint| hint.op > self.log_stamp_op())
+    }
+
+    /// Remember a configuration another member named, if newer than our log's:
+    /// `committed` when a primary names what it applied.
+    pub(super) fn note_config(&mut self, stamp: &ConfigStamp, committed: bool) {
+        let committed = committed || stamp.committed;
+        if committed && stamp.op > self.commit_max && self.log.checksum_at(stamp.op) == Some(stamp.checksum) {
+            // Our log holds the committed reconfiguration itself: by its parents, our
+            // log is the committed one up to it.
+            self.commit_max = stamp.op;
+            self.apply_committed();
+        }
+        if stamp.op <= self.log_stamp_op() {
+            return;
+        }
+        let newer = |slot: &Option<ConfigStamp>| slot.as_ref().is_none_or(|known| known.op < stamp.op);
+        if newer(&self.config_hint) {
+            self.config_hint = Some(stamp.clone());
+        }
+        if committed && newer(&self.committed_hint) {
+            self.committed_hint = Some(stamp.clone());
+        }
+    }
+
+    /// A newer configuration than our log's that chooses the primary of `view` (it
+    /// was prepared in an earlier view), if another member named one.
+    pub(super) fn hint_for_view(&self, view: View) -> Option<&Membership> {
+        let own_op = self.log_stamp_op();
+        [self.config_hint.as_ref(), self.committed_hint.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter(|hint| hint.op > own_op && hint.view < view)
+            .max_by_key(|hint| hint.op)
+            .map(|hint| &hint.membership)
+    }
+
+    /// The member to send our DoViewChange for `view` to: exactly one, so that no two
+    /// members can each gather a quorum of them. A committed configuration newer than
+    /// our log's says who it is; otherwise our log does.
+    pub(super) fn do_view_change_target(&self, view: View) -> MemberId {
+        match self.newer_committed_hint() {
+            Some(committed) if committed.view < view => committed.membership.primary_of(view),
+            _ => self.primary_of(view),
+        }
     }
 
     /// True while a reconfiguration keeps the primary from preparing: one is
     /// uncommitted, or it committed in this view and the next view must begin first.
     pub fn reconfig_in_progress(&self) -> bool {
-        self.pending_reconfig().is_some() || self.view_membership(self.view) != self.membership()
+        self.pending_reconfig().is_some()
+            || self.view_membership(self.view) != self.membership()
+            || self.hand_over_to.is_some()
     }
 
     /// `promote S [replace=R]`: the serving primary prepares the reconfiguration.
@@ -175,15 +278,16 @@ impl<S: StateMachine> Replica<S> {
         }
     }
 
-    /// After applying the reconfiguration prepared in view `changed_in`: once it has
-    /// committed in the view that prepared it, the new active set moves to the next
-    /// view, whose primary the new membership chooses.
-    pub(super) fn after_reconfigure(&mut self, changed_in: View) {
+    /// After applying a reconfiguration: the cluster moves on to the next view, whose
+    /// primary the new membership chooses. The primary hands over once its lease is
+    /// gone (`heartbeat.rs`); its followers move when it does.
+    pub(super) fn after_reconfigure(&mut self, was_serving: bool) {
         let now = self.now;
         let standbys: alloc::vec::Vec<MemberId> = self.membership().standbys().to_vec();
         self.standbys.retain_members(&standbys, now);
-        if changed_in == self.view && self.status == super::Status::Normal && self.is_voter(self.id) {
-            self.start_view_change(self.view + 1);
+        if was_serving {
+            // As soon as no lease it granted is left: at once, if none is.
+            self.schedule_hand_over(self.view + 1);
         }
     }
 

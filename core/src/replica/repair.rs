@@ -3,7 +3,6 @@
 use super::{Replica, Status, Write};
 use crate::message::{
     Checkpoint, CheckpointData, Message, Prepare, Recovery, RecoveryResponse, RequestCheckpoint, RequestPrepare,
-    StartViewChange,
 };
 use crate::state_machine::StateMachine;
 use crate::types::Op;
@@ -19,12 +18,10 @@ impl<S: StateMachine> Replica<S> {
             Status::Normal => self.repair_own_log(),
             Status::ViewChange => {
                 // Messages may have been lost: say it again.
-                let svc = Message::StartViewChange(StartViewChange { view: self.view, from: self.id });
-                self.send_to_replicas(&svc);
-                if self.dvc_sent && !self.is_primary() {
-                    let dvc = Message::DoViewChange(self.do_view_change_message());
-                    let primary = self.primary_of(self.view);
-                    self.send(primary, dvc);
+                self.send_start_view_change();
+                if self.dvc_sent {
+                    self.dvc_sent = false;
+                    self.maybe_send_do_view_change();
                 }
                 self.maybe_start_view();
                 self.timers.repair_at = Some(self.now + self.options.heartbeat_interval_ticks);
@@ -149,10 +146,15 @@ impl<S: StateMachine> Replica<S> {
     /// State transfer: adopt a committed checkpoint newer than what we applied.
     pub(super) fn on_checkpoint(&mut self, checkpoint: Checkpoint) {
         let data = checkpoint.data;
+        let (op, view, checksum) =
+            data.config.last_change.as_ref().map_or((0, 0, 0), |change| (change.op, change.view, change.checksum));
+        let membership = data.config.membership.clone();
+        let stamp = crate::message::ConfigStamp { op, view, checksum, membership, committed: true };
+        self.note_config(&stamp, true);
         if data.op <= self.applied || self.status == Status::Recovering || checkpoint.view < self.view {
             return;
         }
-        if self.status == Status::ViewChange && !self.is_primary() {
+        if self.status == Status::ViewChange && !self.may_lead() {
             return;
         }
         if data.upgrade.release > self.options.binary_release {
@@ -168,6 +170,7 @@ impl<S: StateMachine> Replica<S> {
         self.upgrade = data.upgrade.clone();
         self.config = data.config.clone();
         self.applied = data.op;
+        self.applied_checksum = data.last_header.checksum;
         self.commit_max = self.commit_max.max(data.op);
         self.counters.state_transfers += 1;
         let mut stale_suffix = false;
@@ -179,7 +182,7 @@ impl<S: StateMachine> Replica<S> {
             // Either the checkpoint is past our log, or our slot at its op is not the
             // committed one, so nothing after it can have been acknowledged in a view
             // that committed it.
-            self.log.reset(data.op);
+            self.log.reset(data.op, Some(data.last_header.checksum));
             stale_suffix = true;
         }
         self.durable_op = self.durable_op.min(self.log.op());
@@ -205,8 +208,10 @@ impl<S: StateMachine> Replica<S> {
         self.status = Status::Recovering;
         self.recovery_nonce = self.prng.next_u64();
         self.recovery_responses.clear();
+        // To every member: with its disk lost, this member knows only the configuration
+        // it was formatted with, and the answers name the current one.
         let recovery = Message::Recovery(Recovery { from: self.id, nonce: self.recovery_nonce });
-        self.send_to_replicas(&recovery);
+        self.send_to_all(&recovery);
         self.timers.recovery_at = Some(self.now + self.options.recovery_interval_ticks);
     }
 
@@ -221,7 +226,8 @@ impl<S: StateMachine> Replica<S> {
             return;
         }
         let primary_log = self.is_serving_primary().then(|| self.start_view_message());
-        let response = RecoveryResponse { view: self.view, nonce: recovery.nonce, from: self.id, primary_log };
+        let config = self.committed_stamp();
+        let response = RecoveryResponse { view: self.view, nonce: recovery.nonce, from: self.id, config, primary_log };
         self.send(recovery.from, Message::RecoveryResponse(response));
     }
 
@@ -233,9 +239,14 @@ impl<S: StateMachine> Replica<S> {
             return;
         }
         self.recovery_responses.insert(response.from, response);
-        // With its log lost, this member knows no newer membership than the one it
-        // started with; the primary's log it installs tells it the current one.
-        if self.recovery_responses.len() < self.membership().quorum() {
+        // Answers are counted against the newest committed configuration any of them
+        // names: the one this member belonged to when it lost its disk, or a later one.
+        let Some(config) = self.recovery_responses.values().map(|r| &r.config).max_by_key(|config| config.op).cloned()
+        else {
+            return;
+        };
+        let counted = self.recovery_responses.keys().filter(|member| config.membership.is_active(**member)).count();
+        if counted < config.membership.quorum() {
             return;
         }
         let view = self.recovery_responses.values().map(|r| r.view).max().unwrap_or(0);
@@ -245,6 +256,7 @@ impl<S: StateMachine> Replica<S> {
             return;
         };
         self.recovery_responses.clear();
+        self.note_config(&config, true);
         // No checkpoint survived either: state comes from the log or by state transfer.
         self.install_view(start_view);
     }

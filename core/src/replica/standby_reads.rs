@@ -3,8 +3,11 @@
 //!
 //! The guarantee is bounded staleness and monotonic reads per client, not
 //! linearizability: the state is at most `standby_read_lag_ops` behind the commit the
-//! standby knows, the standby heard from its primary within three heartbeats, and it
-//! is never older than what the client has already seen (`min_op`).
+//! standby knows, that commit is its primary's as of a moment within the primary's
+//! lease (no other primary can have committed anything since: `heartbeat.rs`), and it
+//! is never older than what the client has already seen (`min_op`). A standby cut off
+//! with a primary that lost its quorum stops answering once the lease it was given
+//! runs out.
 
 use super::{Destination, Outgoing, Replica, Role, Status};
 use crate::message::{Message, ReadRequest, Reply};
@@ -15,15 +18,17 @@ impl<S: StateMachine> Replica<S> {
     /// The spec's codes, in its order: `feature-off`, `not-standby`, `too-stale`.
     fn standby_read_refusal(&self, read: &ReadRequest) -> Option<&'static str> {
         if !self.feature_enabled(Feature::StandbyReads) {
-            return Some("feature-off");
+            // The cluster may have turned reads on in an op this standby has not
+            // applied yet: it is behind, not without the feature.
+            let announced = Feature::StandbyReads.enabled_at(self.announced_release);
+            return Some(if announced { "too-stale" } else { "feature-off" });
         }
         if self.role() != Role::Standby {
             return Some("not-standby");
         }
-        let silent_ticks = self.now.saturating_sub(self.last_primary_contact_at);
         let stale = self.status != Status::Normal
             || self.awaiting_checkpoint
-            || silent_ticks > 3 * self.options.heartbeat_interval_ticks
+            || self.now >= self.read_lease_until
             || self.commit_max.saturating_sub(self.applied) > self.options.standby_read_lag_ops
             || self.applied < read.min_op;
         stale.then_some("too-stale")

@@ -4,7 +4,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::*;
-use crate::message::{Body, ClientRequest, Prepare, PrepareOk, StartViewChange};
+use crate::message::{Body, ConfigStamp, Prepare, PrepareOk, StartViewChange};
 use crate::state_machine::{KvCommand, KvStore};
 
 fn options() -> Options {
@@ -19,9 +19,22 @@ fn drain_persists(replica: &mut Replica<KvStore>) -> Vec<Persist> {
     core::iter::from_fn(|| replica.poll_persist()).collect()
 }
 
+/// The entry at `op` of one chained log of puts, all prepared in `view`.
 fn put_entry(op: Op, view: View) -> Entry {
-    let operation = KvCommand::Put { key: b"k".to_vec(), value: vec![op as u8] }.encode();
-    Entry::new(op, view, Body::Requests(vec![ClientRequest { client: 1, request: op, operation }]))
+    let mut parent = 0;
+    let mut entry = None;
+    for at in 1..=op {
+        let operation = KvCommand::Put { key: b"k".to_vec(), value: vec![at as u8] }.encode();
+        let next = Entry::new(
+            at,
+            view,
+            parent,
+            Body::Requests(vec![Request { client: 1, session: 0, request: at, operation }]),
+        );
+        parent = next.header.checksum;
+        entry = Some(next);
+    }
+    entry.expect("op 1 or later")
 }
 
 #[test]
@@ -40,29 +53,84 @@ fn backup_acknowledges_only_durable_entries() {
     assert!(sends.iter().any(|out| matches!(&out.message, Message::PrepareOk(ok) if ok.op == 1)));
 }
 
+fn ack(replica: &mut Replica<KvStore>, now: Tick, op: Op, from: MemberId) {
+    let ok = PrepareOk { view: 0, op, from, release: crate::release::NEWEST_RELEASE };
+    replica.handle_message(now, Message::PrepareOk(ok));
+}
+
 #[test]
 fn primary_commits_only_with_a_durable_quorum() {
     let mut primary = Replica::new_formatted(options(), 0, KvStore::new(), 0);
     drain_sends(&mut primary);
+    primary.handle_request(1, Request::register(7));
+    let persists = drain_persists(&mut primary);
+    primary.handle_persisted(1, persists[0].id);
+    ack(&mut primary, 1, 1, 1);
+    assert_eq!(primary.commit(), 1, "the registration committed");
     let operation = KvCommand::Put { key: b"a".to_vec(), value: b"1".to_vec() }.encode();
-    primary.handle_request(1, Request { client: 7, request: 1, operation });
-    assert_eq!(primary.op(), 1);
+    primary.handle_request(1, Request { client: 7, session: 1, request: 1, operation });
+    assert_eq!(primary.op(), 2);
     let persists = drain_persists(&mut primary);
     // A backup's ack alone is not a quorum of 2 durable copies until the primary's own write lands.
-    let ok = PrepareOk { view: 0, op: 1, from: 1, release: crate::release::NEWEST_RELEASE };
-    primary.handle_message(2, Message::PrepareOk(ok));
-    assert_eq!(primary.commit(), 0);
-    primary.handle_persisted(3, persists[0].id);
+    ack(&mut primary, 2, 2, 1);
     assert_eq!(primary.commit(), 1);
+    primary.handle_persisted(3, persists[0].id);
+    assert_eq!(primary.commit(), 2);
     let sends = drain_sends(&mut primary);
     assert!(sends.iter().any(|out| out.to == Destination::Client(7) && matches!(out.message, Message::Reply(_))));
+}
+
+#[test]
+fn a_request_of_an_unknown_session_is_refused_not_executed() {
+    let mut primary = Replica::new_formatted(options(), 0, KvStore::new(), 0);
+    drain_sends(&mut primary);
+    let operation = KvCommand::Put { key: b"a".to_vec(), value: b"1".to_vec() }.encode();
+    primary.handle_request(1, Request { client: 7, session: 3, request: 4, operation });
+    assert_eq!(primary.op(), 0, "nothing prepared");
+    let sends = drain_sends(&mut primary);
+    let refused = KvStore::refusal(sessions::SESSION_EVICTED);
+    assert!(sends.iter().any(|out| matches!(&out.message, Message::Reply(reply) if reply.result == refused)));
+    assert_eq!(primary.counters.sessions_evicted_refused, 1);
+}
+
+fn config_stamp() -> ConfigStamp {
+    ConfigStamp { op: 0, view: 0, checksum: 0, membership: Membership::initial(3, 0), committed: true }
+}
+
+#[test]
+fn a_follower_that_hears_its_primary_joins_no_other_view_change() {
+    let mut backup = Replica::new_formatted(options(), 2, KvStore::new(), 0);
+    drain_sends(&mut backup);
+    let svc = StartViewChange { view: 1, from: 1, handing_over: false, promised: false, config: config_stamp() };
+    backup.handle_message(1, Message::StartViewChange(svc.clone()));
+    assert_eq!((backup.status(), backup.view()), (Status::Normal, 0), "primary 0 was heard at 0");
+    backup.handle_message(450, Message::StartViewChange(svc));
+    assert_eq!((backup.status(), backup.view()), (Status::ViewChange, 1), "once the primary is silent, it joins");
+}
+
+#[test]
+fn a_message_that_names_a_member_outside_the_cluster_is_dropped() {
+    let mut backup = Replica::new_formatted(options(), 2, KvStore::new(), 0);
+    drain_sends(&mut backup);
+    let svc = StartViewChange { view: 1, from: 9, handing_over: true, promised: false, config: config_stamp() };
+    backup.handle_message(450, Message::StartViewChange(svc));
+    assert_eq!(backup.counters.messages_invalid, 1);
+    assert_eq!(backup.take_invalid_reason(), Some("a sender outside the cluster"));
+    assert_eq!(backup.status(), Status::Normal);
+    let mut bad = config_stamp();
+    bad.membership = Membership::initial(2, 0);
+    let svc = StartViewChange { view: 1, from: 0, handing_over: true, promised: false, config: bad };
+    backup.handle_message(450, Message::StartViewChange(svc));
+    assert_eq!(backup.counters.messages_invalid, 2, "a membership that leaves a member out");
 }
 
 #[test]
 fn do_view_change_waits_for_the_durable_view() {
     let mut backup = Replica::new_formatted(options(), 2, KvStore::new(), 0);
     drain_sends(&mut backup);
-    backup.handle_message(1, Message::StartViewChange(StartViewChange { view: 1, from: 0 }));
+    // The primary itself hands over: its follower joins at once.
+    let svc = StartViewChange { view: 1, from: 0, handing_over: true, promised: false, config: config_stamp() };
+    backup.handle_message(1, Message::StartViewChange(svc));
     assert_eq!(backup.status(), Status::ViewChange);
     assert_eq!(backup.view(), 1);
     let sends = drain_sends(&mut backup);
@@ -91,7 +159,7 @@ fn a_binary_older_than_the_cluster_release_halts_and_writes_nothing() {
     let mut durable = format_durable(crate::release::Release::new(1, 2, 0));
     durable.checkpoint = Some(CheckpointData {
         op: 0,
-        last_header: Header { op: 0, view: 0, checksum: 0 },
+        last_header: Header { op: 0, view: 0, parent: 0, checksum: 0 },
         upgrade: crate::upgrade::UpgradeState::new(crate::release::Release::new(1, 2, 0)),
         config: super::membership::ConfigState::initial(3, 0),
         state: KvStore::new().snapshot(),

@@ -97,7 +97,9 @@ impl<S: StateMachine> Replica<S> {
         }
         let membership = self.membership();
         let members = membership.active().iter().chain(membership.standbys());
-        let advertised: Vec<Option<Release>> = members.map(|member| self.advertised[*member as usize]).collect();
+        let (now, window_ticks) = (self.now, self.options.quorum_timeout_ticks);
+        let advertised: Vec<Option<Release>> =
+            members.map(|member| self.advertised.counted(*member, now, window_ticks)).collect();
         let Some(release) = self.projected_upgrade().next_release(&advertised) else { return };
         debug_assert!(release <= self.options.binary_release);
         self.prepare_body(Body::Upgrade { release });
@@ -108,7 +110,7 @@ impl<S: StateMachine> Replica<S> {
         UpgradeStatus {
             cluster_release: self.upgrade.release,
             binary_release: self.options.binary_release,
-            advertised: (0..self.options.member_count()).map(|m| (m, self.advertised[m as usize])).collect(),
+            advertised: (0..self.options.member_count()).map(|m| (m, self.advertised.latest(m))).collect(),
             target: self.upgrade_in_flight().or(projected.target),
             auto: projected.auto,
             features_on: Feature::ALL.into_iter().filter(|f| self.feature_enabled(*f)).collect(),

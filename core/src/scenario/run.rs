@@ -99,6 +99,8 @@ pub fn run_script(script: &Script, options: RunOptions, out: &mut dyn FnMut(&str
         }
     }
     let failed = runner.failed;
+    sim.check_history();
+    runner_flush(&mut sim, out);
     let violations = sim.violations();
     out(&digest_line(sim.digest(), violations));
     RunOutcome {
@@ -107,6 +109,12 @@ pub fn run_script(script: &Script, options: RunOptions, out: &mut dyn FnMut(&str
         violations,
         events: sim.events_processed(),
         messages_delivered: sim.messages_delivered(),
+    }
+}
+
+fn runner_flush(sim: &mut Simulator, out: &mut dyn FnMut(&str)) {
+    for line in sim.take_trace() {
+        out(&line);
     }
 }
 
@@ -284,7 +292,10 @@ impl<'a> Runner<'a> {
     }
 
     /// Whether a condition holds, and the value(s) it saw.
-    pub fn evaluate(&self, condition: &Condition) -> Result<(bool, String), RunError> {
+    pub fn evaluate(&mut self, condition: &Condition) -> Result<(bool, String), RunError> {
+        if condition.subject == Subject::Violations {
+            self.sim.check_history();
+        }
         let values = self.values(&condition.subject)?;
         let holds = values.iter().all(|value| compare(value, condition.op, &condition.value));
         let shown = match values.len() {
@@ -294,9 +305,12 @@ impl<'a> Runner<'a> {
         Ok((holds, shown))
     }
 
-    /// Members a `[*]` subject ranges over: every member that is up.
+    /// Members a `[*]` subject ranges over: every member that is up, leaving out those
+    /// that know they were removed (one that does not know it yet still counts).
     fn members_up(&self) -> Vec<MemberId> {
-        (0..self.sim.member_count()).filter(|m| self.sim.replica(*m).is_some()).collect()
+        (0..self.sim.member_count())
+            .filter(|m| self.sim.replica(*m).is_some_and(|replica| replica.role() != Role::Removed))
+            .collect()
     }
 
     fn per_member(&self, target: &MemberRef, value: impl Fn(MemberId) -> String) -> Result<Vec<String>, RunError> {

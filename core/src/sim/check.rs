@@ -1,26 +1,27 @@
-//! Invariant checkers, run after every simulated event.
+//! Invariant checkers, run after every simulated event. They compare members with each
+//! other and with what clients saw; none runs the replica's own code to decide.
 //!
 //! - committed prefixes agree on every member, and no committed op ever changes;
 //! - no committed op is lost: every new primary holds every op committed so far;
 //! - at most one primary per view;
 //! - a member's commit number never goes backwards while it is up;
 //! - equal commit numbers give equal state digests;
-//! - client histories of the key-value machine are linearizable: the log order is a
-//!   witness that respects real time, every reply matches a reference model run in
-//!   that order, and every write applies exactly once;
 //! - every member agrees on the release and the membership after every op;
-//! - (in the simulator) every committed op is durable on a majority of the active
-//!   replicas of the configuration that prepared it, and of the new one for a
-//!   reconfiguration: standbys never count.
+//! - a standby read is never older than what its client saw, nor older than the
+//!   commit of a lease ago by more than the bound (bounded staleness in truth);
+//! - an upgrade entry is prepared only on advertisements its primary heard, in its
+//!   view, from every member (`on_upgrade_prepared`);
+//! - (`durability.rs`) every committed op stays durable on a majority of the current
+//!   configuration, and no member's durable release goes down;
+//! - (`history.rs`) the clients' history is linearizable, by an independent model.
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::release::{Feature, Release};
-use crate::replica::{Applied, Sessions};
-use crate::state_machine::{KvStore, StateMachine};
-use crate::types::{ClientId, MemberId, Op, RequestNumber, View};
+use crate::replica::Applied;
+use crate::types::{ClientId, MemberId, Op, Tick, View};
 
 /// Record `value` as what every member must reach at `op`, the first time; afterwards
 /// return the recorded value when `value` differs from it.
@@ -28,9 +29,6 @@ fn first_seen<T: Copy + PartialEq>(seen: &mut BTreeMap<Op, T>, op: Op, value: T)
     let recorded = *seen.entry(op).or_insert(value);
     (recorded != value).then_some(recorded)
 }
-
-/// A position in the linearization: op, then index inside a batched op.
-type Position = (Op, usize);
 
 #[derive(Clone, Debug, Default)]
 pub struct Checker {
@@ -48,14 +46,13 @@ pub struct Checker {
     /// The highest op known committed anywhere.
     pub committed_max: Op,
     last_commit: BTreeMap<MemberId, Op>,
-    reference: KvStore,
-    reference_sessions: Sessions,
-    reference_op: Op,
-    /// Where each client request took effect, and the result it must have returned.
-    outcomes: BTreeMap<(ClientId, RequestNumber), (Position, Vec<u8>)>,
-    /// For each outstanding request: the highest position completed before it was sent.
-    invoked: BTreeMap<(ClientId, RequestNumber), Option<Position>>,
-    completed_max: Option<Position>,
+    /// The highest op applied anywhere: ops are first applied in order.
+    applied_max: Op,
+    /// When the highest committed op rose, and to what: for bounded staleness.
+    commit_timeline: Vec<(Tick, Op)>,
+    /// How stale a standby read may be: ops behind the commit of `staleness_window_ticks` ago.
+    pub staleness_bound_ops: Op,
+    pub staleness_window_ticks: Tick,
     pub violations: Vec<String>,
 }
 
@@ -79,15 +76,15 @@ impl Checker {
             }
             Some(_) => {}
             None => {
-                if applied.op != self.reference_op + 1 {
+                if applied.op != self.applied_max + 1 {
                     self.violation(alloc::format!(
                         "member {member} applied op {} before anyone applied op {}",
                         applied.op,
-                        self.reference_op + 1
+                        self.applied_max + 1
                     ));
                 }
+                self.applied_max = self.applied_max.max(applied.op);
                 self.committed.insert(applied.op, applied.checksum);
-                self.run_reference(applied);
             }
         }
         if let Some(release) = first_seen(&mut self.releases, applied.op, applied.release) {
@@ -126,36 +123,6 @@ impl Checker {
         }
     }
 
-    fn run_reference(&mut self, applied: &Applied) {
-        self.reference_op = applied.op;
-        for (index, request) in applied.requests.iter().enumerate() {
-            let fresh = !self.reference_sessions.is_duplicate(request.client, request.request);
-            if fresh != request.fresh {
-                self.violation(alloc::format!(
-                    "client {} request {} at op {}: applied {} but should have been {}",
-                    request.client,
-                    request.request,
-                    applied.op,
-                    if request.fresh { "again" } else { "skipped" },
-                    if fresh { "applied" } else { "skipped as a duplicate" },
-                ));
-            }
-            if !fresh {
-                continue;
-            }
-            let result = self.reference.apply(&request.operation);
-            if result != request.result {
-                self.violation(alloc::format!(
-                    "op {} gave client {} a result the reference model does not",
-                    applied.op,
-                    request.client
-                ));
-            }
-            self.reference_sessions.record(request.client, request.request, result.clone(), applied.op);
-            self.outcomes.insert((request.client, request.request), ((applied.op, index), result));
-        }
-    }
-
     pub fn on_commit(&mut self, member: MemberId, incarnation_start: bool, commit: Op) {
         let last = self.last_commit.entry(member).or_insert(commit);
         if incarnation_start {
@@ -168,8 +135,17 @@ impl Checker {
         }
     }
 
-    pub fn on_commit_max(&mut self, commit_max: Op) {
-        self.committed_max = self.committed_max.max(commit_max);
+    pub fn on_commit_max(&mut self, now: Tick, commit_max: Op) {
+        if commit_max > self.committed_max {
+            self.committed_max = commit_max;
+            self.commit_timeline.push((now, commit_max));
+        }
+    }
+
+    /// The highest op known committed at time `at`.
+    fn committed_at(&self, at: Tick) -> Op {
+        let index = self.commit_timeline.partition_point(|(time, _)| *time <= at);
+        index.checked_sub(1).map_or(0, |index| self.commit_timeline[index].1)
     }
 
     pub fn on_primary(
@@ -208,30 +184,6 @@ impl Checker {
         }
     }
 
-    pub fn on_invoke(&mut self, client: ClientId, request: RequestNumber) {
-        self.invoked.insert((client, request), self.completed_max);
-    }
-
-    pub fn on_complete(&mut self, client: ClientId, request: RequestNumber, result: &[u8]) {
-        let floor = self.invoked.remove(&(client, request)).flatten();
-        let Some((position, expected)) = self.outcomes.get(&(client, request)).cloned() else {
-            self.violation(alloc::format!("client {client} got a reply to request {request}, which never committed"));
-            return;
-        };
-        if expected.as_slice() != result {
-            self.violation(alloc::format!(
-                "client {client} request {request}: the reply differs from the committed result"
-            ));
-        }
-        if floor.is_some_and(|floor| position <= floor) {
-            self.violation(alloc::format!(
-                "client {client} request {request} took effect at op {} before an op that completed before it was sent",
-                position.0
-            ));
-        }
-        self.completed_max = self.completed_max.max(Some(position));
-    }
-
     /// A member must never run a release its binary lacks.
     pub fn on_release(&mut self, member: MemberId, release: Release, binary: Release) {
         if release > binary {
@@ -239,12 +191,52 @@ impl Checker {
         }
     }
 
-    /// A standby read must never be older than what its client had already seen.
-    pub fn on_standby_read(&mut self, client: ClientId, min_op: Op, served_at_op: Op, refused: bool) {
-        if !refused && served_at_op < min_op {
+    /// A standby read must never be older than what its client had already seen, nor
+    /// older by more than the bound than what was committed a lease ago: a standby cut
+    /// off with a deposed primary must stop answering.
+    pub fn on_standby_read(&mut self, now: Tick, client: ClientId, min_op: Op, served_at_op: Op, refused: bool) {
+        if refused {
+            return;
+        }
+        if served_at_op < min_op {
             self.violation(alloc::format!(
                 "client {client} read at a standby at op {served_at_op} after it had seen op {min_op}"
             ));
+        }
+        let committed = self.committed_at(now.saturating_sub(self.staleness_window_ticks));
+        if served_at_op + self.staleness_bound_ops < committed {
+            self.violation(alloc::format!(
+                "client {client} read at a standby at op {served_at_op}, but op {committed} had committed {} ticks \
+                 before: more than {} ops stale",
+                self.staleness_window_ticks,
+                self.staleness_bound_ops
+            ));
+        }
+    }
+
+    /// An upgrade to `release` was prepared by `primary` in `view`: every other member
+    /// of its configuration must have told that primary, in that view, that its binary
+    /// runs the release. `last_heard(m)` is what `m` last advertised to the primary and
+    /// in which of the primary's views.
+    pub fn on_upgrade_prepared(
+        &mut self,
+        primary: MemberId,
+        view: View,
+        release: Release,
+        members: &[MemberId],
+        last_heard: impl Fn(MemberId) -> Option<(View, Release)>,
+    ) {
+        for member in members.iter().copied().filter(|member| *member != primary) {
+            match last_heard(member) {
+                Some((heard_in, advertised)) if heard_in == view && advertised >= release => {}
+                Some((heard_in, advertised)) => self.violation(alloc::format!(
+                    "member {primary} prepared an upgrade to {release} in view {view}, but member {member} last \
+                     advertised {advertised} to it in view {heard_in}"
+                )),
+                None => self.violation(alloc::format!(
+                    "member {primary} prepared an upgrade to {release} in view {view} without hearing member {member}"
+                )),
+            }
         }
     }
 
@@ -263,27 +255,19 @@ impl Checker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::replica::AppliedRequest;
-    use crate::state_machine::KvCommand;
     use alloc::vec;
 
     const R: Release = crate::release::NEWEST_RELEASE;
 
-    fn put(client: ClientId, request: RequestNumber, fresh: bool) -> AppliedRequest {
-        let operation = KvCommand::Put { key: b"k".to_vec(), value: vec![request as u8] }.encode();
-        let result = if fresh { KvStore::new().apply(&operation) } else { Vec::new() };
-        AppliedRequest { client, request, operation, result, fresh }
-    }
-
-    fn applied(op: Op, checksum: u64, requests: Vec<AppliedRequest>, digest: u64) -> Applied {
-        Applied { op, checksum, requests, digest, release: R, membership_digest: 0, reconfiguration: None }
+    fn applied(op: Op, checksum: u64, digest: u64) -> Applied {
+        Applied { op, checksum, requests: vec![], digest, release: R, membership_digest: 0, reconfiguration: None }
     }
 
     #[test]
     fn detects_diverging_memberships() {
         let mut checker = Checker::default();
-        checker.on_applied(0, &applied(1, 7, vec![], 1));
-        let mut other = applied(1, 7, vec![], 1);
+        checker.on_applied(0, &applied(1, 7, 1));
+        let mut other = applied(1, 7, 1);
         other.membership_digest = 5;
         checker.on_applied(1, &other);
         assert_eq!(checker.count(), 1, "{:?}", checker.violations);
@@ -291,26 +275,14 @@ mod tests {
     }
 
     #[test]
-    fn detects_diverging_commits_and_digests() {
+    fn detects_diverging_commits_digests_and_gaps() {
         let mut checker = Checker::default();
-        checker.on_applied(0, &applied(1, 7, vec![put(1, 1, true)], 1));
+        checker.on_applied(0, &applied(1, 7, 1));
         assert_eq!(checker.count(), 0);
-        checker.on_applied(1, &applied(1, 8, vec![put(1, 1, true)], 2));
+        checker.on_applied(1, &applied(1, 8, 2));
         assert_eq!(checker.count(), 2);
-    }
-
-    #[test]
-    fn detects_double_apply_and_real_time_order() {
-        let mut checker = Checker::default();
-        checker.on_invoke(1, 1);
-        checker.on_applied(0, &applied(1, 1, vec![put(1, 1, true)], 1));
-        checker.on_applied(0, &applied(2, 2, vec![put(1, 1, true)], 2));
-        assert_eq!(checker.count(), 1, "{:?}", checker.violations);
-        let result = checker.outcomes[&(1, 1)].1.clone();
-        checker.on_complete(1, 1, &result);
-        assert_eq!(checker.count(), 1);
-        checker.on_complete(2, 9, &[]);
-        assert_eq!(checker.count(), 2, "a reply for something never committed");
+        checker.on_applied(1, &applied(3, 9, 3));
+        assert_eq!(checker.count(), 3, "op 3 before op 2: {:?}", checker.violations);
     }
 
     #[test]
@@ -321,5 +293,33 @@ mod tests {
         checker.on_commit(2, true, 5);
         checker.on_commit(2, false, 4);
         assert_eq!(checker.count(), 2);
+    }
+
+    #[test]
+    fn detects_a_standby_read_staler_than_its_bound() {
+        let mut checker = Checker { staleness_bound_ops: 4, staleness_window_ticks: 100, ..Checker::default() };
+        checker.on_commit_max(10, 20);
+        checker.on_commit_max(500, 40);
+        checker.on_standby_read(550, 1, 0, 16, false);
+        assert_eq!(checker.count(), 0, "op 20 was the commit a window ago: 16 is within 4 of it");
+        checker.on_standby_read(700, 1, 0, 16, false);
+        assert_eq!(checker.count(), 1, "op 40 committed 200 ticks before: 16 is too stale");
+        checker.on_standby_read(700, 1, 0, 16, true);
+        assert_eq!(checker.count(), 1, "a refusal is no read");
+        checker.on_standby_read(700, 1, 50, 45, false);
+        assert_eq!(checker.count(), 2, "older than what the client saw");
+    }
+
+    #[test]
+    fn detects_an_upgrade_on_stale_advertisements() {
+        let mut checker = Checker::default();
+        let old: Release = "1.0.0".parse().unwrap();
+        checker.on_upgrade_prepared(0, 4, R, &[0, 1, 2], |_| Some((4, R)));
+        assert_eq!(checker.count(), 0);
+        checker.on_upgrade_prepared(0, 4, R, &[0, 1, 2], |m| Some((if m == 1 { 3 } else { 4 }, R)));
+        assert_eq!(checker.count(), 1, "member 1 was heard only in an older view");
+        checker.on_upgrade_prepared(0, 4, R, &[0, 1, 2], |m| if m == 2 { Some((4, old)) } else { Some((4, R)) });
+        checker.on_upgrade_prepared(0, 4, R, &[0, 1, 2], |m| if m == 2 { None } else { Some((4, R)) });
+        assert_eq!(checker.count(), 3, "{:?}", checker.violations);
     }
 }

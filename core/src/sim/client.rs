@@ -1,15 +1,24 @@
 //! Simulated clients of the key-value machine: one request outstanding at a time,
-//! resent to every replica when no reply comes.
+//! resent to every replica when no reply comes. A client registers before its first
+//! request through the primary, and again after its session was evicted.
 
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use super::{Endpoint, EventKind, SimError, Simulator, CLIENT_TIMEOUT_TICKS};
+use crate::message::{Message, ReadRequest, Reply, Request};
+use crate::replica::sessions::SESSION_EVICTED;
 use crate::state_machine::{KvCommand, KvResult};
 use crate::types::{ClientId, MemberId, Op, RequestNumber, View};
 
 /// Requests a client may have queued behind its outstanding one.
 pub const CLIENT_QUEUE_MAX: usize = 4096;
+
+/// Clients `1 ..= 64` have sessions from the cluster's start (session 0), so a script's
+/// writes through them are one op each; a client numbered higher registers first, and
+/// so does one whose session was evicted.
+pub const PREREGISTERED_CLIENTS: u64 = 64;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientReply {
@@ -30,8 +39,10 @@ impl ClientReply {
             Some(KvResult::Value(None)) => ClientReply::Nil,
             Some(KvResult::Integer(number)) => ClientReply::Value(alloc::format!("{number}")),
             Some(KvResult::Values(_)) => ClientReply::Ok,
-            // Standby reads answer with the spec's codes; anything else failed.
-            Some(KvResult::Error(code)) if matches!(code.as_str(), "feature-off" | "not-standby" | "too-stale") => {
+            // Refusals answer with the spec's codes; anything else failed.
+            Some(KvResult::Error(code))
+                if matches!(code.as_str(), "feature-off" | "not-standby" | "too-stale" | SESSION_EVICTED) =>
+            {
                 ClientReply::Error(code)
             }
             Some(KvResult::Error(_)) | None => ClientReply::Error(String::from("failed")),
@@ -67,6 +78,8 @@ pub struct Outstanding {
     pub min_op: Op,
     /// Resends so far.
     pub attempts: u32,
+    /// Its entry in the checkers' history (none for registrations and standby reads).
+    pub history: Option<usize>,
 }
 
 #[derive(Clone, Debug)]
@@ -75,10 +88,12 @@ pub struct SimClient {
     pub queue: VecDeque<ClientOp>,
     pub outstanding: Option<Outstanding>,
     pub next_request: RequestNumber,
+    /// The op that committed this client's registration.
+    pub session: Option<Op>,
     /// The newest view this client has seen in a reply, and who sent that reply: it
     /// sends there until a timeout makes it ask every member.
     pub view: View,
-    pub primary: crate::types::MemberId,
+    pub primary: MemberId,
     pub reply: ClientReply,
     pub timer_generation: u64,
     /// The highest op this client has seen in a reply (monotonic reads).
@@ -92,6 +107,7 @@ impl SimClient {
             queue: VecDeque::new(),
             outstanding: None,
             next_request: 1,
+            session: (id >= 1 && id <= PREREGISTERED_CLIENTS).then_some(0),
             view: 0,
             primary: 0,
             reply: ClientReply::None,
@@ -102,5 +118,133 @@ impl SimClient {
 
     pub fn is_idle(&self) -> bool {
         self.outstanding.is_none() && self.queue.is_empty()
+    }
+
+    fn registering(&self) -> bool {
+        self.outstanding.as_ref().is_some_and(|outstanding| outstanding.request == 0 && outstanding.at.is_none())
+    }
+}
+
+impl Simulator {
+    pub fn submit(&mut self, client: ClientId, command: KvCommand) -> Result<(), SimError> {
+        self.submit_to(client, command, None)
+    }
+
+    /// Queue a client operation: through the primary, or with `at`, a read served by
+    /// that member alone (a standby read).
+    pub fn submit_to(&mut self, client: ClientId, command: KvCommand, at: Option<MemberId>) -> Result<(), SimError> {
+        let c = self.clients.entry(client).or_insert_with(|| SimClient::new(client));
+        if c.queue.len() >= CLIENT_QUEUE_MAX {
+            return Err(SimError(alloc::format!("client {client} already has {CLIENT_QUEUE_MAX} requests queued")));
+        }
+        c.queue.push_back(ClientOp { command, at });
+        if c.outstanding.is_none() {
+            self.client_next(client);
+        }
+        Ok(())
+    }
+
+    fn client_next(&mut self, client: ClientId) {
+        let Some(c) = self.clients.get_mut(&client) else { return };
+        let Some(next) = c.queue.front() else { return };
+        let min_op = c.seen_op;
+        if next.at.is_none() && c.session.is_none() {
+            // A session first: the registration executes nothing.
+            c.outstanding =
+                Some(Outstanding { request: 0, operation: Vec::new(), at: None, min_op, attempts: 0, history: None });
+            self.client_send(client, false);
+            return;
+        }
+        let op = c.queue.pop_front().expect("front exists");
+        let request = c.next_request;
+        c.next_request += 1;
+        let history = (self.config.check && op.at.is_none()).then(|| self.history.invoke(client, &op.command));
+        let c = self.clients.get_mut(&client).expect("client exists");
+        c.outstanding =
+            Some(Outstanding { request, operation: op.command.encode(), at: op.at, min_op, attempts: 0, history });
+        self.client_send(client, false);
+    }
+
+    pub(super) fn client_send(&mut self, client: ClientId, broadcast: bool) {
+        // Without standbys every member is a replica; with them, a promotion may have
+        // made any member the primary.
+        let broadcast_to = if self.config.standbys == 0 { self.config.replicas } else { self.member_count() };
+        let Some(c) = self.clients.get_mut(&client) else { return };
+        let session = c.session.unwrap_or(0);
+        let Some(outstanding) = c.outstanding.as_mut() else { return };
+        outstanding.attempts += u32::from(broadcast);
+        let request =
+            Request { client, session, request: outstanding.request, operation: outstanding.operation.clone() };
+        c.timer_generation += 1;
+        let generation = c.timer_generation;
+        let primary = c.primary;
+        self.events.schedule(self.now + CLIENT_TIMEOUT_TICKS, EventKind::ClientTimer { client, generation });
+        if let Some(at) = outstanding.at {
+            let read = ReadRequest {
+                client,
+                request: outstanding.request,
+                operation: outstanding.operation.clone(),
+                min_op: outstanding.min_op,
+            };
+            self.send(Endpoint::Client(client), Endpoint::Member(at), Message::ReadRequest(read));
+        } else if broadcast {
+            for member in 0..broadcast_to {
+                self.send(Endpoint::Client(client), Endpoint::Member(member), Message::Request(request.clone()));
+            }
+        } else {
+            self.send(Endpoint::Client(client), Endpoint::Member(primary), Message::Request(request));
+        }
+    }
+
+    /// A reply reached client `client` from `from`.
+    pub(super) fn client_reply_arrived(&mut self, client: ClientId, from: Endpoint, reply: Reply) {
+        let now = self.now;
+        let Some(c) = self.clients.get_mut(&client) else { return };
+        let Some(outstanding) = &c.outstanding else { return };
+        if outstanding.request != reply.request {
+            return;
+        }
+        let standby_read = outstanding.at.is_some();
+        if !standby_read && reply.view >= c.view {
+            c.view = reply.view;
+            if let Endpoint::Member(member) = from {
+                c.primary = member;
+            }
+        }
+        if c.registering() {
+            c.outstanding = None;
+            c.session = Some(reply.op);
+            self.log(format_args!("reply c{client} registered session={}", reply.op));
+            self.client_next(client);
+            return;
+        }
+        let outstanding = c.outstanding.take().expect("checked above");
+        c.reply = ClientReply::from_result(&reply.result);
+        let refused = matches!(c.reply, ClientReply::Error(_));
+        let evicted = c.reply == ClientReply::Error(String::from(SESSION_EVICTED));
+        if evicted {
+            // Whether it was applied before its session went is unknown: it stays
+            // open in the history, and the client registers anew.
+            c.session = None;
+        }
+        if !refused {
+            c.seen_op = c.seen_op.max(reply.op);
+        }
+        let text = c.reply.text();
+        self.log(format_args!("reply c{client} request={} {text}", reply.request));
+        if self.config.check {
+            if standby_read {
+                // A read may be as stale as the commit of a lease ago, give or take a
+                // message's delay each way.
+                let options = self.options(0);
+                self.checker.staleness_bound_ops = options.standby_read_lag_ops;
+                self.checker.staleness_window_ticks =
+                    options.quorum_timeout_ticks + 2 * self.network.delay_max_seen_ticks + 1;
+                self.checker.on_standby_read(now, client, outstanding.min_op, reply.op, refused);
+            } else if let Some(index) = outstanding.history.filter(|_| !evicted) {
+                self.history.complete(index, &reply.result);
+            }
+        }
+        self.client_next(client);
     }
 }

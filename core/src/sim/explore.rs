@@ -192,7 +192,8 @@ pub fn generate(seed: u64, options: &ExploreOptions) -> Script {
                 });
                 b.push(Command::Net { loss_ppm, dup_ppm, delay_ticks });
             }
-            5 if faults.corrupt && writes > 0 => {
+            // The only copy of a single replica's log is beyond repair: no damage there.
+            5 if faults.corrupt && writes > 0 && options.replicas > 1 => {
                 let op = prng.range_inclusive(1, writes.max(1));
                 b.push(Command::Corrupt { member: bad_disk, op });
             }

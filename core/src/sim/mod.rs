@@ -3,8 +3,10 @@
 
 pub mod check;
 pub mod client;
+mod durability;
 pub mod event;
 pub mod explore;
+pub mod history;
 pub mod linearizability;
 pub mod network;
 pub mod storage;
@@ -15,15 +17,16 @@ use alloc::vec::Vec;
 use core::fmt::Write as _;
 
 use crate::checksum::Hasher64;
-use crate::message::{Message, ReadRequest, Request};
+use crate::message::Message;
 use crate::prng::Prng;
 use crate::release::Release;
-use crate::replica::{Destination, Membership, Options, Replica, Status};
-use crate::state_machine::{KvCommand, KvStore};
+use crate::replica::{Destination, Options, Replica, Status};
+use crate::state_machine::KvStore;
 use crate::types::{ClientId, MemberId, Op, Tick};
 use check::Checker;
-use client::{ClientReply, Outstanding, SimClient, CLIENT_QUEUE_MAX};
+use client::{ClientReply, SimClient};
 use event::{EventKind, EventQueue};
+use history::ClientHistory;
 use network::NetworkFaults;
 use storage::{CrashLoss, SimStorage};
 
@@ -128,6 +131,8 @@ pub struct Simulator {
     in_flight: BTreeMap<u64, Envelope>,
     next_message_id: u64,
     pub checker: Checker,
+    /// Every client operation through the primary, for the linearizability checker.
+    pub history: ClientHistory,
     trace: Vec<String>,
     events_processed: u64,
     trace_pending: Vec<String>,
@@ -137,6 +142,16 @@ pub struct Simulator {
     undecodable_dropped: u64,
     /// The highest committed op already checked for quorum durability.
     quorum_checked_commit: Op,
+    history_violation_reported: bool,
+    /// A storage event since the last check may have dropped a durable entry.
+    storage_shrank: bool,
+    config_changes_seen: usize,
+    /// The highest release each member's superblock recorded (reset with a lost disk).
+    durable_release_max: Vec<Option<Release>>,
+    /// `(to, from)`: the release `from` last advertised to `to`, and `to`'s view then.
+    advertised_to: BTreeMap<(MemberId, MemberId), (crate::types::View, Release)>,
+    /// Upgrade entries already checked, by op and checksum.
+    upgrades_checked: alloc::collections::BTreeSet<(Op, u64)>,
 }
 
 impl Simulator {
@@ -152,6 +167,7 @@ impl Simulator {
             in_flight: BTreeMap::new(),
             next_message_id: 0,
             checker: Checker::default(),
+            history: ClientHistory::default(),
             trace: Vec::new(),
             events_processed: 0,
             trace_pending: Vec::new(),
@@ -160,6 +176,12 @@ impl Simulator {
             messages_dropped: 0,
             undecodable_dropped: 0,
             quorum_checked_commit: 0,
+            history_violation_reported: false,
+            storage_shrank: false,
+            config_changes_seen: 0,
+            durable_release_max: alloc::vec![None; member_count as usize],
+            advertised_to: BTreeMap::new(),
+            upgrades_checked: alloc::collections::BTreeSet::new(),
             prng: prng.fork(),
             config,
         };
@@ -180,12 +202,13 @@ impl Simulator {
         sim
     }
 
-    fn options(&self, member: MemberId) -> Options {
+    pub(super) fn options(&self, member: MemberId) -> Options {
         let mut options = Options::new(self.config.replicas, self.config.standbys);
         options.binary_release = self.members[member as usize].binary;
         options.initial_release = self.config.release;
         options.log_bound_ops = self.config.log_bound_ops;
         options.report_applied = self.config.check;
+        options.preregistered_clients = client::PREREGISTERED_CLIENTS;
         options.seed = self.config.seed;
         options.auto_promote_after_ticks = self.config.auto_promote_after_ticks;
         options
@@ -264,6 +287,19 @@ impl Simulator {
     }
     pub fn violations(&self) -> u64 {
         self.checker.count()
+    }
+
+    /// Run the linearizability checker over the clients' history so far; a violation
+    /// it finds counts like any other (once).
+    pub fn check_history(&mut self) {
+        if !self.config.check || self.history_violation_reported {
+            return;
+        }
+        if let Some(text) = self.history.violation() {
+            self.history_violation_reported = true;
+            self.checker.violation(text);
+            self.report_violations();
+        }
     }
     pub fn take_trace(&mut self) -> Vec<String> {
         core::mem::take(&mut self.trace)
@@ -374,7 +410,8 @@ impl Simulator {
                 self.log(format_args!("durable {member} write={persist_id}"));
                 let now = self.now;
                 let m = &mut self.members[member as usize];
-                let verified = m.storage.complete(persist_id);
+                let (verified, dropped) = m.storage.complete(persist_id);
+                self.storage_shrank |= dropped;
                 if let Some(replica) = m.replica.as_mut() {
                     replica.handle_persisted(now, persist_id);
                     for (op, checksum, intact) in verified {
@@ -386,6 +423,9 @@ impl Simulator {
                 }
                 for line in core::mem::take(&mut self.trace_pending) {
                     self.note(&line);
+                }
+                if self.config.check {
+                    self.check_durable_release(member);
                 }
                 self.drain(member);
             }
@@ -425,42 +465,22 @@ impl Simulator {
                     };
                     self.log(format_args!("deliver {} {from_text}->{member}{}", message.kind(), describe(&message)));
                 }
+                if let (Endpoint::Member(sender), Some(release)) = (from, advertised_release(&message)) {
+                    let view = self.members[member as usize].replica.as_ref().map_or(0, |r| r.view());
+                    self.advertised_to.insert((member, sender), (view, release));
+                }
                 let now = self.now;
                 let Some(replica) = self.members[member as usize].replica.as_mut() else { return };
                 replica.handle_message(now, message);
+                if let Some(reason) = replica.take_invalid_reason() {
+                    self.log(format_args!("drop invalid message at {member}: {reason}"));
+                }
                 self.drain(member);
             }
             Endpoint::Client(client) => {
-                let Message::Reply(reply) = message else { return };
-                let Some(c) = self.clients.get_mut(&client) else { return };
-                let Some(outstanding) = &c.outstanding else { return };
-                if outstanding.request != reply.request {
-                    return;
+                if let Message::Reply(reply) = message {
+                    self.client_reply_arrived(client, from, reply);
                 }
-                let standby_read = outstanding.at.is_some();
-                let min_op = outstanding.min_op;
-                c.outstanding = None;
-                c.reply = ClientReply::from_result(&reply.result);
-                let refused = matches!(c.reply, ClientReply::Error(_));
-                if !standby_read && reply.view >= c.view {
-                    c.view = reply.view;
-                    if let Endpoint::Member(member) = from {
-                        c.primary = member;
-                    }
-                }
-                if !refused {
-                    c.seen_op = c.seen_op.max(reply.op);
-                }
-                let text = c.reply.text();
-                self.log(format_args!("reply c{client} request={} {text}", reply.request));
-                if self.config.check {
-                    if standby_read {
-                        self.checker.on_standby_read(client, min_op, reply.op, refused);
-                    } else {
-                        self.checker.on_complete(client, reply.request, &reply.result);
-                    }
-                }
-                self.client_next(client);
             }
         }
     }
@@ -484,6 +504,11 @@ impl Simulator {
         }
         let timeout = replica.poll_timeout();
         for persist in writes {
+            if let crate::replica::Write::Entry(entry) = &persist.write {
+                if let crate::message::Body::Upgrade { release } = entry.body {
+                    self.on_upgrade_entry_written(member, entry.header, release);
+                }
+            }
             if let crate::replica::Write::Verify { .. } = persist.write {
                 if self.config.check {
                     let release = self.members[index].replica.as_ref().map(|r| r.release());
@@ -541,6 +566,23 @@ impl Simulator {
         self.events.schedule(self.now + delay, EventKind::Deliver(id));
     }
 
+    /// The first time a serving primary writes an upgrade entry it is preparing it:
+    /// check what it heard (see `Checker::on_upgrade_prepared`).
+    fn on_upgrade_entry_written(&mut self, member: MemberId, header: crate::message::Header, release: Release) {
+        let Some(replica) = self.members[member as usize].replica.as_ref() else { return };
+        if !self.config.check
+            || !replica.is_serving_primary()
+            || !self.upgrades_checked.insert((header.op, header.checksum))
+        {
+            return;
+        }
+        let view = replica.view();
+        let membership = replica.membership();
+        let members: Vec<MemberId> = membership.active().iter().chain(membership.standbys()).copied().collect();
+        let heard = &self.advertised_to;
+        self.checker.on_upgrade_prepared(member, view, release, &members, |m| heard.get(&(member, m)).copied());
+    }
+
     /// Violations always reach the output, with or without the trace, as they happen.
     fn report_violations(&mut self) {
         while self.violations_reported < self.checker.violations.len() {
@@ -563,7 +605,7 @@ impl Simulator {
             if replica.status() != Status::Halted {
                 self.checker.on_release(member, replica.release(), replica.binary_release());
             }
-            self.checker.on_commit_max(replica.commit_max());
+            self.checker.on_commit_max(self.now, replica.commit_max());
             if became_primary {
                 let log = replica.log();
                 let (op, base, view) = (replica.op(), log.base(), replica.view());
@@ -571,35 +613,7 @@ impl Simulator {
                 self.checker.on_primary(member, view, headers, op, base);
             }
         }
-        self.check_commit_durable_on_a_quorum();
-    }
-
-    /// Each newly committed op must be durable on a majority of the active replicas of
-    /// the configuration that prepared it (and of the new one, for a reconfiguration):
-    /// their storage holds it (damaged or not: it was durable when acknowledged) or a
-    /// checkpoint past it. Standbys never count.
-    fn check_commit_durable_on_a_quorum(&mut self) {
-        let committed = self.checker.committed_max;
-        let first = self.quorum_checked_commit + 1;
-        self.quorum_checked_commit = self.quorum_checked_commit.max(committed);
-        let initial = Membership::initial(self.config.replicas, self.config.standbys);
-        for op in first..=committed {
-            let Some(checksum) = self.checker.committed_checksum(op) else { continue };
-            let changes = &self.checker.reconfigurations;
-            let prepared_by = changes.range(..op).next_back().map_or(&initial, |(_, membership)| membership);
-            let mut violations = Vec::new();
-            for membership in core::iter::once(prepared_by).chain(changes.get(&op)) {
-                let active = membership.active();
-                let holders =
-                    active.iter().filter(|member| self.members[**member as usize].storage.holds(op, checksum)).count();
-                if holders < membership.quorum() {
-                    violations.push(alloc::format!(
-                        "op {op} committed while durable on only {holders} of active replicas {active:?}"
-                    ));
-                }
-            }
-            violations.into_iter().for_each(|violation| self.checker.violation(violation));
-        }
+        self.check_durability();
     }
 
     // ----- Faults -----
@@ -609,6 +623,7 @@ impl Simulator {
         if m.replica.take().is_none() {
             return;
         }
+        self.storage_shrank = true;
         let loss = if self.prng.chance_ppm(self.config.torn_write_ppm) { CrashLoss::Torn } else { CrashLoss::Lost };
         let lost = self.members[member as usize].storage.crash(loss);
         self.log(format_args!(
@@ -638,6 +653,8 @@ impl Simulator {
     pub fn lose_data(&mut self, member: MemberId) {
         assert!(self.members[member as usize].replica.is_none(), "crash the member first");
         self.members[member as usize].storage = SimStorage::default();
+        self.durable_release_max[member as usize] = None;
+        self.storage_shrank = true;
         self.log(format_args!("lose-data {member}"));
     }
 
@@ -678,73 +695,20 @@ impl Simulator {
         result
     }
 
-    // ----- Clients -----
-
-    pub fn submit(&mut self, client: ClientId, command: KvCommand) -> Result<(), SimError> {
-        self.submit_to(client, command, None)
-    }
-
-    /// Queue a client operation: through the primary, or with `at`, a read served by
-    /// that member alone (a standby read).
-    pub fn submit_to(&mut self, client: ClientId, command: KvCommand, at: Option<MemberId>) -> Result<(), SimError> {
-        let c = self.clients.entry(client).or_insert_with(|| SimClient::new(client));
-        if c.queue.len() >= CLIENT_QUEUE_MAX {
-            return Err(SimError(alloc::format!("client {client} already has {CLIENT_QUEUE_MAX} requests queued")));
-        }
-        c.queue.push_back(client::ClientOp { command, at });
-        if c.outstanding.is_none() {
-            self.client_next(client);
-        }
-        Ok(())
-    }
-
-    fn client_next(&mut self, client: ClientId) {
-        let Some(c) = self.clients.get_mut(&client) else { return };
-        let Some(op) = c.queue.pop_front() else { return };
-        let request = c.next_request;
-        c.next_request += 1;
-        let min_op = c.seen_op;
-        c.outstanding = Some(Outstanding { request, operation: op.command.encode(), at: op.at, min_op, attempts: 0 });
-        if self.config.check && op.at.is_none() {
-            self.checker.on_invoke(client, request);
-        }
-        self.client_send(client, false);
-    }
-
-    fn client_send(&mut self, client: ClientId, broadcast: bool) {
-        // Without standbys every member is a replica; with them, a promotion may have
-        // made any member the primary.
-        let broadcast_to = if self.config.standbys == 0 { self.config.replicas } else { self.member_count() };
-        let Some(c) = self.clients.get_mut(&client) else { return };
-        let Some(outstanding) = c.outstanding.as_mut() else { return };
-        outstanding.attempts += u32::from(broadcast);
-        let request = Request { client, request: outstanding.request, operation: outstanding.operation.clone() };
-        c.timer_generation += 1;
-        let generation = c.timer_generation;
-        let primary = c.primary;
-        self.events.schedule(self.now + CLIENT_TIMEOUT_TICKS, EventKind::ClientTimer { client, generation });
-        if let Some(at) = outstanding.at {
-            let read = ReadRequest {
-                client,
-                request: outstanding.request,
-                operation: outstanding.operation.clone(),
-                min_op: outstanding.min_op,
-            };
-            self.send(Endpoint::Client(client), Endpoint::Member(at), Message::ReadRequest(read));
-        } else if broadcast {
-            for member in 0..broadcast_to {
-                self.send(Endpoint::Client(client), Endpoint::Member(member), Message::Request(request.clone()));
-            }
-        } else {
-            self.send(Endpoint::Client(client), Endpoint::Member(primary), Message::Request(request));
-        }
-    }
-
     pub fn status_name(&self, member: MemberId) -> &'static str {
         match self.replica(member) {
             None => "crashed",
             Some(replica) => replica.status_name(),
         }
+    }
+}
+
+/// The binary release a message advertises to its receiver, if it is one that does.
+fn advertised_release(message: &Message) -> Option<Release> {
+    match message {
+        Message::Heartbeat(heartbeat) => Some(heartbeat.release),
+        Message::PrepareOk(ok) => Some(ok.release),
+        _ => None,
     }
 }
 

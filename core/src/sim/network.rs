@@ -14,6 +14,8 @@ pub struct NetworkFaults {
     pub dup_ppm: u32,
     pub delay_min_ticks: Tick,
     pub delay_max_ticks: Tick,
+    /// The longest delay any message sent so far may have had.
+    pub delay_max_seen_ticks: Tick,
 }
 
 impl Default for NetworkFaults {
@@ -25,6 +27,7 @@ impl Default for NetworkFaults {
             dup_ppm: 0,
             delay_min_ticks: 1,
             delay_max_ticks: 3,
+            delay_max_seen_ticks: 3,
         }
     }
 }
@@ -81,6 +84,7 @@ impl NetworkFaults {
             assert!(low <= high);
             self.delay_min_ticks = low;
             self.delay_max_ticks = high;
+            self.delay_max_seen_ticks = self.delay_max_seen_ticks.max(high);
         }
     }
 

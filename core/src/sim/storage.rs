@@ -1,5 +1,10 @@
 //! A member's simulated disk: writes become durable only when their completion event
 //! runs; a crash loses unsynced writes or tears the first of them.
+//!
+//! It keeps what the native storage keeps (`host-native/src/node/storage`): an entry's
+//! header, once durable, survives a torn rewrite of that entry (the native log appends
+//! rewrites and keeps a second copy of every header), so a torn repair or scrub leaves
+//! the old, damaged copy readable as damaged, never as missing.
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
@@ -41,19 +46,36 @@ impl SimStorage {
         self.unsynced.push_back(persist);
     }
 
-    /// Make every write up to `id` durable. Returns the verifications among them:
-    /// `(op, checksum, intact)`.
-    pub fn complete(&mut self, id: u64) -> Vec<(Op, u64, bool)> {
+    /// Make every write up to `id` durable. Returns the verifications among them,
+    /// `(op, checksum, intact)`, and whether any write may have dropped a durable entry.
+    pub fn complete(&mut self, id: u64) -> (Vec<(Op, u64, bool)>, bool) {
         let mut verified = Vec::new();
+        let mut dropped = false;
         while self.unsynced.front().is_some_and(|persist| persist.id <= id) {
             let persist = self.unsynced.pop_front().expect("front exists");
-            if let Write::Verify { op, checksum } = persist.write {
-                verified.push((op, checksum, self.verify(op, checksum)));
-            } else {
-                self.apply(persist.write);
+            match persist.write {
+                Write::Verify { op, checksum } => verified.push((op, checksum, self.verify(op, checksum))),
+                Write::Entry(entry) => {
+                    let replaced = self.entries.get(&entry.header.op).and_then(|slot| slot.header);
+                    dropped |= replaced.is_some_and(|header| header != entry.header);
+                    self.store_entry(entry);
+                }
+                write => {
+                    dropped = true;
+                    self.apply(write);
+                }
             }
         }
-        verified
+        (verified, dropped)
+    }
+
+    pub fn superblock_release(&self) -> Option<crate::release::Release> {
+        self.superblock.as_ref().map(|superblock| superblock.release)
+    }
+
+    /// The op the durable checkpoint covers (0 without one).
+    pub fn checkpoint_op(&self) -> Op {
+        self.checkpoint.as_ref().map_or(0, |checkpoint| checkpoint.op)
     }
 
     /// Whether the stored entry at `op` still matches `checksum`; an entry no longer
@@ -65,7 +87,7 @@ impl SimStorage {
             return true;
         }
         let body: Option<Body> = postcard::from_bytes(&slot.body).ok();
-        body.is_some_and(|body| body.checksum(header.op, header.view) == header.checksum)
+        body.is_some_and(|body| header.covers(&body))
     }
 
     fn store_entry(&mut self, entry: Entry) {
@@ -108,9 +130,13 @@ impl SimStorage {
                 _ => None,
             });
             if let Some(entry) = torn {
-                let mut body = postcard::to_allocvec(&entry.body).expect("a body always encodes");
-                body.truncate(body.len() / 2);
-                self.entries.insert(entry.header.op, StoredSlot { header: None, body });
+                // A torn rewrite leaves the earlier copy as it was (its header durable);
+                // a torn first write leaves bytes without a readable header.
+                if self.entries.get(&entry.header.op).is_none_or(|slot| slot.header.is_none()) {
+                    let mut body = postcard::to_allocvec(&entry.body).expect("a body always encodes");
+                    body.truncate(body.len() / 2);
+                    self.entries.insert(entry.header.op, StoredSlot { header: None, body });
+                }
             }
         }
         self.unsynced.clear();
@@ -147,9 +173,7 @@ impl SimStorage {
                 let header = slot.header?;
                 let body: Option<Body> = postcard::from_bytes(&slot.body).ok();
                 Some(match body {
-                    Some(body) if body.checksum(header.op, header.view) == header.checksum => {
-                        StoredEntry::Intact(Entry { header, body })
-                    }
+                    Some(body) if header.covers(&body) => StoredEntry::Intact(Entry { header, body }),
                     _ => StoredEntry::Damaged(header),
                 })
             })

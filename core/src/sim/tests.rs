@@ -1,5 +1,6 @@
 use super::*;
 use crate::replica::Role;
+use crate::state_machine::KvCommand;
 use crate::types::Tick;
 use alloc::format;
 use alloc::vec;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use viewstamp_core::replica::sessions::SESSION_EVICTED;
 use viewstamp_core::state_machine::{KvCommand, KvResult};
 use viewstamp_core::types::{ClientId, MemberId, Op, RequestNumber};
 
@@ -21,6 +22,8 @@ use super::snapshot::NodeSnapshot;
 /// A data command for the node loop.
 pub struct DataCall {
     pub client: ClientId,
+    /// The connection's session (0 while it registers).
+    pub session: Op,
     pub request: RequestNumber,
     pub operation: Vec<u8>,
     pub mode: ReadMode,
@@ -88,7 +91,7 @@ async fn serve_connection(
     let client = client_id(port.member, port.incarnation, connection);
     let mut session = Session::new(connection as u64);
     let mut parser = RequestParser::new(port.limits);
-    let mut connection_state = Connection { client, next_request: 1, highest_op_seen: 0 };
+    let mut connection_state = Connection { client, session: None, next_request: 1, highest_op_seen: 0 };
     let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK_BYTES);
     let mut output: Vec<u8> = Vec::new();
     loop {
@@ -146,6 +149,8 @@ async fn serve_connection(
 
 struct Connection {
     client: ClientId,
+    /// The op that committed this connection's registration, once it registered.
+    session: Option<Op>,
     next_request: RequestNumber,
     /// For standby reads: never answer from a state older than one already seen.
     highest_op_seen: Op,
@@ -179,28 +184,63 @@ async fn data_command(
     } else {
         ReadMode::Linearizable
     };
+    let session = match (mode, connection.session) {
+        (ReadMode::StandbyRead { .. }, _) => 0,
+        (ReadMode::Linearizable, Some(session)) => session,
+        (ReadMode::Linearizable, None) => match call(port, connection.client, 0, 0, Vec::new(), mode).await {
+            // A session first: the registration executes nothing, and its op names it.
+            Ok(answer) => {
+                connection.session = Some(answer.op);
+                answer.op
+            }
+            Err(reply) => return reply,
+        },
+    };
     let request = connection.next_request;
     connection.next_request += 1;
-    let (answer, outcome) = oneshot::channel();
-    let call = DataCall { client: connection.client, request, operation: command.encode(), mode, answer };
-    if port.calls.send(call).await.is_err() {
-        return Reply::error("ERR this member is shutting down: retry on another member");
-    }
-    match outcome.await {
-        Ok(Outcome::Answered(answer)) => {
+    match call(port, connection.client, session, request, command.encode(), mode).await {
+        Ok(answer) => {
             connection.highest_op_seen = connection.highest_op_seen.max(answer.op);
             match KvResult::decode(&answer.result) {
+                Some(KvResult::Error(code)) if code == SESSION_EVICTED => {
+                    connection.session = None;
+                    Reply::error(
+                        "ERR session-evicted: this connection's session was evicted by newer clients, so the \
+                         command may or may not have been applied; check, then retry (a new session opens)",
+                    )
+                }
                 Some(KvResult::Error(code)) if mode != ReadMode::Linearizable => standby_refusal(&code),
                 Some(result) => kv_reply(&command, &result),
                 None => Reply::error("ERR internal error: the replica's answer does not decode"),
             }
         }
-        Ok(Outcome::TimedOut) => Reply::error(
+        Err(reply) => reply,
+    }
+}
+
+/// One call into the node loop, and its answer or the error reply to give.
+async fn call(
+    port: &ClientPort,
+    client: ClientId,
+    session: Op,
+    request: RequestNumber,
+    operation: Vec<u8>,
+    mode: ReadMode,
+) -> Result<super::requests::Answer, Reply> {
+    let shutting_down = || Reply::error("ERR this member is shutting down: retry on another member");
+    let (answer, outcome) = oneshot::channel();
+    let call = DataCall { client, session, request, operation, mode, answer };
+    if port.calls.send(call).await.is_err() {
+        return Err(shutting_down());
+    }
+    match outcome.await {
+        Ok(Outcome::Answered(answer)) => Ok(answer),
+        Ok(Outcome::TimedOut) => Err(Reply::error(
             "TRYAGAIN no primary answered in time (a view change or a partition?): \
              the command may or may not have been applied",
-        ),
-        Ok(Outcome::Unavailable(why)) => Reply::Error(format!("ERR {why}")),
-        Err(_) => Reply::error("ERR this member is shutting down: retry on another member"),
+        )),
+        Ok(Outcome::Unavailable(why)) => Err(Reply::Error(format!("ERR {why}"))),
+        Err(_) => Err(shutting_down()),
     }
 }
 

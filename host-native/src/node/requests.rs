@@ -61,6 +61,7 @@ impl Default for RetryPolicy {
 }
 
 struct Pending {
+    session: Op,
     request: RequestNumber,
     operation: Vec<u8>,
     answer: oneshot::Sender<Outcome>,
@@ -73,6 +74,7 @@ struct Pending {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Resend {
     pub client: ClientId,
+    pub session: Op,
     pub request: RequestNumber,
     pub operation: Vec<u8>,
     /// To every active member, not just the believed primary.
@@ -101,11 +103,13 @@ impl PendingRequests {
         &mut self,
         now: Instant,
         client: ClientId,
+        session: Op,
         request: RequestNumber,
         operation: Vec<u8>,
         answer: oneshot::Sender<Outcome>,
     ) {
         let pending = Pending {
+            session,
             request,
             operation,
             answer,
@@ -157,6 +161,7 @@ impl PendingRequests {
             pending.resend_at = now + backoff;
             resends.push(Resend {
                 client: *client,
+                session: pending.session,
                 request: pending.request,
                 operation: pending.operation.clone(),
                 broadcast: pending.resends > policy.broadcast_after_resends,
@@ -196,7 +201,7 @@ mod tests {
         let now = Instant::now();
         let mut pending = PendingRequests::new(policy());
         let (sender, mut receiver) = oneshot::channel();
-        pending.insert(now, 7, 3, vec![1], sender);
+        pending.insert(now, 7, 1, 3, vec![1], sender);
         assert!(!pending.complete(7, 2, Answer { result: vec![], op: 1 }), "an older request's reply is ignored");
         assert!(pending.complete(7, 3, Answer { result: vec![9], op: 5 }));
         assert_eq!(receiver.try_recv().unwrap(), Outcome::Answered(Answer { result: vec![9], op: 5 }));
@@ -209,10 +214,10 @@ mod tests {
         let start = Instant::now();
         let mut pending = PendingRequests::new(policy());
         let (sender, mut receiver) = oneshot::channel();
-        pending.insert(start, 1, 1, vec![4], sender);
+        pending.insert(start, 1, 1, 1, vec![4], sender);
         assert!(pending.due(start).is_empty());
         let first = pending.due(start + Duration::from_millis(100));
-        assert_eq!(first, vec![Resend { client: 1, request: 1, operation: vec![4], broadcast: false }]);
+        assert_eq!(first, vec![Resend { client: 1, session: 1, request: 1, operation: vec![4], broadcast: false }]);
         assert!(pending.due(start + Duration::from_millis(250)).is_empty(), "backed off to 200 ms");
         let second = pending.due(start + Duration::from_millis(300));
         assert!(second[0].broadcast);
@@ -227,7 +232,7 @@ mod tests {
         let now = Instant::now();
         let mut pending = PendingRequests::new(policy());
         let (sender, receiver) = oneshot::channel();
-        pending.insert(now, 1, 1, vec![], sender);
+        pending.insert(now, 1, 1, 1, vec![], sender);
         drop(receiver);
         assert!(pending.due(now + Duration::from_millis(100)).is_empty());
         assert_eq!(pending.len(), 0);

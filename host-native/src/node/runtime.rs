@@ -269,15 +269,29 @@ impl Node {
             return;
         }
         let now = self.clock.now();
-        self.pending.insert(Instant::now(), call.client, call.request, call.operation.clone(), call.answer);
+        self.pending.insert(
+            Instant::now(),
+            call.client,
+            call.session,
+            call.request,
+            call.operation.clone(),
+            call.answer,
+        );
         match call.mode {
             ReadMode::StandbyRead { min_op } => {
                 let read =
                     ReadRequest { client: call.client, request: call.request, operation: call.operation, min_op };
                 self.replica.handle_message(now, Message::ReadRequest(read));
             }
-            ReadMode::Linearizable => self
-                .send_request(Request { client: call.client, request: call.request, operation: call.operation }, false),
+            ReadMode::Linearizable => {
+                let request = Request {
+                    client: call.client,
+                    session: call.session,
+                    request: call.request,
+                    operation: call.operation,
+                };
+                self.send_request(request, false)
+            }
         }
     }
 
@@ -285,7 +299,12 @@ impl Node {
         if !self.accepts_input() {
             return;
         }
-        let request = Request { client: resend.client, request: resend.request, operation: resend.operation };
+        let request = Request {
+            client: resend.client,
+            session: resend.session,
+            request: resend.request,
+            operation: resend.operation,
+        };
         self.send_request(request, resend.broadcast);
     }
 

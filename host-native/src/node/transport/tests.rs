@@ -20,7 +20,7 @@ const CLUSTER: u64 = 0x00c0_ffee;
 const WAIT: Duration = Duration::from_secs(5);
 
 fn heartbeat(cluster: u64, op: u64) -> Vec<u8> {
-    let message = Heartbeat { view: 1, from: 0, op, commit: op, release: NEWEST_RELEASE };
+    let message = Heartbeat { view: 1, from: 0, op, commit: op, release: NEWEST_RELEASE, echo_sent_at: 0 };
     wire::encode(cluster, &Message::Heartbeat(message))
 }
 
@@ -297,7 +297,10 @@ async fn a_peer_that_stops_reading_is_cut_off_without_blocking_the_sender() {
     let (zero, _inbound) = Transport::start_on(listener, bounded).unwrap();
     eventually("member 0 connects", || zero.metrics().peer(1).connected).await;
 
-    let big = wire::encode(CLUSTER, &Message::Request(Request { client: 1, request: 1, operation: vec![7; 1 << 20] }));
+    let big = wire::encode(
+        CLUSTER,
+        &Message::Request(Request { client: 1, session: 1, request: 1, operation: vec![7; 1 << 20] }),
+    );
     let mut slowest_send = Duration::ZERO;
     for _ in 0..64 {
         let started = Instant::now();
