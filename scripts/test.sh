@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test: unit and property tests, golden scenarios, CLI tests, real-process cluster
-# tests, simulator sweeps, and the browser module's tests in Node and in headless
-# Chromium. Installs only what is missing (wasm32 target, wasm-bindgen-cli, npm
+# tests, simulator sweeps (2,000 seeds for each cluster shape), and the browser module's
+# tests in Node and in headless Chromium. Installs only what is missing (wasm32 target, wasm-bindgen-cli, npm
 # packages, Debian's chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,13 +23,15 @@ cargo test --workspace --quiet
 echo "== viewstamp-core builds for wasm32 without std"
 cargo check --quiet -p viewstamp-core --target wasm32-unknown-unknown
 
-echo "== viewstamp sim: 2000 seeds, default faults, checkers on (release build)"
+echo "== viewstamp sim: 2000 seeds for each of 1, 2, 3, 5, 7 replicas, with and without standbys, every fault"
 cargo build --release --quiet -p viewstamp-native
-./target/release/viewstamp sim --seeds 2000 --emit target/sim-failures
-echo "== viewstamp sim: 500 seeds, 5 replicas and a standby"
-./target/release/viewstamp sim --seeds 500 --start 100000 --replicas 5 --standbys 1 --emit target/sim-failures
-echo "== viewstamp sim: 500 seeds, 3 replicas and 2 standbys (promotions among the faults)"
-./target/release/viewstamp sim --seeds 500 --start 200000 --replicas 3 --standbys 2 --emit target/sim-failures
+start=0
+for cluster in "1 0" "1 1" "2 0" "2 1" "3 0" "3 2" "5 0" "5 1" "7 0" "7 2"; do
+  set -- $cluster
+  echo "-- $1 replicas, $2 standbys (seeds $start..)"
+  ./target/release/viewstamp sim --seeds 2000 --start "$start" --replicas "$1" --standbys "$2" --emit target/sim-failures
+  start=$((start + 100000))
+done
 
 echo "== the browser module (Node) and the visualizer (headless Chromium)"
 VIEWSTAMP_BIN="$PWD/target/release/viewstamp" scripts/test-visualizer.sh

@@ -254,9 +254,10 @@ pub struct StartViewChange {
     /// Sent by the primary of the view before, giving way with no lease outstanding:
     /// its followers may leave that view at once, without waiting out their timeout.
     pub handing_over: bool,
-    /// The sender sent its DoViewChange for this view and can never go back to an
-    /// older one: the cluster must come to this view, even from a healthy primary.
-    pub promised: bool,
+    /// The newest view the sender promised (it sent its DoViewChange, or adopted that
+    /// view's log): it can never go back to an older one, so a cluster in an older view
+    /// must come to at least that one, even from a healthy primary.
+    pub promised_view: View,
     /// The sender's newest configuration: a member whose log lacks it counts the votes
     /// it names, and a standby it promotes joins in.
     pub config: ConfigStamp,

@@ -369,7 +369,7 @@ mod tests {
                 view: 3,
                 from: 1,
                 handing_over: true,
-                promised: true,
+                promised_view: 3,
                 config: config(),
             }),
             Message::Reply(Reply { view: 3, client: 1, request: 2, op: 9, result: vec![0xff; 300] }),

@@ -161,9 +161,9 @@ fn message() -> impl Strategy<Value = Message> {
                 Message::Heartbeat(Heartbeat { view, from, op, commit, release, echo_sent_at })
             }
         ),
-        1 => (number(), member(), any::<bool>(), any::<bool>(), config()).prop_map(
-            |(view, from, handing_over, promised, config)| {
-                Message::StartViewChange(StartViewChange { view, from, handing_over, promised, config })
+        1 => (number(), member(), any::<bool>(), number(), config()).prop_map(
+            |(view, from, handing_over, promised_view, config)| {
+                Message::StartViewChange(StartViewChange { view, from, handing_over, promised_view, config })
             }
         ),
         3 => (number(), member(), number(), number(), number(), vec(slot(), 0..5)).prop_map(

@@ -5,8 +5,11 @@ use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Mutex;
+
 use viewstamp_core::scenario::run::{run_text, RunOptions};
-use viewstamp_core::sim::explore::{run_seed, ExploreOptions, SeedOutcome};
+use viewstamp_core::sim::explore::{generate, run_seed, ExploreOptions, SeedOutcome};
 
 use crate::cli::{faults_text, SimArgs};
 use crate::error::Error;
@@ -28,8 +31,9 @@ pub fn run(args: &SimArgs) -> Result<u8, Error> {
     let started = Instant::now();
     let mut progress = Progress::new(args.seeds);
     let mut events = 0u64;
+    quiet_panics();
     for (done, seed) in (args.start..end).enumerate() {
-        let outcome = run_seed(seed, &options);
+        let outcome = run_seed_caught(seed, &options);
         events += outcome.events;
         if !outcome.passed {
             progress.clear();
@@ -45,6 +49,37 @@ pub fn run(args: &SimArgs) -> Result<u8, Error> {
         args.seeds, rates.seeds_per_second, rates.events_per_second
     );
     Ok(0)
+}
+
+/// The last panic's message and place, kept by the hook `quiet_panics` installs.
+static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
+
+/// A panicking seed is a finding like any other: its message is kept for the report
+/// rather than printed over the progress bar.
+fn quiet_panics() {
+    panic::set_hook(Box::new(|info| {
+        if let Ok(mut last) = LAST_PANIC.lock() {
+            *last = Some(info.to_string());
+        }
+    }));
+}
+
+fn take_panic() -> String {
+    LAST_PANIC.lock().ok().and_then(|mut last| last.take()).unwrap_or_else(|| "a panic".to_owned())
+}
+
+/// Run one seed; a panic becomes its failure, with the seed's script to replay it.
+fn run_seed_caught(seed: u64, options: &ExploreOptions) -> SeedOutcome {
+    match panic::catch_unwind(AssertUnwindSafe(|| run_seed(seed, options))) {
+        Ok(outcome) => outcome,
+        Err(_) => SeedOutcome {
+            seed,
+            passed: false,
+            events: 0,
+            failure: vec![format!("panic: {}", take_panic())],
+            script: generate(seed, options),
+        },
+    }
 }
 
 /// Print what failed, write the script that reproduces it, and say how to replay it.
@@ -106,11 +141,22 @@ fn summarize(failure: &[String], max: usize) -> Vec<String> {
 /// formatter or parser lost something, and the user should know not to trust the file.
 fn check_reproduces(text: &str, outcome: &SeedOutcome, path: &Path) {
     let mut failure = Vec::new();
-    let replayed = run_text(text, RunOptions { trace: false, check: true }, &mut |line: &str| {
-        if !line.starts_with("digest=") {
-            failure.push(line.to_owned());
+    let replayed = panic::catch_unwind(AssertUnwindSafe(|| {
+        run_text(text, RunOptions { trace: false, check: true }, &mut |line: &str| {
+            if !line.starts_with("digest=") {
+                failure.push(line.to_owned());
+            }
+        })
+    }));
+    let replayed = match replayed {
+        Ok(replayed) => replayed,
+        // A panic reproduces a panic.
+        Err(_) if outcome.failure.first().is_some_and(|line| line.starts_with("panic: ")) => return,
+        Err(_) => {
+            eprintln!("warning: replaying {} panics, but seed {} did not", path.display(), outcome.seed);
+            return;
         }
-    });
+    };
     if replayed.exit_status != 1 || failure != outcome.failure {
         eprintln!(
             "warning: replaying {} does not reproduce seed {} exactly (exit status {}, {} failure lines against {}); \

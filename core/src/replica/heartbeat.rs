@@ -100,7 +100,7 @@ impl<S: StateMachine> Replica<S> {
                 view: next,
                 from: self.id,
                 handing_over: true,
-                promised: false,
+                promised_view: self.durable_view,
                 config: self.newest_stamp(),
             };
             self.send_to_all(&Message::StartViewChange(svc));

@@ -101,7 +101,7 @@ fn config_stamp() -> ConfigStamp {
 fn a_follower_that_hears_its_primary_joins_no_other_view_change() {
     let mut backup = Replica::new_formatted(options(), 2, KvStore::new(), 0);
     drain_sends(&mut backup);
-    let svc = StartViewChange { view: 1, from: 1, handing_over: false, promised: false, config: config_stamp() };
+    let svc = StartViewChange { view: 1, from: 1, handing_over: false, promised_view: 0, config: config_stamp() };
     backup.handle_message(1, Message::StartViewChange(svc.clone()));
     assert_eq!((backup.status(), backup.view()), (Status::Normal, 0), "primary 0 was heard at 0");
     backup.handle_message(450, Message::StartViewChange(svc));
@@ -112,14 +112,14 @@ fn a_follower_that_hears_its_primary_joins_no_other_view_change() {
 fn a_message_that_names_a_member_outside_the_cluster_is_dropped() {
     let mut backup = Replica::new_formatted(options(), 2, KvStore::new(), 0);
     drain_sends(&mut backup);
-    let svc = StartViewChange { view: 1, from: 9, handing_over: true, promised: false, config: config_stamp() };
+    let svc = StartViewChange { view: 1, from: 9, handing_over: true, promised_view: 0, config: config_stamp() };
     backup.handle_message(450, Message::StartViewChange(svc));
     assert_eq!(backup.counters.messages_invalid, 1);
     assert_eq!(backup.take_invalid_reason(), Some("a sender outside the cluster"));
     assert_eq!(backup.status(), Status::Normal);
     let mut bad = config_stamp();
     bad.membership = Membership::initial(2, 0);
-    let svc = StartViewChange { view: 1, from: 0, handing_over: true, promised: false, config: bad };
+    let svc = StartViewChange { view: 1, from: 0, handing_over: true, promised_view: 0, config: bad };
     backup.handle_message(450, Message::StartViewChange(svc));
     assert_eq!(backup.counters.messages_invalid, 2, "a membership that leaves a member out");
 }
@@ -129,7 +129,7 @@ fn do_view_change_waits_for_the_durable_view() {
     let mut backup = Replica::new_formatted(options(), 2, KvStore::new(), 0);
     drain_sends(&mut backup);
     // The primary itself hands over: its follower joins at once.
-    let svc = StartViewChange { view: 1, from: 0, handing_over: true, promised: false, config: config_stamp() };
+    let svc = StartViewChange { view: 1, from: 0, handing_over: true, promised_view: 0, config: config_stamp() };
     backup.handle_message(1, Message::StartViewChange(svc));
     assert_eq!(backup.status(), Status::ViewChange);
     assert_eq!(backup.view(), 1);

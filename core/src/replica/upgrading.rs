@@ -47,24 +47,26 @@ impl<S: StateMachine> Replica<S> {
         if !self.is_serving_primary() {
             return Err(Refusal::NoPrimary);
         }
-        // Nothing is prepared behind an uncommitted reconfiguration.
-        if self.reconfig_in_progress() {
-            return Err(Refusal::InProgress);
-        }
         let projected = self.projected_upgrade();
         let in_flight = self.upgrade_in_flight();
-        match command {
+        // The spec's order: what is wrong with the command itself first, then what is
+        // pending (an upgrade, or a reconfiguration nothing is prepared behind).
+        let pending = match command {
             UpgradeCommand::Propose(to) => {
                 projected.check_propose(to)?;
-                if in_flight.is_some() {
-                    return Err(Refusal::InProgress);
-                }
+                in_flight.is_some()
             }
-            // An upgrade entry already in the pipeline is committing: too late to
-            // withdraw, and saying `none` would mislead the operator.
-            UpgradeCommand::Cancel if in_flight.is_some() => return Err(Refusal::InProgress),
-            UpgradeCommand::Cancel => projected.check_cancel()?,
-            UpgradeCommand::Auto(_) => {}
+            // With an upgrade entry in the pipeline it is committing: too late to
+            // withdraw, and saying `no-upgrade` would mislead the operator.
+            UpgradeCommand::Cancel if in_flight.is_none() => {
+                projected.check_cancel()?;
+                false
+            }
+            UpgradeCommand::Cancel => true,
+            UpgradeCommand::Auto(_) => false,
+        };
+        if pending || self.reconfig_in_progress() {
+            return Err(Refusal::InProgress);
         }
         self.prepare_body(Body::UpgradeControl(command));
         self.maybe_propose_upgrade();

@@ -68,9 +68,9 @@ impl<S: StateMachine> Replica<S> {
     /// To every member: one whose log lacks a reconfiguration may still count.
     pub(super) fn send_start_view_change(&mut self) {
         let handing_over = self.handing_over_view == Some(self.view);
-        let promised = self.durable_view >= self.view;
+        let promised_view = self.durable_view;
         let config = self.newest_stamp();
-        let svc = StartViewChange { view: self.view, from: self.id, handing_over, promised, config };
+        let svc = StartViewChange { view: self.view, from: self.id, handing_over, promised_view, config };
         self.send_to_all(&Message::StartViewChange(svc));
     }
 
@@ -143,7 +143,7 @@ impl<S: StateMachine> Replica<S> {
                 // a new member whose log holds it uncommitted cannot tell: it says so.
                 let config = self.committed_stamp();
                 let reply =
-                    StartViewChange { view: svc.view, from: self.id, handing_over: false, promised: false, config };
+                    StartViewChange { view: svc.view, from: self.id, handing_over: false, promised_view: 0, config };
                 self.send(svc.from, Message::StartViewChange(reply));
             }
             return;
@@ -152,9 +152,9 @@ impl<S: StateMachine> Replica<S> {
             let handed_over = svc.handing_over && self.status == Status::Normal && svc.from == self.primary_hint();
             if self.holds_to_primary() && !handed_over {
                 if self.is_serving_primary() {
-                    if svc.promised {
+                    if svc.promised_view > self.view {
                         // It cannot come back to this view: the cluster goes to its.
-                        self.schedule_hand_over(svc.view);
+                        self.schedule_hand_over(svc.promised_view);
                     } else {
                         // It voted without promising: show it where we are.
                         let start_view = Message::StartView(self.start_view_message());

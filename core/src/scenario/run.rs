@@ -81,35 +81,52 @@ pub fn simulator_for(header: &Header, options: RunOptions) -> Result<Simulator, 
 }
 
 pub fn run_script(script: &Script, options: RunOptions, out: &mut dyn FnMut(&str)) -> RunOutcome {
+    run_script_with_tail(script, options, out, &mut |_| Vec::new()).0
+}
+
+/// Run a script, then the lines `tail` makes from the simulator as the script left it
+/// (when nothing stopped it): what a sweep checks once faults end. Returns the outcome
+/// and the tail's lines, numbered after the script's.
+pub fn run_script_with_tail(
+    script: &Script,
+    options: RunOptions,
+    out: &mut dyn FnMut(&str),
+    tail: &mut dyn FnMut(&Simulator) -> Vec<Command>,
+) -> (RunOutcome, Vec<Line>) {
     let mut sim = match simulator_for(&script.header, options) {
         Ok(sim) => sim,
         Err(error) => {
             out(&error);
-            return RunOutcome { exit_status: 1, digest: None, violations: 0, events: 0, messages_delivered: 0 };
+            let outcome = RunOutcome { exit_status: 1, digest: None, violations: 0, events: 0, messages_delivered: 0 };
+            return (outcome, Vec::new());
         }
     };
     let mut runner = Runner::new(&mut sim);
-    for line in &script.lines {
-        let result = runner.execute_line(line, out);
-        runner.flush(out);
-        if let Err(RunError(reason)) = result {
-            out(&alloc::format!("line {}: {reason}", line.number));
-            runner.failed = true;
-            break;
-        }
+    let mut stopped = !runner.run_lines(&script.lines, out);
+    let mut tail_lines = Vec::new();
+    if !stopped {
+        let first = script.lines.last().map_or(script.header.line, |line| line.number) + 1;
+        tail_lines = tail(runner.sim)
+            .into_iter()
+            .enumerate()
+            .map(|(index, command)| Line { number: first + index, command })
+            .collect();
+        stopped = !runner.run_lines(&tail_lines, out);
     }
+    let _ = stopped;
     let failed = runner.failed;
     sim.check_history();
     runner_flush(&mut sim, out);
     let violations = sim.violations();
     out(&digest_line(sim.digest(), violations));
-    RunOutcome {
+    let outcome = RunOutcome {
         exit_status: if failed || violations > 0 { 1 } else { 0 },
         digest: Some(sim.digest()),
         violations,
         events: sim.events_processed(),
         messages_delivered: sim.messages_delivered(),
-    }
+    };
+    (outcome, tail_lines)
 }
 
 fn runner_flush(sim: &mut Simulator, out: &mut dyn FnMut(&str)) {
@@ -129,6 +146,20 @@ pub struct Runner<'a> {
 impl<'a> Runner<'a> {
     pub fn new(sim: &'a mut Simulator) -> Self {
         Runner { sim, failed: false, error_code: String::from("none") }
+    }
+
+    /// Run `lines` in order; false when one could not run (the run stops there).
+    pub fn run_lines(&mut self, lines: &[Line], out: &mut dyn FnMut(&str)) -> bool {
+        for line in lines {
+            let result = self.execute_line(line, out);
+            self.flush(out);
+            if let Err(RunError(reason)) = result {
+                out(&alloc::format!("line {}: {reason}", line.number));
+                self.failed = true;
+                return false;
+            }
+        }
+        true
     }
 
     /// Send the simulator's trace and any new violations to `out`.

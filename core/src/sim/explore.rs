@@ -10,8 +10,9 @@ use alloc::vec::Vec;
 
 use crate::prng::Prng;
 use crate::release::{KNOWN_RELEASES, NEWEST_RELEASE, OLDEST_RELEASE};
-use crate::scenario::ast::{Command, CompareOp, Condition, Header, Line, Script, Subject};
-use crate::scenario::run::{run_script, RunOptions};
+use crate::scenario::ast::{Command, CompareOp, Condition, Header, Line, MemberRef, Script, Subject};
+use crate::scenario::run::{run_script_with_tail, RunOptions};
+use crate::sim::Simulator;
 use crate::types::MemberId;
 
 /// Which faults a schedule may use.
@@ -177,10 +178,18 @@ pub fn generate(seed: u64, options: &ExploreOptions) -> Script {
                 }
             }
             3 if faults.block => {
-                let from = prng.range_inclusive(0, members as u64 - 1) as MemberId;
-                let to = prng.range_inclusive(0, members as u64 - 1) as MemberId;
-                if from != to {
-                    b.push(Command::Block { from, to });
+                let member = prng.range_inclusive(0, members as u64 - 1) as MemberId;
+                match prng.range_inclusive(0, 4) {
+                    // The shapes a firewall makes: every link into one member, or out of it.
+                    0 => block_all(&mut b, members, |other| (other, member)),
+                    1 => block_all(&mut b, members, |other| (member, other)),
+                    2 if members >= 5 => bridge(&mut b, members, member),
+                    _ => {
+                        let to = prng.range_inclusive(0, members as u64 - 1) as MemberId;
+                        if member != to {
+                            b.push(Command::Block { from: member, to });
+                        }
+                    }
                 }
             }
             4 if faults.loss || faults.duplication || faults.delay => {
@@ -223,8 +232,18 @@ pub fn generate(seed: u64, options: &ExploreOptions) -> Script {
                 } else {
                     prng.range_inclusive(0, members as u64 - 1) as MemberId
                 };
-                let replace = prng.chance_ppm(600_000).then(|| prng.range_inclusive(0, members as u64 - 1) as MemberId);
+                let replace = match crashed.iter().find(|member| **member < options.replicas) {
+                    // Disaster recovery: a dead replica replaced, often.
+                    Some(dead) if prng.chance_ppm(500_000) => Some(*dead),
+                    _ => prng.chance_ppm(600_000).then(|| prng.range_inclusive(0, members as u64 - 1) as MemberId),
+                };
                 b.push(Command::Promote { standby, replace });
+                if prng.chance_ppm(200_000) {
+                    // A long partition while the reconfiguration may still be pending.
+                    let cut = prng.range_inclusive(0, members as u64 - 1) as MemberId;
+                    b.push(Command::Isolate(cut));
+                    b.push(Command::Tick(prng.range_inclusive(500, 2_000)));
+                }
             }
             _ => {}
         }
@@ -259,6 +278,25 @@ pub fn generate(seed: u64, options: &ExploreOptions) -> Script {
         let condition = Condition { subject: Subject::ClusterRelease, op: CompareOp::Eq, value: newest };
         b.push(Command::Until { condition, within_ticks: options.liveness_ticks });
     }
+    if faults.block && options.replicas >= 3 {
+        // Progress while a quorum can talk both ways, not only after heal: once the
+        // cluster is whole again, one member deaf or mute (or, with five, a bridge),
+        // and a write must still commit.
+        let member = prng.range_inclusive(0, options.replicas as u64 - 1) as MemberId;
+        match prng.range_inclusive(0, 2) {
+            0 => block_all(&mut b, members, |other| (other, member)),
+            1 => block_all(&mut b, members, |other| (member, other)),
+            // A bridge leaves a quorum only through an active member: without standbys
+            // nothing was promoted, so every replica still is one.
+            _ if options.replicas >= 5 && options.standbys == 0 => bridge(&mut b, members, member),
+            _ => block_all(&mut b, members, |other| (other, member)),
+        }
+        b.push(Command::Put { key: String::from("asymmetric"), value: String::from("on"), client: CLIENTS + 2 });
+        let condition =
+            Condition { subject: Subject::Reply(CLIENTS + 2), op: CompareOp::Eq, value: String::from("ok") };
+        b.push(Command::Until { condition, within_ticks: options.liveness_ticks });
+        b.push(Command::Heal);
+    }
     let condition = Condition { subject: Subject::Violations, op: CompareOp::Eq, value: String::from("0") };
     b.push(Command::Expect(condition));
     // Half the upgrade schedules start from the oldest release.
@@ -266,6 +304,28 @@ pub fn generate(seed: u64, options: &ExploreOptions) -> Script {
     let header =
         Header { line: 1, replicas: options.replicas, standbys: options.standbys, seed, binary, release: None };
     Script { header, lines: b.lines }
+}
+
+/// Block one way the link between `member` and each other member, as `link` orders them.
+fn block_all(b: &mut Builder, members: u8, link: impl Fn(MemberId) -> (MemberId, MemberId)) {
+    for other in 0..members {
+        let (from, to) = link(other);
+        if from != to {
+            b.push(Command::Block { from, to });
+        }
+    }
+}
+
+/// Two halves that talk only through `bridge`: every link between them cut both ways.
+fn bridge(b: &mut Builder, members: u8, bridge: MemberId) {
+    let others: Vec<MemberId> = (0..members).filter(|member| *member != bridge).collect();
+    let (left, right) = others.split_at(others.len() / 2);
+    for from in left {
+        for to in right {
+            b.push(Command::Block { from: *from, to: *to });
+            b.push(Command::Block { from: *to, to: *from });
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -278,14 +338,46 @@ pub struct SeedOutcome {
     pub script: Script,
 }
 
-/// Generate and run one seed's schedule, with the checkers on.
+/// Generate and run one seed's schedule, with the checkers on. Once faults end, the
+/// run must also converge (`convergence`); those lines join the script, so that the
+/// script a failure writes replays it.
 pub fn run_seed(seed: u64, options: &ExploreOptions) -> SeedOutcome {
-    let script = generate(seed, options);
+    let mut script = generate(seed, options);
+    let last = script.lines.pop().expect("a schedule ends with its expectation");
     let mut failure = Vec::new();
-    let outcome = run_script(&script, RunOptions { trace: false, check: true }, &mut |line: &str| {
+    let mut out = |line: &str| {
         if !line.starts_with("digest=") {
             failure.push(String::from(line));
         }
-    });
+    };
+    let within_ticks = options.liveness_ticks;
+    let mut tail = |sim: &Simulator| {
+        let mut commands = convergence(sim, within_ticks);
+        commands.push(last.command.clone());
+        commands
+    };
+    let (outcome, tail_lines) =
+        run_script_with_tail(&script, RunOptions { trace: false, check: true }, &mut out, &mut tail);
+    script.lines.extend(tail_lines);
     SeedOutcome { seed, passed: outcome.exit_status == 0, events: outcome.events, failure, script }
+}
+
+/// What a cluster with every fault gone must reach within `within_ticks`: every member
+/// that is up normal, with the commit the primary has now, and every member the
+/// configuration removed knowing it.
+fn convergence(sim: &Simulator, within_ticks: u64) -> Vec<Command> {
+    let until = |subject: Subject, op: CompareOp, value: String| Command::Until {
+        condition: Condition { subject, op, value },
+        within_ticks,
+    };
+    let mut commands = alloc::vec![until(Subject::Primary, CompareOp::Ne, String::from("none"))];
+    let Some(primary) = sim.primary().and_then(|primary| sim.replica(primary)) else { return commands };
+    let commit = primary.commit();
+    let removed: Vec<MemberId> = primary.committed_membership().removed().to_vec();
+    for member in removed.into_iter().filter(|member| sim.replica(*member).is_some()) {
+        commands.push(until(Subject::Role(MemberRef::One(member)), CompareOp::Eq, String::from("removed")));
+    }
+    commands.push(until(Subject::Status(MemberRef::All), CompareOp::Eq, String::from("normal")));
+    commands.push(until(Subject::Commit(MemberRef::All), CompareOp::Ge, alloc::format!("{commit}")));
+    commands
 }

@@ -53,6 +53,10 @@ pub struct TimersFile {
     pub timeout_jitter_ms: u64,
     /// A view change not finished in this long moves on to the next view.
     pub view_change_timeout_ms: u64,
+    /// A primary that heard from no quorum for this long gives way; it is also the
+    /// lease standbys read on. Below `primary_timeout_ms`; by default three quarters of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quorum_timeout_ms: Option<u64>,
 }
 
 impl Default for TimersFile {
@@ -63,6 +67,7 @@ impl Default for TimersFile {
             primary_timeout_ms: 1000,
             timeout_jitter_ms: 500,
             view_change_timeout_ms: 1500,
+            quorum_timeout_ms: None,
         }
     }
 }

@@ -64,6 +64,7 @@ pub struct Timers {
     pub primary_timeout_ms: u64,
     pub timeout_jitter_ms: u64,
     pub view_change_timeout_ms: u64,
+    pub quorum_timeout_ms: u64,
 }
 
 impl Timers {
@@ -277,6 +278,7 @@ impl Config {
         options.primary_timeout_ticks = self.timers.ticks(self.timers.primary_timeout_ms);
         options.timeout_jitter_ticks = self.timers.ticks(self.timers.timeout_jitter_ms);
         options.view_change_timeout_ticks = self.timers.ticks(self.timers.view_change_timeout_ms);
+        options.quorum_timeout_ticks = self.timers.ticks(self.timers.quorum_timeout_ms);
         options.log_bound_ops = self.log_bound_ops;
         // Distinct per member, so that backups' timeout jitter differs.
         options.seed = self.cluster_id.rotate_left(8) ^ member as u64;

@@ -225,12 +225,29 @@ fn timers(file: &TimersFile, origin: &str) -> Result<Timers, ConfigError> {
             ),
         );
     }
+    let quorum_timeout_ms = file.quorum_timeout_ms.unwrap_or(file.primary_timeout_ms * 3 / 4);
+    if quorum_timeout_ms < file.heartbeat_interval_ms || quorum_timeout_ms >= file.primary_timeout_ms {
+        return invalid(
+            "quorum_timeout_ms",
+            format!(
+                "{quorum_timeout_ms} is outside heartbeat_interval_ms ({}) to below primary_timeout_ms ({}): \
+                 a primary would give way at every heartbeat, or hold its lease while backups elect another",
+                file.heartbeat_interval_ms, file.primary_timeout_ms
+            ),
+        );
+    }
+    // Whole ticks round both up: the lease must still end first.
+    if quorum_timeout_ms.div_ceil(file.tick_ms) >= file.primary_timeout_ms.div_ceil(file.tick_ms) {
+        let message = format!("{quorum_timeout_ms} rounds up to the ticks of primary_timeout_ms: no room for a lease");
+        return invalid("quorum_timeout_ms", message);
+    }
     Ok(Timers {
         tick_ms: file.tick_ms,
         heartbeat_interval_ms: file.heartbeat_interval_ms,
         primary_timeout_ms: file.primary_timeout_ms,
         timeout_jitter_ms: file.timeout_jitter_ms,
         view_change_timeout_ms: file.view_change_timeout_ms,
+        quorum_timeout_ms,
     })
 }
 

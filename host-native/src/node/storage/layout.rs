@@ -222,7 +222,7 @@ pub fn decode_wal_header(bytes: &[u8]) -> Option<(u64, u64)> {
     valid.then(|| (read_u64(header, 8), read_u64(header, 16)))
 }
 
-pub const RECORD_HEADER_BYTES: usize = 64;
+pub const RECORD_HEADER_BYTES: usize = 72;
 const RECORD_MAGIC: &[u8; 4] = b"VSRC";
 /// A sanity bound on one record, so a damaged length never makes a reader allocate wildly.
 pub const RECORD_PAYLOAD_MAX_BYTES: u64 = u32::MAX as u64;
@@ -264,6 +264,8 @@ pub struct RecordHeader {
     pub index_in_batch: u32,
     pub op: Op,
     pub view: u64,
+    /// The checksum of the entry before this one, which this entry's checksum covers.
+    pub entry_parent: u64,
     pub entry_checksum: u64,
     pub payload_checksum: u64,
 }
@@ -274,7 +276,7 @@ impl RecordHeader {
     }
 
     pub fn entry_header(&self) -> Header {
-        Header { op: self.op, view: self.view, checksum: self.entry_checksum }
+        Header { op: self.op, view: self.view, parent: self.entry_parent, checksum: self.entry_checksum }
     }
 
     pub fn encode(&self, nonce: u64) -> [u8; RECORD_HEADER_BYTES] {
@@ -288,15 +290,16 @@ impl RecordHeader {
         bytes[32..40].copy_from_slice(&self.view.to_le_bytes());
         bytes[40..48].copy_from_slice(&self.entry_checksum.to_le_bytes());
         bytes[48..56].copy_from_slice(&self.payload_checksum.to_le_bytes());
-        let checksum = header_checksum(&bytes[..56], nonce);
-        bytes[56..64].copy_from_slice(&checksum.to_le_bytes());
+        bytes[56..64].copy_from_slice(&self.entry_parent.to_le_bytes());
+        let checksum = header_checksum(&bytes[..64], nonce);
+        bytes[64..72].copy_from_slice(&checksum.to_le_bytes());
         bytes
     }
 
     /// The header at the start of `bytes`, or `None` unless it is whole and passes its checksum.
     pub fn decode(bytes: &[u8], nonce: u64) -> Option<Self> {
         let bytes = bytes.get(..RECORD_HEADER_BYTES)?;
-        if &bytes[..4] != RECORD_MAGIC || read_u64(bytes, 56) != header_checksum(&bytes[..56], nonce) {
+        if &bytes[..4] != RECORD_MAGIC || read_u64(bytes, 64) != header_checksum(&bytes[..64], nonce) {
             return None;
         }
         Some(RecordHeader {
@@ -308,6 +311,7 @@ impl RecordHeader {
             view: read_u64(bytes, 32),
             entry_checksum: read_u64(bytes, 40),
             payload_checksum: read_u64(bytes, 48),
+            entry_parent: read_u64(bytes, 56),
         })
     }
 }
@@ -324,11 +328,12 @@ fn header_checksum(bytes: &[u8], nonce: u64) -> u64 {
 // `wal-headers.<generation>` repeats every record header of `wal.<generation>`, with
 // where the record starts, in a separate file: a single fault in the WAL (a flipped
 // or zeroed header, a cut tail) leaves the header readable here, and a fault here
-// leaves the WAL's own header. Slots are 64 bytes, so one never straddles a sector.
+// leaves the WAL's own header. Slots are 128 bytes, so one never straddles a sector.
 
 pub const HEADERS_FILE_HEADER_BYTES: u64 = 64;
 const HEADERS_MAGIC: &[u8; 4] = b"VSHF";
-pub const HEADER_SLOT_BYTES: usize = 64;
+pub const HEADER_SLOT_BYTES: usize = 128;
+const SLOT_CHECKSUM_AT: usize = HEADER_SLOT_BYTES - 8;
 /// Keys slot checksums apart from record header checksums under the same nonce.
 const HEADER_SLOT_DOMAIN: u64 = u64::from_le_bytes(*b"VSHSLOT1");
 /// `index_in_batch` has 3 bytes in a slot; only "first of its batch or not" matters there.
@@ -358,8 +363,8 @@ pub fn decode_headers_file_header(bytes: &[u8]) -> Option<(u64, u64)> {
 /// One slot: a WAL record's header and the offset of the record in the WAL.
 ///
 /// kind (1 byte), index in batch (3 bytes, saturating), payload length (4), batch,
-/// record offset, op, view, entry checksum, payload checksum, slot checksum (8 each;
-/// keyed by the WAL's nonce).
+/// record offset, op, view, entry checksum, payload checksum, entry parent (8 each),
+/// zeros up to the slot checksum in the last 8 bytes (keyed by the WAL's nonce).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HeaderSlot {
     pub offset: u64,
@@ -384,15 +389,16 @@ impl HeaderSlot {
         bytes[32..40].copy_from_slice(&record.view.to_le_bytes());
         bytes[40..48].copy_from_slice(&record.entry_checksum.to_le_bytes());
         bytes[48..56].copy_from_slice(&record.payload_checksum.to_le_bytes());
-        let checksum = slot_checksum(&bytes[..56], nonce);
-        bytes[56..64].copy_from_slice(&checksum.to_le_bytes());
+        bytes[56..64].copy_from_slice(&record.entry_parent.to_le_bytes());
+        let checksum = slot_checksum(&bytes[..SLOT_CHECKSUM_AT], nonce);
+        bytes[SLOT_CHECKSUM_AT..].copy_from_slice(&checksum.to_le_bytes());
         bytes
     }
 
     /// The slot at the start of `bytes`, or `None` unless it is whole and passes its checksum.
     pub fn decode(bytes: &[u8], nonce: u64) -> Option<Self> {
         let bytes = bytes.get(..HEADER_SLOT_BYTES)?;
-        if read_u64(bytes, 56) != slot_checksum(&bytes[..56], nonce) {
+        if read_u64(bytes, SLOT_CHECKSUM_AT) != slot_checksum(&bytes[..SLOT_CHECKSUM_AT], nonce) {
             return None;
         }
         let mut index = [0u8; 4];
@@ -406,6 +412,7 @@ impl HeaderSlot {
             view: read_u64(bytes, 32),
             entry_checksum: read_u64(bytes, 40),
             payload_checksum: read_u64(bytes, 48),
+            entry_parent: read_u64(bytes, 56),
         };
         Some(HeaderSlot { offset: read_u64(bytes, 16), record })
     }

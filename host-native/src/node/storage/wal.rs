@@ -66,7 +66,7 @@ impl Located {
     pub fn read_back(&self, payload: &[u8]) -> StoredEntry {
         if self.kind == RecordKind::Entry && checksum64(payload) == self.payload_checksum {
             if let Ok(body) = postcard::from_bytes::<Body>(payload) {
-                if body.checksum(self.header.op, self.header.view) == self.header.checksum {
+                if self.header.covers(&body) {
                     return StoredEntry::Intact(Entry { header: self.header, body });
                 }
             }
@@ -334,6 +334,7 @@ impl Wal {
             op: entry.op,
             view: entry.view,
             entry_checksum: entry.checksum,
+            entry_parent: entry.parent,
             payload_checksum,
         };
         self.pending.extend_from_slice(&record.encode(self.nonce));

@@ -4,7 +4,7 @@ use std::fs;
 
 use viewstamp_core::replica::{StoredEntry, Write};
 
-use super::super::layout::{superblock_file, CHECKPOINT_FILE, IDENTITY_FILE};
+use super::super::layout::{superblock_file, CHECKPOINT_FILE, HEADER_SLOT_BYTES, IDENTITY_FILE};
 use super::super::{open, Completion, StorageError};
 use super::*;
 
@@ -97,7 +97,7 @@ fn a_gap_inside_the_newest_batch_is_a_torn_write() {
     assert_eq!(ops(&durable.entries), [1, 2, 3]);
     assert_eq!(fs::metadata(twin.wal_path()).expect("stat").len(), record_4);
     // The header file is cut to match: op 5's slot is gone too.
-    assert_eq!(file_len(&twin.headers_path()), slot_3 + 64);
+    assert_eq!(file_len(&twin.headers_path()), slot_3 + HEADER_SLOT_BYTES as u64);
 }
 
 #[test]
@@ -141,7 +141,10 @@ fn no_valid_superblock_copy_is_a_clear_error() {
 #[test]
 fn a_damaged_checkpoint_or_identity_is_a_clear_error() {
     let mut twin = Twin::new(fast_options());
-    twin.apply(vec![Write::Checkpoint { data: checkpoint(0, Header { op: 0, view: 0, checksum: 0 }), retain_from: 0 }]);
+    twin.apply(vec![Write::Checkpoint {
+        data: checkpoint(0, Header { op: 0, view: 0, parent: 0, checksum: 0 }),
+        retain_from: 0,
+    }]);
     let dir = twin.dir.path().to_path_buf();
     for file in [CHECKPOINT_FILE, IDENTITY_FILE] {
         let path = dir.join(file);

@@ -15,7 +15,7 @@ fn workload() -> Vec<Vec<Write>> {
         match round % 4 {
             0 => batch.insert(3, Write::Superblock(superblock(round + 1, round, 0))),
             1 => batch.push(Write::Checkpoint {
-                data: checkpoint(base, Header { op: base, view: round, checksum: base }),
+                data: checkpoint(base, Header { op: base, view: round, parent: 0, checksum: base }),
                 retain_from: base.saturating_sub(2),
             }),
             2 => batch.insert(
@@ -135,7 +135,7 @@ fn a_full_disk_stops_writes_and_reopens_with_everything_reported() {
 #[test]
 fn the_injected_limit_leaves_a_torn_record_that_reopen_cuts() {
     let dir = formatted_dir();
-    let (mut storage, _) = open(dir.path(), IDENTITY, options(Some(1000))).expect("open");
+    let (mut storage, _) = open(dir.path(), IDENTITY, options(Some(2000))).expect("open");
     let batch: Vec<Persist> = (1..=20).map(|op| Persist { id: op, write: Write::Entry(entry(op, 1, 40)) }).collect();
     assert!(storage.apply(&batch[..5]).is_ok());
     assert!(matches!(storage.apply(&batch[5..]), Err(StorageError::DiskFull { .. })));

@@ -224,7 +224,7 @@ fn damage_to_the_header_file_alone_loses_nothing() {
     let last_slot = twin.slot_offset(71);
     let damages: Vec<(&str, Damage<Path>)> = vec![
         ("a flipped last slot", Box::new(move |path| flip_byte(path, last_slot + 20))),
-        ("a flipped middle slot", Box::new(move |path| flip_byte(path, last_slot - 30 * 64 + 8))),
+        ("a flipped middle slot", Box::new(move |path| flip_byte(path, last_slot - 30 * HEADER_SLOT_BYTES as u64 + 8))),
         ("a flipped file header", Box::new(|path| flip_byte(path, 5))),
         ("the first block zeroed", Box::new(|path| zero_block(path, 0))),
         ("the last block zeroed", Box::new(move |path| zero_block(path, headers_len - 1))),

@@ -12,7 +12,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use tempfile::TempDir;
-use viewstamp_core::message::{Body, CheckpointData, ClientRequest, Entry, Header, Slot};
+use viewstamp_core::message::{Body, CheckpointData, Entry, Header, Request, Slot};
 use viewstamp_core::release::Release;
 use viewstamp_core::replica::membership::ConfigState;
 use viewstamp_core::replica::{format_durable, Durable, Persist, Superblock, Write};
@@ -33,8 +33,9 @@ pub fn superblock(view: View, log_view: View, log_start: Op) -> Superblock {
 }
 
 pub fn entry(op: Op, view: View, operation_bytes: usize) -> Entry {
-    let request = ClientRequest { client: 7, request: op, operation: vec![(op % 251) as u8; operation_bytes] };
-    Entry::new(op, view, Body::Requests(vec![request]))
+    let request = Request { client: 7, session: 0, request: op, operation: vec![(op % 251) as u8; operation_bytes] };
+    // Storage does not check the chain: a parent that names the op is enough here.
+    Entry::new(op, view, op.wrapping_sub(1), Body::Requests(vec![request]))
 }
 
 pub fn slot(entry: &Entry, with_body: bool) -> Slot {
@@ -141,7 +142,7 @@ impl Twin {
             self.sim.submit(persist);
         }
         let mut expected = vec![Completion::Persisted { id: last }];
-        expected.extend(self.sim.complete(last).into_iter().map(|(op, checksum, intact)| Completion::Verified {
+        expected.extend(self.sim.complete(last).0.into_iter().map(|(op, checksum, intact)| Completion::Verified {
             op,
             checksum,
             intact,

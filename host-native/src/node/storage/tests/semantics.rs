@@ -59,7 +59,7 @@ fn mixed_batches_match_the_simulator_after_every_batch() {
         match round % 5 {
             1 => writes.push(Write::Superblock(superblock(round, round, 0))),
             2 => writes.push(Write::Checkpoint {
-                data: checkpoint(base, Header { op: base, view: round, checksum: round }),
+                data: checkpoint(base, Header { op: base, view: round, parent: 0, checksum: round }),
                 retain_from: base.saturating_sub(3),
             }),
             3 => writes.insert(
