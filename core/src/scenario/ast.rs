@@ -61,6 +61,9 @@ pub enum Command {
     Put { key: String, value: String, client: u64 },
     /// `get KEY [client=C] [at=R]` (client 1 by default; `at`: a standby read).
     Get { key: String, client: u64, at: Option<u8> },
+    /// `cmd WORD... [client=C]`: any other key-value command, as a Redis client writes it
+    /// (`client=C` may stand anywhere on the line).
+    Cmd { words: Vec<String>, client: u64 },
     /// `crash R`.
     Crash(u8),
     /// `restart R [binary=X.Y.Z]`.

@@ -93,6 +93,13 @@ impl Display for Command {
                 }
                 Ok(())
             }
+            Command::Cmd { words, client } => {
+                write!(f, "cmd {}", words.join(" "))?;
+                if *client != 1 {
+                    write!(f, " client={client}")?;
+                }
+                Ok(())
+            }
             Command::Crash(member) => write!(f, "crash {member}"),
             Command::Restart { member, binary } => {
                 write!(f, "restart {member}")?;

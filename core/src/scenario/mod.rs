@@ -2,6 +2,7 @@
 //! formatter, and the runner shared by every host.
 
 pub mod ast;
+pub mod commands;
 pub mod format;
 pub mod parse;
 pub mod run;

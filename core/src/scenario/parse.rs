@@ -286,6 +286,20 @@ fn parse_command(tokens: &[&str]) -> Result<Command, String> {
             let at = args.get("at").map(|text| parse_member(text, "at")).transpose()?;
             Ok(Command::Get { key: String::from(*key), client, at })
         }
+        "cmd" => {
+            let mut client = 1;
+            let mut words = Vec::new();
+            for token in rest {
+                match token.strip_prefix("client=") {
+                    Some(text) => client = parse_number(text, "client")?,
+                    None => words.push(String::from(*token)),
+                }
+            }
+            if words.is_empty() {
+                return Err(String::from("cmd needs a command: `cmd WORD... [client=C]`"));
+            }
+            Ok(Command::Cmd { words, client })
+        }
         "crash" | "isolate" => {
             let usage = format!("`{name} R`");
             let member = one_member(name, rest, &usage)?;

@@ -239,6 +239,13 @@ impl<'a> Runner<'a> {
                 let command = KvCommand::Get { key: key.as_bytes().to_vec() };
                 self.sim.submit_to(*client, command, Some(member)).map_err(|error| RunError(error.0))?;
             }
+            Command::Cmd { words, client } => match super::commands::kv_command(words) {
+                Ok(command) => self.sim.submit(*client, command).map_err(|error| RunError(error.0))?,
+                Err(super::commands::CmdError::NotInRelease) => {
+                    self.sim.refuse(*client, "feature-off").map_err(|error| RunError(error.0))?
+                }
+                Err(super::commands::CmdError::Invalid(reason)) => return Err(RunError(reason)),
+            },
             Command::Crash(member) => {
                 let member = self.member(*member)?;
                 self.sim.crash(member);

@@ -38,7 +38,16 @@ impl ClientReply {
             Some(KvResult::Value(Some(value))) => ClientReply::Value(String::from_utf8_lossy(&value).into_owned()),
             Some(KvResult::Value(None)) => ClientReply::Nil,
             Some(KvResult::Integer(number)) => ClientReply::Value(alloc::format!("{number}")),
-            Some(KvResult::Values(_)) => ClientReply::Ok,
+            // An array: its values joined by `,`, `nil` for a missing one.
+            Some(KvResult::Values(values)) => ClientReply::Value(
+                values
+                    .iter()
+                    .map(|value| {
+                        value.as_ref().map_or_else(|| String::from("nil"), |v| String::from_utf8_lossy(v).into_owned())
+                    })
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
             // Refusals answer with the spec's codes; anything else failed.
             Some(KvResult::Error(code))
                 if matches!(code.as_str(), "feature-off" | "not-standby" | "too-stale" | SESSION_EVICTED) =>
@@ -61,11 +70,13 @@ impl ClientReply {
     }
 }
 
-/// One queued client operation: through the primary, or a read at one standby.
+/// One queued client operation: through the primary, or a read at one standby, or a
+/// command the client refuses itself (`refused`: a code), in its turn.
 #[derive(Clone, Debug)]
 pub struct ClientOp {
     pub command: KvCommand,
     pub at: Option<MemberId>,
+    pub refused: Option<&'static str>,
 }
 
 #[derive(Clone, Debug)]
@@ -137,7 +148,22 @@ impl Simulator {
         if c.queue.len() >= CLIENT_QUEUE_MAX {
             return Err(SimError(alloc::format!("client {client} already has {CLIENT_QUEUE_MAX} requests queued")));
         }
-        c.queue.push_back(ClientOp { command, at });
+        c.queue.push_back(ClientOp { command, at, refused: None });
+        if c.outstanding.is_none() {
+            self.client_next(client);
+        }
+        Ok(())
+    }
+
+    /// A command the client answers itself with `error:CODE`, in its turn (one the
+    /// cluster's release lacks).
+    pub fn refuse(&mut self, client: ClientId, code: &'static str) -> Result<(), SimError> {
+        let c = self.clients.entry(client).or_insert_with(|| SimClient::new(client));
+        if c.queue.len() >= CLIENT_QUEUE_MAX {
+            return Err(SimError(alloc::format!("client {client} already has {CLIENT_QUEUE_MAX} requests queued")));
+        }
+        let command = KvCommand::Get { key: Vec::new() };
+        c.queue.push_back(ClientOp { command, at: None, refused: Some(code) });
         if c.outstanding.is_none() {
             self.client_next(client);
         }
@@ -146,6 +172,10 @@ impl Simulator {
 
     fn client_next(&mut self, client: ClientId) {
         let Some(c) = self.clients.get_mut(&client) else { return };
+        while let Some(code) = c.queue.front().and_then(|next| next.refused) {
+            c.queue.pop_front();
+            c.reply = ClientReply::Error(String::from(code));
+        }
         let Some(next) = c.queue.front() else { return };
         let min_op = c.seen_op;
         if next.at.is_none() && c.session.is_none() {

@@ -147,6 +147,10 @@ pub fn generate(seed: u64, options: &ExploreOptions) -> Script {
                 b.push(Command::Get { key, client, at: Some(at) });
             } else if prng.chance_ppm(300_000) {
                 b.push(Command::Get { key, client, at: None });
+            } else if prng.chance_ppm(150_000) {
+                // Not idempotent: an increment applied twice shows in every later read.
+                let counter = alloc::format!("n{}", prng.range_inclusive(0, 3));
+                b.push(Command::Cmd { words: alloc::vec![String::from("INCR"), counter], client });
             } else {
                 writes += 1;
                 let value = alloc::format!("v{writes}");
