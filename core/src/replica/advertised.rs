@@ -1,8 +1,9 @@
 //! What each member says its binary runs, as the primary hears it: the basis of every
 //! upgrade. An advertisement raises what the primary counts on only when heard in its
-//! current view; any advertisement, from any view, lowers it at once and keeps it low
-//! for a while, so that a member restarted with an older binary is never counted on
-//! what its previous incarnation said, however messages are reordered.
+//! current view; any advertisement, from any view, lowers it at once, and it stays low
+//! until the member has said something higher in this view for a while. So a member
+//! restarted with an older binary is never counted on what its previous incarnation
+//! said, however messages are reordered.
 
 use crate::release::Release;
 use crate::types::{MemberId, Tick, MEMBERS_MAX};
@@ -11,7 +12,8 @@ use crate::types::{MemberId, Tick, MEMBERS_MAX};
 pub struct Advertisements {
     /// The newest advertisement heard in this primary's view.
     in_view: [Option<Release>; MEMBERS_MAX],
-    /// The lowest advertisement heard lately, from any view, and when.
+    /// The lowest advertisement heard since the member last rose for good, and when it
+    /// was last heard.
     recent_low: [Option<(Release, Tick)>; MEMBERS_MAX],
 }
 
@@ -28,8 +30,12 @@ impl Advertisements {
         let index = member as usize;
         let before = (self.in_view[index], self.recent_low[index]);
         let low = &mut self.recent_low[index];
-        if low.is_none_or(|(lowest, at)| release <= lowest || now.saturating_sub(at) > window_ticks) {
-            *low = Some((release, now));
+        match *low {
+            Some((lowest, _)) if release <= lowest => *low = Some((release, now)),
+            // Higher, in this view, and the low word is old: the member moved up.
+            Some((_, at)) if in_view && now.saturating_sub(at) > window_ticks => *low = Some((release, now)),
+            Some(_) => {}
+            None => *low = Some((release, now)),
         }
         if in_view {
             self.in_view[index] = Some(release);
@@ -39,12 +45,10 @@ impl Advertisements {
 
     /// What the primary counts on for `member`: heard in its view, and no lower lately.
     pub fn counted(&self, member: MemberId, now: Tick, window_ticks: Tick) -> Option<Release> {
+        let _ = (now, window_ticks);
         let index = member as usize;
         let counted = self.in_view[index]?;
-        match self.recent_low[index] {
-            Some((low, at)) if now.saturating_sub(at) <= window_ticks => Some(counted.min(low)),
-            _ => Some(counted),
-        }
+        Some(self.recent_low[index].map_or(counted, |(low, _)| counted.min(low)))
     }
 
     /// The newest advertisement heard in this view, for status pages.
@@ -76,7 +80,9 @@ mod tests {
         // A late message of its previous incarnation does not raise it back.
         ads.heard(1, r("1.3.0"), true, 30, 300);
         assert_eq!(ads.counted(1, 30, 300), Some(r("1.0.0")));
-        assert_eq!(ads.counted(1, 400, 300), Some(r("1.3.0")), "until the low word is old");
+        assert_eq!(ads.counted(1, 400, 300), Some(r("1.0.0")), "time alone raises nothing");
+        ads.heard(1, r("1.3.0"), true, 400, 300);
+        assert_eq!(ads.counted(1, 400, 300), Some(r("1.3.0")), "saying more, in this view, once the low word is old");
         ads.begin_view(0, r("1.3.0"));
         assert_eq!(ads.counted(1, 400, 300), None);
     }

@@ -293,7 +293,8 @@ pub struct Replica<S: StateMachine> {
     // View change.
     svc_votes: u32,
     dvcs: BTreeMap<MemberId, DoViewChange>,
-    dvc_sent: bool,
+    /// Where this member sent its DoViewChange for the view: one member, for good.
+    dvc_target: Option<MemberId>,
     installing: bool,
     /// A view whose log this member installed from that view's primary: it is not
     /// that view's primary, even if a log missing a reconfiguration's body says so.
@@ -447,7 +448,7 @@ impl<S: StateMachine> Replica<S> {
             awaiting_checkpoint: false,
             svc_votes: 0,
             dvcs: BTreeMap::new(),
-            dvc_sent: false,
+            dvc_target: None,
             installing: false,
             backup_of_view: None,
             drafted_view: None,
@@ -562,8 +563,10 @@ impl<S: StateMachine> Replica<S> {
             // reached backups, so it hands over to the next view.
             self.start_view_change(self.view + 1);
         } else {
+            // Mid view change: where its DoViewChange went is forgotten, so it moves on
+            // to the next view rather than send it somewhere else (`reconfig.rs`).
             self.status = Status::ViewChange;
-            self.begin_view_change_round();
+            self.start_view_change(self.view + 1);
         }
     }
 

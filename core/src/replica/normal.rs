@@ -128,6 +128,12 @@ impl<S: StateMachine> Replica<S> {
         }
         if prepare.view > self.view || self.status != Status::Normal {
             if self.status == Status::ViewChange && self.is_voter(self.id) && prepare.view == self.view {
+                // An answer to the bodies a new primary asked for: kept (bounded) where
+                // the view change looks for them, by header.
+                if self.may_lead() && prepare.entry.is_intact() && self.future.len() < FUTURE_MAX {
+                    self.future.insert(prepare.entry.header.op, prepare.entry);
+                    self.maybe_start_view();
+                }
                 return;
             }
             self.request_start_view(prepare.view);

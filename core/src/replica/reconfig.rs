@@ -12,10 +12,10 @@
 //! has, a majority of the old one holds k and can never elect a log without it. The
 //! primary prepares nothing after an uncommitted k.
 //!
-//! Primaries come from the newest committed membership prepared before the view: a
-//! change prepared in view v counts from view v + 1 on, once it committed, so a view
-//! never changes its primary and an uncommitted change never moves it. Once k
-//! commits, the primary hands over to the next view under the new membership.
+//! Primaries come from the newest membership in the log prepared before the view: a
+//! change prepared in view v counts from view v + 1 on, so a view never changes its
+//! primary, and a view change run again for the same view chooses the same one. Once
+//! k commits, the primary hands over to the next view under the new membership.
 
 use super::membership::{Membership, PromotionEvent};
 use super::{Replica, Role};
@@ -73,12 +73,15 @@ impl<S: StateMachine> Replica<S> {
         newest.filter(|(op, _)| *op > self.commit_max)
     }
 
-    /// The membership that chooses the primary of `view`: the newest one this member
-    /// applied, when it was prepared before `view`. An uncommitted change never moves
-    /// the primary, so members send their DoViewChanges alike whether their logs hold
-    /// it or not; and what a member applied is durable (a checkpoint follows each
-    /// reconfiguration), so a restart never sends it elsewhere.
+    /// The membership that chooses the primary of `view`: the newest in the log
+    /// (committed or not) prepared before `view`. It depends on the log alone, never on
+    /// what a member happens to know committed: a view change run again for the same
+    /// view, after a restart, chooses the same primary.
     pub(super) fn view_membership(&self, view: View) -> &Membership {
+        let from_log = self.log_changes().filter(|(_, changed_in, _)| *changed_in < view).last();
+        if let Some((_, _, membership)) = from_log {
+            return membership;
+        }
         let config = &self.config;
         match &config.last_change {
             // Changed in this view or later, as far as this checkpoint knows.
@@ -198,13 +201,15 @@ impl<S: StateMachine> Replica<S> {
             .map(|hint| &hint.membership)
     }
 
-    /// The member to send our DoViewChange for `view` to: exactly one, so that no two
-    /// members can each gather a quorum of them. A committed configuration newer than
-    /// our log's says who it is; otherwise our log does.
+    /// The member to send our DoViewChange for `view` to: the primary by the newest
+    /// configuration we know of, from our log or from a peer. It is chosen once per
+    /// view (`dvc_target`), and a restart in the middle of a view change moves on to
+    /// the next view rather than send it again: so no two members can each gather a
+    /// quorum of them, whatever each believed. The adopted log decides who leads.
     pub(super) fn do_view_change_target(&self, view: View) -> MemberId {
-        match self.newer_committed_hint() {
-            Some(committed) if committed.view < view => committed.membership.primary_of(view),
-            _ => self.primary_of(view),
+        match self.hint_for_view(view) {
+            Some(hint) => hint.primary_of(view),
+            None => self.primary_of(view),
         }
     }
 

@@ -19,9 +19,9 @@ impl<S: StateMachine> Replica<S> {
             Status::ViewChange => {
                 // Messages may have been lost: say it again.
                 self.send_start_view_change();
-                if self.dvc_sent {
-                    self.dvc_sent = false;
-                    self.maybe_send_do_view_change();
+                if let Some(target) = self.dvc_target.filter(|target| *target != self.id) {
+                    let dvc = Message::DoViewChange(self.do_view_change_message());
+                    self.send(target, dvc);
                 }
                 self.maybe_start_view();
                 self.timers.repair_at = Some(self.now + self.options.heartbeat_interval_ticks);
@@ -92,20 +92,24 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn on_request_prepare(&mut self, request: RequestPrepare) {
-        if request.from >= self.options.member_count() || request.view != self.view {
+        // Asked by checksum, any member in any view may answer: the checksum names the
+        // very entry. Without one, only the primary of the asker's view, whose log is
+        // that view's.
+        let canonical = request.view == self.view && self.is_serving_primary();
+        if request.checksum.is_none() && request.view != self.view {
             return;
         }
-        let canonical = self.is_serving_primary();
         match self.log.get(request.op) {
             Some(slot) if slot.body.is_some() => {
-                // Only the primary may answer without a checksum: its log is the view's.
                 let matches = match request.checksum {
                     Some(checksum) => slot.header.checksum == checksum,
                     None => canonical,
                 };
                 if matches {
                     let entry = slot.entry().expect("has a body");
-                    let prepare = Prepare { view: self.view, commit: self.commit_max, entry };
+                    // What we know committed holds for our view's log only.
+                    let commit = if request.view == self.view { self.commit_max } else { 0 };
+                    let prepare = Prepare { view: request.view, commit, entry };
                     self.send(request.from, Message::Prepare(prepare));
                 }
             }

@@ -49,7 +49,7 @@ impl<S: StateMachine> Replica<S> {
     pub(super) fn begin_view_change_round(&mut self) {
         self.svc_votes = 1 << self.id;
         self.dvcs.clear();
-        self.dvc_sent = false;
+        self.dvc_target = None;
         self.installing = false;
         self.awaiting_checkpoint = false;
         self.request_queue.clear();
@@ -193,7 +193,7 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn maybe_send_do_view_change(&mut self) {
-        if self.status != Status::ViewChange || self.dvc_sent || !self.svc_quorum() {
+        if self.status != Status::ViewChange || self.dvc_target.is_some() || !self.svc_quorum() {
             return;
         }
         if self.durable_view < self.view {
@@ -207,9 +207,9 @@ impl<S: StateMachine> Replica<S> {
             }
             return;
         }
-        self.dvc_sent = true;
         let dvc = self.do_view_change_message();
         let target = self.do_view_change_target(self.view);
+        self.dvc_target = Some(target);
         if target == self.id {
             self.on_do_view_change(dvc);
         } else {
@@ -371,9 +371,7 @@ impl<S: StateMachine> Replica<S> {
         // DoViewChange messages from a majority of its active set (and of the old one
         // while a reconfiguration in it is uncommitted). Otherwise wait for more.
         let (membership, pending) = self.config_of_log(&entries, commit);
-        // An uncommitted change does not move the primary: the old membership leads.
-        let leading = pending.as_ref().map_or(&membership, |(_, old)| old);
-        if leading.primary_of(self.view) != self.id || !self.dvc_quorum(&membership) {
+        if membership.primary_of(self.view) != self.id || !self.dvc_quorum(&membership) {
             return;
         }
         if pending.is_some_and(|(_, old)| !self.dvc_quorum(&old)) {
@@ -527,7 +525,7 @@ impl<S: StateMachine> Replica<S> {
         self.log_view = start_view.view;
         self.status = Status::Normal;
         self.dvcs.clear();
-        self.dvc_sent = false;
+        self.dvc_target = None;
         self.installing = false;
         self.timers.view_change_at = None;
         self.timers.recovery_at = None;

@@ -184,3 +184,30 @@ fn automatic_promotion_replaces_a_silent_replica_only_when_enabled() {
     assert_eq!((replaced, promoted), (Role::Active, Role::Standby), "off by default");
     assert_eq!(sim.violations(), 0);
 }
+
+#[test]
+fn a_write_of_an_evicted_session_is_refused_never_applied_twice() {
+    use crate::replica::sessions::SESSIONS_MAX;
+    let mut sim = Simulator::new(SimConfig::new(3, 0, 8));
+    sim.submit(1, KvCommand::Increment { key: b"n".to_vec(), by: 1 }).unwrap();
+    sim.run_until(500);
+    assert_eq!(sim.client_reply(1).text(), "1");
+    // Thousands of other clients come and go: client 1's session is the oldest.
+    for client in 1_000..1_000 + SESSIONS_MAX as u64 {
+        put(&mut sim, client, "k", "v");
+    }
+    sim.run_until(200_000);
+    assert!(sim.clients_idle());
+    let primary = sim.replica(sim.primary().unwrap()).unwrap();
+    assert!(primary.sessions().get(1).is_none(), "client 1's session was evicted");
+    assert_eq!(primary.sessions().len(), SESSIONS_MAX);
+    // Its next increment is refused, not applied; the client then registers again.
+    sim.submit(1, KvCommand::Increment { key: b"n".to_vec(), by: 1 }).unwrap();
+    sim.run_until(201_000);
+    assert_eq!(sim.client_reply(1).text(), "error:session-evicted");
+    sim.submit(1, KvCommand::Increment { key: b"n".to_vec(), by: 1 }).unwrap();
+    sim.run_until(202_000);
+    assert_eq!(sim.client_reply(1).text(), "2", "applied once per accepted request");
+    sim.check_history();
+    assert_eq!(sim.violations(), 0, "{:#?}", sim.checker.violations);
+}
