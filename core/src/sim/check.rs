@@ -48,6 +48,8 @@ pub struct Checker {
     last_commit: BTreeMap<MemberId, Op>,
     /// The highest op applied anywhere: ops are first applied in order.
     applied_max: Op,
+    /// The highest commit known in each view's log.
+    committed_by_view: BTreeMap<View, Op>,
     /// When the highest committed op rose, and to what: for bounded staleness.
     commit_timeline: Vec<(Tick, Op)>,
     /// How stale a standby read may be: ops behind the commit of `staleness_window_ticks` ago.
@@ -135,7 +137,10 @@ impl Checker {
         }
     }
 
-    pub fn on_commit_max(&mut self, now: Tick, commit_max: Op) {
+    /// A member whose log is `log_view`'s knows every op up to `commit_max` committed.
+    pub fn on_commit_max(&mut self, now: Tick, log_view: View, commit_max: Op) {
+        let known = self.committed_by_view.entry(log_view).or_insert(0);
+        *known = (*known).max(commit_max);
         if commit_max > self.committed_max {
             self.committed_max = commit_max;
             self.commit_timeline.push((now, commit_max));
@@ -166,14 +171,16 @@ impl Checker {
                 self.primaries.insert(view, member);
             }
         }
-        // A new primary must hold every committed op it has not already applied.
-        if op < self.committed_max {
+        // A new primary must hold every op committed in an earlier view. One committed
+        // in a later view may be missing: a view can complete after a later one began,
+        // and its primary then commits nothing (the quorum has moved on).
+        let required = self.committed_by_view.range(..view).map(|(_, op)| *op).max().unwrap_or(0);
+        if op < required {
             self.violation(alloc::format!(
-                "member {member} became primary of view {view} with op {op}, but op {} was committed",
-                self.committed_max
+                "member {member} became primary of view {view} with op {op}, but op {required} was committed before"
             ));
         }
-        for committed_op in base + 1..=self.committed_max.min(op) {
+        for committed_op in base + 1..=required.min(op) {
             if let (Some(expected), Some(found)) = (self.committed.get(&committed_op), log_headers(committed_op)) {
                 if *expected != found {
                     self.violation(alloc::format!(
@@ -296,10 +303,21 @@ mod tests {
     }
 
     #[test]
+    fn a_new_primary_needs_what_earlier_views_committed_only() {
+        let mut checker = Checker::default();
+        checker.on_commit_max(0, 4, 30);
+        checker.on_commit_max(0, 6, 40);
+        checker.on_primary(0, 5, |_| None, 30, 0);
+        assert_eq!(checker.count(), 0, "op 40 committed in view 6, after view 5 began");
+        checker.on_primary(1, 7, |_| None, 35, 0);
+        assert_eq!(checker.count(), 1, "view 7 must hold what view 6 committed: {:?}", checker.violations);
+    }
+
+    #[test]
     fn detects_a_standby_read_staler_than_its_bound() {
         let mut checker = Checker { staleness_bound_ops: 4, staleness_window_ticks: 100, ..Checker::default() };
-        checker.on_commit_max(10, 20);
-        checker.on_commit_max(500, 40);
+        checker.on_commit_max(10, 1, 20);
+        checker.on_commit_max(500, 1, 40);
         checker.on_standby_read(550, 1, 0, 16, false);
         assert_eq!(checker.count(), 0, "op 20 was the commit a window ago: 16 is within 4 of it");
         checker.on_standby_read(700, 1, 0, 16, false);

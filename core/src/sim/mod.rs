@@ -605,7 +605,7 @@ impl Simulator {
             if replica.status() != Status::Halted {
                 self.checker.on_release(member, replica.release(), replica.binary_release());
             }
-            self.checker.on_commit_max(self.now, replica.commit_max());
+            self.checker.on_commit_max(self.now, replica.log_view(), replica.commit_max());
             if became_primary {
                 let log = replica.log();
                 let (op, base, view) = (replica.op(), log.base(), replica.view());

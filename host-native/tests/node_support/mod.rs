@@ -25,8 +25,11 @@ pub struct Cluster {
     children: Vec<Option<Child>>,
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// `count` distinct free ports: the listeners are held until all are chosen, so the
+/// system cannot hand one out twice.
+fn free_ports(count: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..count).map(|_| TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    listeners.iter().map(|listener| listener.local_addr().unwrap().port()).collect()
 }
 
 impl Cluster {
@@ -34,8 +37,9 @@ impl Cluster {
     pub fn format(replicas: u8, standbys: u8, release: Option<&str>) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let count = replicas + standbys;
+        let free = free_ports(3 * count as usize);
         let ports: Vec<Ports> =
-            (0..count).map(|_| Ports { peer: free_port(), client: free_port(), admin: free_port() }).collect();
+            free.chunks(3).map(|three| Ports { peer: three[0], client: three[1], admin: three[2] }).collect();
         let mut text = String::from(
             "cluster_id = 42\n\n[timers]\ntick_ms = 5\nheartbeat_interval_ms = 50\nprimary_timeout_ms = 500\n\
              timeout_jitter_ms = 200\nview_change_timeout_ms = 800\n\n",
