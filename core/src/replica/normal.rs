@@ -189,14 +189,14 @@ impl<S: StateMachine> Replica<S> {
             self.drop_stale_suffix(op - 1);
         }
         if op == self.log.op() + 1 && self.log.chains(&entry.header) {
-            if op - self.log.base() > self.options.log_bound_ops {
+            if self.window_full_for(op) {
                 // Full: catch up by executing (and checkpointing) first.
                 return;
             }
             self.append(entry);
             while let Some(next) = self.future.remove(&(self.log.op() + 1)) {
-                if next.header.op - self.log.base() > self.options.log_bound_ops || !self.log.chains(&next.header) {
-                    self.future.insert(next.header.op, next);
+                if self.window_full_for(next.header.op) || !self.log.chains(&next.header) {
+                    // Asked for again by repair once there is room.
                     break;
                 }
                 self.append(next);
@@ -223,6 +223,15 @@ impl<S: StateMachine> Replica<S> {
         let superblock = self.superblock();
         self.persist(Write::Install { superblock, truncate_after: from - 1, slots: Vec::new() });
         Self::arm(&mut self.timers.repair_at, self.now);
+    }
+
+    /// Whether the window has no room for `op`, once history below the checkpoint that
+    /// a view's start may have left there is gone.
+    fn window_full_for(&mut self, op: Op) -> bool {
+        if op - self.log.base() > self.options.log_bound_ops {
+            self.trim_history();
+        }
+        op - self.log.base() > self.options.log_bound_ops
     }
 
     fn append(&mut self, entry: Entry) {

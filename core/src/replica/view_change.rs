@@ -442,10 +442,17 @@ impl<S: StateMachine> Replica<S> {
         }
     }
 
+    /// Ask `member` for its state, or, when that is this member itself, the one whose
+    /// DoViewChange knows the most committed.
     fn request_checkpoint_from(&mut self, member: MemberId) {
-        if member != self.id {
+        let from = if member != self.id {
+            Some(member)
+        } else {
+            self.dvcs.values().filter(|dvc| dvc.from != self.id).max_by_key(|dvc| dvc.commit).map(|dvc| dvc.from)
+        };
+        if let Some(from) = from {
             let request = RequestCheckpoint { view: self.view, from: self.id };
-            self.send(member, Message::RequestCheckpoint(request));
+            self.send(from, Message::RequestCheckpoint(request));
         }
     }
 
