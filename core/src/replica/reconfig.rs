@@ -154,13 +154,30 @@ impl<S: StateMachine> Replica<S> {
             },
             None => self.committed_stamp(),
         };
-        [self.config_hint.as_ref(), self.committed_hint.as_ref()]
+        [self.live_config_hint(), self.committed_hint.as_ref()]
             .into_iter()
             .flatten()
             .filter(|hint| hint.op > own.op)
             .max_by_key(|hint| hint.op)
             .cloned()
             .unwrap_or(own)
+    }
+
+    /// The uncommitted configuration a peer named, unless our log shows it was dropped.
+    /// Once we adopted the log of a view after the one it was prepared in, that log holds
+    /// every entry of earlier views that can still commit: if the change is not in it
+    /// (past our log's end, or another entry at its op, or below what we applied), it
+    /// never will be. Routing DoViewChanges by a dropped change sends them to a member
+    /// the adopted log does not make primary, and the view change stalls.
+    fn live_config_hint(&self) -> Option<&ConfigStamp> {
+        let hint = self.config_hint.as_ref()?;
+        if hint.view >= self.log_view {
+            return Some(hint);
+        }
+        let dropped = hint.op > self.log.op()
+            || hint.op <= self.applied
+            || self.log.checksum_at(hint.op).is_some_and(|checksum| checksum != hint.checksum);
+        (!dropped).then_some(hint)
     }
 
     fn newer_committed_hint(&self) -> Option<&ConfigStamp> {
@@ -193,7 +210,7 @@ impl<S: StateMachine> Replica<S> {
     /// was prepared in an earlier view), if another member named one.
     pub(super) fn hint_for_view(&self, view: View) -> Option<&Membership> {
         let own_op = self.log_stamp_op();
-        [self.config_hint.as_ref(), self.committed_hint.as_ref()]
+        [self.live_config_hint(), self.committed_hint.as_ref()]
             .into_iter()
             .flatten()
             .filter(|hint| hint.op > own_op && hint.view < view)
