@@ -142,6 +142,10 @@ pub struct StartArgs {
     /// Overrides the file's admin (HTTP) address for this member.
     #[arg(long, value_name = "HOST:PORT")]
     pub admin_address: Option<String>,
+    /// Listen for peers here instead of the file's address, which peers still dial: for a
+    /// member behind a proxy or a port mapping (as Docker's `-p`).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub peer_listen: Option<String>,
     /// Behave exactly as a binary of this older release would (for staged rollouts and tests).
     #[arg(long, value_name = "RELEASE", value_parser = parse_release)]
     pub binary_release: Option<Release>,

@@ -60,6 +60,7 @@ fn start(args: &cli::StartArgs) -> Result<u8, Error> {
     let mut overrides = overrides(&args.member.data_dir, args.binary_release);
     overrides.client_address = args.client_address.clone();
     overrides.admin_address = args.admin_address.clone();
+    overrides.peer_listen = args.peer_listen.clone();
     node::launch::start(node::launch::StartOptions {
         config_path: args.member.config.clone(),
         member: args.member.member,

@@ -110,7 +110,7 @@ async fn run_member(config: Config, member: MemberId, fail_after_bytes: Option<u
         member,
         cluster: config.cluster_id,
         shared_key: config.shared_key.as_ref().map(|key| key.as_bytes().to_vec()),
-        listen: resolve(&me.address).await?,
+        listen: resolve(config.peer_listen.as_ref().unwrap_or(&me.address)).await?,
         peers: config.members.iter().map(|peer| (peer.id, peer.address.to_string())).collect(),
         limits: TransportLimits::default(),
     };

@@ -95,6 +95,10 @@ pub struct Config {
     pub limits: Limits,
     /// The release this binary reports; older than it is only to rehearse upgrades.
     pub binary_release: Release,
+    /// Where this member listens for peers when that is not its advertised `address`:
+    /// behind a proxy or a port mapping. Only the command line sets it, so every
+    /// member's file still agrees on the addresses peers dial.
+    pub peer_listen: Option<HostPort>,
 }
 
 /// Command-line settings that replace the file's for the member being started.
@@ -103,6 +107,8 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     pub client_address: Option<String>,
     pub admin_address: Option<String>,
+    /// `--peer-listen`: bind here for peers, still advertising the file's address.
+    pub peer_listen: Option<String>,
     pub binary_release: Option<Release>,
 }
 
@@ -237,19 +243,21 @@ impl Config {
             let Some((_, address)) = members[index].sockets().into_iter().find(|(name, _)| *name == field) else {
                 continue;
             };
-            for other in &members {
-                for (name, used) in other.sockets() {
-                    if (other.id as usize, name) != (index, field) && used.same_socket(address) {
-                        let id = other.id;
-                        return Err(ConfigError::invalid(
-                            origin,
-                            flag,
-                            format!("{address} is also members[{id}].{name}"),
-                        ));
-                    }
-                }
+            if let Some(taken) = taken_by(&members, address, (index, field)) {
+                return Err(ConfigError::invalid(origin, flag, format!("{address} is also {taken}")));
             }
         }
+        let peer_listen = match &overrides.peer_listen {
+            Some(text) => {
+                let listen = parse("--peer-listen", text)?;
+                // Its own advertised address is fine: that is listening as if not overridden.
+                if let Some(taken) = taken_by(&members, &listen, (index, "address")) {
+                    return Err(ConfigError::invalid(origin, "--peer-listen", format!("{listen} is also {taken}")));
+                }
+                Some(listen)
+            }
+            None => self.peer_listen.clone(),
+        };
         let changed = &members[index];
         if let Some(other) =
             members.iter().find(|other| other.id as usize != index && other.data_dir == changed.data_dir)
@@ -261,6 +269,7 @@ impl Config {
             ));
         }
         self.members = members;
+        self.peer_listen = peer_listen;
         if let Some(release) = overrides.binary_release {
             self.binary_release = release;
         }
@@ -293,4 +302,15 @@ impl Config {
             ..ParserLimits::default()
         }
     }
+}
+
+/// Which member's listener other than `except` (member index, field) is on `address`.
+fn taken_by(members: &[Member], address: &HostPort, except: (usize, &str)) -> Option<String> {
+    members.iter().find_map(|other| {
+        other
+            .sockets()
+            .into_iter()
+            .find(|(name, used)| (other.id as usize, *name) != except && used.same_socket(address))
+            .map(|(name, _)| format!("members[{}].{name}", other.id))
+    })
 }

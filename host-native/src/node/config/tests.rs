@@ -247,6 +247,7 @@ fn overrides_replace_the_members_settings() {
         data_dir: Some(PathBuf::from("here")),
         client_address: Some("127.0.0.1:16379".into()),
         admin_address: Some("127.0.0.1:18000".into()),
+        peer_listen: Some("0.0.0.0:17000".into()),
         binary_release: Some(Release::new(1, 0, 0)),
     };
     config.apply_overrides(1, &overrides).unwrap();
@@ -257,6 +258,28 @@ fn overrides_replace_the_members_settings() {
     assert_eq!(config.binary_release, Release::new(1, 0, 0));
     assert_eq!(config.replica_options(1).binary_release, Release::new(1, 0, 0));
     assert_eq!(config.member(0).unwrap().client_address.to_string(), "10.0.0.1:6379", "others keep theirs");
+    assert_eq!(config.peer_listen.as_ref().map(HostPort::to_string).as_deref(), Some("0.0.0.0:17000"));
+    assert_eq!(member.address.to_string(), "10.0.0.2:7000", "peers still dial the advertised address");
+}
+
+#[test]
+fn a_peer_listen_override_must_not_take_another_listener() {
+    let mut config = load(VALID).unwrap();
+    let listen = |text: &str| Overrides { peer_listen: Some(text.into()), ..Overrides::default() };
+    assert_eq!(
+        config.apply_overrides(0, &listen("10.0.0.2:7000")).unwrap_err().to_string(),
+        "command line: --peer-listen: 10.0.0.2:7000 is also members[1].address"
+    );
+    assert_eq!(
+        config.apply_overrides(0, &listen("10.0.0.1:6379")).unwrap_err().to_string(),
+        "command line: --peer-listen: 10.0.0.1:6379 is also members[0].client_address"
+    );
+    assert_eq!(
+        config.apply_overrides(0, &listen("nowhere")).unwrap_err().to_string(),
+        r#"command line: --peer-listen: "nowhere" is not host:port"#
+    );
+    assert_eq!(config.peer_listen, None);
+    assert!(config.apply_overrides(0, &listen("10.0.0.1:7000")).is_ok(), "its own advertised address is fine");
 }
 
 #[test]

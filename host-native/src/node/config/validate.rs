@@ -57,6 +57,7 @@ pub(super) fn config(file: ConfigFile, origin: &str, base_dir: &Path) -> Result<
         shared_key: file.shared_key,
         limits: limits(&file.limits, origin)?,
         binary_release: NEWEST_RELEASE,
+        peer_listen: None,
     })
 }
 
