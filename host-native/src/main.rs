@@ -7,6 +7,7 @@ mod bench;
 mod cli;
 mod dev;
 mod error;
+mod link_proxy;
 mod node;
 mod replay;
 mod sim_cmd;
