@@ -1,4 +1,8 @@
-//! `viewstamp bench`: how fast the simulator runs. Prints figures; asserts nothing.
+//! `viewstamp bench`: how fast the simulator runs, and how long real processes take to
+//! fail over (`failover`). Prints figures; asserts nothing.
+
+mod failover;
+mod proxied_cluster;
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -20,6 +24,7 @@ pub fn run(args: &BenchArgs) -> Result<u8, Error> {
     match &args.command {
         BenchCommand::Sim(args) => sim(args),
         BenchCommand::Replay(args) => crate::wasm_engine::bench::replay(args),
+        BenchCommand::Failover(args) => failover::run(args),
     }
 }
 

@@ -19,7 +19,7 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Run random fault schedules with the invariant checkers on; stop at the first failing seed.
     Sim(SimArgs),
-    /// Measure the simulator's speed.
+    /// Measure the simulator's speed, and failover against real processes.
     Bench(BenchArgs),
     /// Run a local cluster (3 replicas and a standby) with the visualizer; Ctrl-C stops it.
     Dev(DevArgs),
@@ -108,6 +108,40 @@ pub enum BenchCommand {
     Sim(BenchSimArgs),
     /// One long scenario replayed natively and in wasmtime: events/s and their ratio.
     Replay(BenchReplayArgs),
+    /// Real `viewstamp start` processes behind link proxies, default timers: how long
+    /// writes stop after the primary crashes, is cut off, goes deaf or mute, or a bridge forms.
+    Failover(BenchFailoverArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Each run formats a fresh cluster in a temporary directory, waits for a primary, applies \
+the fault and sends a SET every 50 ms through the members that keep a quorum both ways. Exit status 1 when some \
+run took no write within 60 s (its logs are kept and named); the figures are printed either way.")]
+pub struct BenchFailoverArgs {
+    /// Runs of each shape.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = value_parser!(u32).range(1..))]
+    pub runs: u32,
+    /// The fault shapes to run, comma-separated [default: all].
+    #[arg(long, value_enum, value_name = "LIST", value_delimiter = ',')]
+    pub shapes: Vec<FailoverShape>,
+    /// After the first write, keep writing this long and report the longest gap between writes.
+    #[arg(long, value_name = "MS", default_value_t = 3000)]
+    pub observe_ms: u64,
+}
+
+/// How the primary is cut off in `bench failover`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum FailoverShape {
+    /// The primary's process is killed (SIGKILL).
+    Crash,
+    /// Every link into and out of the primary is blocked: a partition leaves it alone.
+    Isolated,
+    /// Every link into the primary is blocked; it can still send.
+    Deaf,
+    /// Every link out of the primary is blocked; it can still hear.
+    Mute,
+    /// 5 replicas: the primary and one backup cannot reach two others either way; a fifth reaches all.
+    Bridge,
 }
 
 #[derive(Debug, Args)]

@@ -40,6 +40,8 @@ pub enum Error {
     Runtime(String),
     /// `viewstamp dev` could not set up or run its cluster.
     Dev(String),
+    /// `viewstamp bench` could not set up or run what it measures.
+    Bench(String),
     /// `status`, `upgrade` or `promote` could not reach or understand a member.
     Admin(crate::admin_cli::AdminCliError),
     /// `sim --start S --seeds N` where S + N overflows a u64.
@@ -129,6 +131,7 @@ impl fmt::Display for Error {
             }
             Error::Runtime(problem) => write!(f, "cannot start the async runtime: {problem}"),
             Error::Dev(problem) => write!(f, "viewstamp dev: {problem}"),
+            Error::Bench(problem) => write!(f, "viewstamp bench: {problem}"),
             Error::Admin(error) => write!(f, "{error}"),
             Error::SeedRange { start, seeds } => write!(
                 f,
