@@ -95,7 +95,7 @@ pub fn run(args: &BenchFailoverArgs) -> Result<u8, Error> {
         .build()
         .map_err(|error| Error::Runtime(error.to_string()))?;
     println!(
-        "{:<7} {:>3} {:>15} {:>15}  {:<22} old primary now",
+        "{:<8} {:>3} {:>15} {:>15}  {:<22} old primary now",
         "shape", "run", "first write ms", "longest gap ms", "primary (view)"
     );
     let mut results = Vec::new();
@@ -208,7 +208,7 @@ fn print_row(measured: &Measured) {
     let (before, view) = measured.before;
     let after = measured.after.map_or_else(|| String::from("none"), |(member, view)| format!("{member} ({view})"));
     println!(
-        "{:<7} {:>3} {:>15} {:>15}  {:<22} {}",
+        "{:<8} {:>3} {:>15} {:>15}  {:<22} {}",
         format!("{:?}", measured.shape).to_lowercase(),
         measured.run,
         milliseconds(measured.first_write),
@@ -239,7 +239,7 @@ fn print_summary(results: &[Measured], timers: Option<&Timers>, observe: Duratio
         observe.as_millis()
     );
     println!(
-        "{:<7} {:>8} {:>5} {:>10} {:>10} {:>10} {:>10}",
+        "{:<8} {:>8} {:>5} {:>10} {:>10} {:>10} {:>10}",
         "shape", "replicas", "runs", "min ms", "median ms", "max ms", "recovered"
     );
     let mut shapes: Vec<FailoverShape> = results.iter().map(|measured| measured.shape).collect();
@@ -249,7 +249,7 @@ fn print_summary(results: &[Measured], timers: Option<&Timers>, observe: Duratio
         let mut times: Vec<Duration> = of_shape.iter().filter_map(|measured| measured.first_write).collect();
         times.sort();
         println!(
-            "{:<7} {:>8} {:>5} {:>10} {:>10} {:>10} {:>10}",
+            "{:<8} {:>8} {:>5} {:>10} {:>10} {:>10} {:>10}",
             format!("{shape:?}").to_lowercase(),
             replicas(shape),
             of_shape.len(),
