@@ -15,6 +15,7 @@
 //! only once its lease is gone. It loses nothing: it commits only with acknowledgements
 //! of a quorum, which it has not heard.
 
+use super::timers::Timer;
 use super::{Replica, Role, Status};
 use crate::message::{Commit, Heartbeat, Message, RequestStartView, StartViewChange};
 use crate::release::{Feature, Release};
@@ -36,7 +37,7 @@ impl<S: StateMachine> Replica<S> {
         self.standbys.reset(now);
         let standbys: alloc::vec::Vec<MemberId> = self.membership().standbys().to_vec();
         self.standbys.retain_members(&standbys, now);
-        self.timers.heartbeat_at = Some(now + self.options.heartbeat_interval_ticks);
+        self.timers.set(Timer::Heartbeat, now + self.options.heartbeat_interval_ticks);
     }
 
     /// A member told this primary, in `view`, that it runs `release`; in this view it
@@ -130,14 +131,14 @@ impl<S: StateMachine> Replica<S> {
         }
         self.maybe_propose_upgrade();
         self.maybe_auto_promote();
-        self.timers.heartbeat_at = Some(self.now + self.options.heartbeat_interval_ticks);
+        self.timers.set(Timer::Heartbeat, self.now + self.options.heartbeat_interval_ticks);
     }
 
     /// Hand over to `view` (or later) once no lease is left: at once, if none is.
     pub(super) fn schedule_hand_over(&mut self, view: View) {
         self.hand_over_to = Some(self.hand_over_to.unwrap_or(0).max(view));
         let at = self.now.max(self.lease_granted_until);
-        Self::arm(&mut self.timers.heartbeat_at, at);
+        self.timers.arm(Timer::Heartbeat, at);
     }
 
     /// A heartbeat, handing out what is left of the lease.
@@ -200,7 +201,7 @@ impl<S: StateMachine> Replica<S> {
         self.commit_max = self.commit_max.max(commit.commit);
         self.apply_committed();
         if self.applied < self.commit_max {
-            Self::arm(&mut self.timers.repair_at, self.now);
+            self.timers.arm(Timer::Repair, self.now);
         }
         let (op, applied) = (self.log.op(), self.applied);
         self.answer_heartbeat(&commit, op, applied);

@@ -17,6 +17,7 @@ pub mod reconfig;
 mod repair;
 mod scrub;
 mod standby_reads;
+mod timers;
 mod upgrading;
 mod validate;
 mod view_change;
@@ -29,6 +30,7 @@ use log::{Log, LogSlot};
 pub use membership::Membership;
 pub use reconfig::ReconfigStatus;
 pub use sessions::Sessions;
+use timers::{Timer, Timers};
 
 use crate::message::{CheckpointData, ConfigStamp, DoViewChange, Entry, Header, Message, Request};
 use crate::prng::Prng;
@@ -228,17 +230,6 @@ enum Pending {
     Install { view: View, op: Op },
     Checkpoint { op: Op, retain_from: Op },
     Verify,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct Timers {
-    heartbeat_at: Option<Tick>,
-    primary_timeout_at: Option<Tick>,
-    view_change_at: Option<Tick>,
-    prepare_at: Option<Tick>,
-    repair_at: Option<Tick>,
-    recovery_at: Option<Tick>,
-    scrub_at: Option<Tick>,
 }
 
 #[derive(Clone)]
@@ -557,7 +548,7 @@ impl<S: StateMachine> Replica<S> {
             self.announce_restart(fresh);
         } else if self.log_view == self.view && fresh {
             self.status = Status::Normal;
-            self.timers.heartbeat_at = Some(self.now);
+            self.timers.set(Timer::Heartbeat, self.now);
         } else if self.log_view == self.view {
             // A primary that restarts must not reuse its view: ops it lost may have
             // reached backups, so it hands over to the next view.
@@ -576,7 +567,7 @@ impl<S: StateMachine> Replica<S> {
     fn announce_restart(&mut self, fresh: bool) {
         if fresh {
             // A freshly formatted member: nothing to announce or repair yet.
-            Self::arm(&mut self.timers.repair_at, self.now + self.options.repair_interval_ticks);
+            self.timers.arm(Timer::Repair, self.now + self.options.repair_interval_ticks);
             return;
         }
         let heartbeat = crate::message::Heartbeat {
@@ -589,7 +580,7 @@ impl<S: StateMachine> Replica<S> {
         };
         let primary = self.primary_hint();
         self.send(primary, Message::Heartbeat(heartbeat));
-        Self::arm(&mut self.timers.repair_at, self.now);
+        self.timers.arm(Timer::Repair, self.now);
     }
 
     /// Keep the window within its bound: the oldest slots go first. A member left
@@ -675,34 +666,10 @@ impl<S: StateMachine> Replica<S> {
         if self.status == Status::Halted {
             return;
         }
-        let due = |at: Option<Tick>| at.is_some_and(|at| at <= now);
-        if due(self.timers.heartbeat_at) {
-            self.timers.heartbeat_at = None;
-            self.on_heartbeat_timeout();
-        }
-        if due(self.timers.prepare_at) {
-            self.timers.prepare_at = None;
-            self.on_prepare_timeout();
-        }
-        if due(self.timers.primary_timeout_at) {
-            self.timers.primary_timeout_at = None;
-            self.on_primary_timeout();
-        }
-        if due(self.timers.view_change_at) {
-            self.timers.view_change_at = None;
-            self.on_view_change_timeout();
-        }
-        if due(self.timers.repair_at) {
-            self.timers.repair_at = None;
-            self.on_repair_timeout();
-        }
-        if due(self.timers.recovery_at) {
-            self.timers.recovery_at = None;
-            self.on_recovery_timeout();
-        }
-        if due(self.timers.scrub_at) {
-            self.timers.scrub_at = None;
-            self.on_scrub_timeout();
+        for timer in Timer::ALL {
+            if self.timers.take_due(timer, now) {
+                self.on_timer(timer);
+            }
         }
         self.arm_scrub();
         self.assert_invariants();
@@ -778,11 +745,7 @@ impl<S: StateMachine> Replica<S> {
         if self.status == Status::Halted {
             return None;
         }
-        let t = &self.timers;
-        [t.heartbeat_at, t.primary_timeout_at, t.view_change_at, t.prepare_at, t.repair_at, t.recovery_at, t.scrub_at]
-            .into_iter()
-            .flatten()
-            .min()
+        self.timers.next()
     }
 
     // ----- Read-only views for hosts and checkers -----
@@ -979,13 +942,18 @@ impl<S: StateMachine> Replica<S> {
 
     fn set_primary_timeout(&mut self) {
         let jitter = self.jitter();
-        self.timers.primary_timeout_at = Some(self.now + self.options.primary_timeout_ticks + jitter);
+        self.timers.set(Timer::PrimaryTimeout, self.now + self.options.primary_timeout_ticks + jitter);
     }
 
-    /// Bump a timer only when it is not already due sooner.
-    fn arm(timer: &mut Option<Tick>, at: Tick) {
-        if timer.is_none_or(|current| current > at) {
-            *timer = Some(at);
+    fn on_timer(&mut self, timer: Timer) {
+        match timer {
+            Timer::Heartbeat => self.on_heartbeat_timeout(),
+            Timer::Prepare => self.on_prepare_timeout(),
+            Timer::PrimaryTimeout => self.on_primary_timeout(),
+            Timer::ViewChange => self.on_view_change_timeout(),
+            Timer::Repair => self.on_repair_timeout(),
+            Timer::Recovery => self.on_recovery_timeout(),
+            Timer::Scrub => self.on_scrub_timeout(),
         }
     }
 

@@ -4,6 +4,7 @@ use alloc::vec::Vec;
 
 use super::log::LogSlot;
 use super::sessions::{Admission, SESSION_EVICTED};
+use super::timers::Timer;
 use super::{Applied, AppliedRequest, Replica, Status, Write};
 use crate::message::{Body, CheckpointData, Entry, Message, Prepare, PrepareOk, Reply, Request};
 use crate::release::Feature;
@@ -107,7 +108,7 @@ impl<S: StateMachine> Replica<S> {
         self.persist(Write::Entry(entry.clone()));
         let prepare = Message::Prepare(Prepare { view: self.view, commit: self.commit_max, entry });
         self.send_to_followers(&prepare);
-        Self::arm(&mut self.timers.prepare_at, self.now + self.options.prepare_timeout_ticks);
+        self.timers.arm(Timer::Prepare, self.now + self.options.prepare_timeout_ticks);
     }
 
     pub(super) fn on_prepare(&mut self, prepare: Prepare) {
@@ -205,7 +206,7 @@ impl<S: StateMachine> Replica<S> {
             if self.future.len() < FUTURE_MAX {
                 self.future.insert(op, entry);
             }
-            Self::arm(&mut self.timers.repair_at, self.now);
+            self.timers.arm(Timer::Repair, self.now);
         }
     }
 
@@ -222,7 +223,7 @@ impl<S: StateMachine> Replica<S> {
         self.prepare_ok_sent = self.prepare_ok_sent.min(from - 1);
         let superblock = self.superblock();
         self.persist(Write::Install { superblock, truncate_after: from - 1, slots: Vec::new() });
-        Self::arm(&mut self.timers.repair_at, self.now);
+        self.timers.arm(Timer::Repair, self.now);
     }
 
     /// Whether the window has no room for `op`, once history below the checkpoint that
@@ -281,7 +282,7 @@ impl<S: StateMachine> Replica<S> {
             self.prepare_queued();
         }
         if self.log.op() <= self.commit_max {
-            self.timers.prepare_at = None;
+            self.timers.cancel(Timer::Prepare);
         }
     }
 
@@ -440,6 +441,6 @@ impl<S: StateMachine> Replica<S> {
                 }
             }
         }
-        self.timers.prepare_at = Some(self.now + self.options.prepare_timeout_ticks);
+        self.timers.set(Timer::Prepare, self.now + self.options.prepare_timeout_ticks);
     }
 }

@@ -1,5 +1,6 @@
 //! Repair of missing or damaged entries, state transfer, and recovery of lost state.
 
+use super::timers::Timer;
 use super::{Replica, Status, Write};
 use crate::message::{
     Checkpoint, CheckpointData, Message, Prepare, Recovery, RecoveryResponse, RequestCheckpoint, RequestPrepare,
@@ -24,7 +25,7 @@ impl<S: StateMachine> Replica<S> {
                     self.send(target, dvc);
                 }
                 self.maybe_start_view();
-                self.timers.repair_at = Some(self.now + self.options.heartbeat_interval_ticks);
+                self.timers.set(Timer::Repair, self.now + self.options.heartbeat_interval_ticks);
             }
             _ => {}
         }
@@ -48,7 +49,7 @@ impl<S: StateMachine> Replica<S> {
             asked += 1;
         }
         if asked > 0 {
-            self.timers.repair_at = Some(self.now + self.options.repair_interval_ticks);
+            self.timers.set(Timer::Repair, self.now + self.options.repair_interval_ticks);
         }
     }
 
@@ -87,7 +88,7 @@ impl<S: StateMachine> Replica<S> {
             }
         }
         if asked > 0 || self.applied < self.commit_max {
-            self.timers.repair_at = Some(self.now + self.options.repair_interval_ticks);
+            self.timers.set(Timer::Repair, self.now + self.options.repair_interval_ticks);
         }
     }
 
@@ -204,7 +205,7 @@ impl<S: StateMachine> Replica<S> {
         if self.status == Status::ViewChange {
             self.maybe_start_view();
         } else {
-            Self::arm(&mut self.timers.repair_at, self.now);
+            self.timers.arm(Timer::Repair, self.now);
         }
     }
 
@@ -216,7 +217,7 @@ impl<S: StateMachine> Replica<S> {
         // it was formatted with, and the answers name the current one.
         let recovery = Message::Recovery(Recovery { from: self.id, nonce: self.recovery_nonce });
         self.send_to_all(&recovery);
-        self.timers.recovery_at = Some(self.now + self.options.recovery_interval_ticks);
+        self.timers.set(Timer::Recovery, self.now + self.options.recovery_interval_ticks);
     }
 
     pub(super) fn on_recovery_timeout(&mut self) {

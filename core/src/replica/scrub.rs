@@ -3,6 +3,7 @@
 //! window. A damaged one becomes a hole that repair fills from peers, so it is never
 //! served or applied from bad bytes.
 
+use super::timers::Timer;
 use super::{Replica, Status, Write};
 use crate::release::Feature;
 use crate::state_machine::StateMachine;
@@ -10,11 +11,11 @@ use crate::types::{Op, Tick};
 
 impl<S: StateMachine> Replica<S> {
     pub(super) fn arm_scrub(&mut self) {
-        if self.timers.scrub_at.is_none()
+        if !self.timers.is_armed(Timer::Scrub)
             && self.status == Status::Normal
             && self.feature_enabled(Feature::LogScrubbing)
         {
-            self.timers.scrub_at = Some(self.now + self.options.scrub_interval_ticks);
+            self.timers.set(Timer::Scrub, self.now + self.options.scrub_interval_ticks);
         }
     }
 

@@ -26,6 +26,7 @@ use alloc::vec::Vec;
 
 use super::log::LogSlot;
 use super::membership::Membership;
+use super::timers::Timer;
 use super::{Pending, Replica, Role, Status, Write};
 use crate::message::{
     Body, DoViewChange, Entry, Header, Message, RequestCheckpoint, RequestPrepare, Slot, StartView, StartViewChange,
@@ -55,13 +56,13 @@ impl<S: StateMachine> Replica<S> {
         self.request_queue.clear();
         self.inflight.clear();
         self.acked = [0; crate::types::MEMBERS_MAX];
-        self.timers.heartbeat_at = None;
-        self.timers.prepare_at = None;
-        self.timers.primary_timeout_at = None;
+        self.timers.cancel(Timer::Heartbeat);
+        self.timers.cancel(Timer::Prepare);
+        self.timers.cancel(Timer::PrimaryTimeout);
         self.send_start_view_change();
         let jitter = self.jitter();
-        self.timers.view_change_at = Some(self.now + self.options.view_change_timeout_ticks + jitter);
-        self.timers.repair_at = Some(self.now + self.options.heartbeat_interval_ticks);
+        self.timers.set(Timer::ViewChange, self.now + self.options.view_change_timeout_ticks + jitter);
+        self.timers.set(Timer::Repair, self.now + self.options.heartbeat_interval_ticks);
         self.maybe_send_do_view_change();
     }
 
@@ -461,8 +462,8 @@ impl<S: StateMachine> Replica<S> {
         assert!(self.is_primary(), "member {} installed view {} it does not lead", self.id, self.view);
         self.status = Status::Normal;
         self.dvcs.clear();
-        self.timers.view_change_at = None;
-        self.timers.repair_at = Some(self.now + self.options.repair_interval_ticks);
+        self.timers.cancel(Timer::ViewChange);
+        self.timers.set(Timer::Repair, self.now + self.options.repair_interval_ticks);
         self.begin_serving();
         let start_view = Message::StartView(self.start_view_message());
         self.send_to_followers(&start_view);
@@ -470,7 +471,7 @@ impl<S: StateMachine> Replica<S> {
         self.apply_committed();
         self.advance_commit();
         if self.log.op() > self.commit_max {
-            Self::arm(&mut self.timers.prepare_at, self.now + self.options.prepare_timeout_ticks);
+            self.timers.arm(Timer::Prepare, self.now + self.options.prepare_timeout_ticks);
         }
     }
 
@@ -534,10 +535,10 @@ impl<S: StateMachine> Replica<S> {
         self.dvcs.clear();
         self.dvc_target = None;
         self.installing = false;
-        self.timers.view_change_at = None;
-        self.timers.recovery_at = None;
-        self.timers.heartbeat_at = None;
-        self.timers.prepare_at = None;
+        self.timers.cancel(Timer::ViewChange);
+        self.timers.cancel(Timer::Recovery);
+        self.timers.cancel(Timer::Heartbeat);
+        self.timers.cancel(Timer::Prepare);
         self.prepare_ok_sent = 0;
         // A lease from an older view's primary says nothing of this one.
         self.read_lease_until = 0;
@@ -586,7 +587,7 @@ impl<S: StateMachine> Replica<S> {
         self.persist(Write::Install { superblock, truncate_after, slots });
         self.heard_from_primary();
         self.apply_committed();
-        Self::arm(&mut self.timers.repair_at, self.now + self.options.repair_interval_ticks);
+        self.timers.arm(Timer::Repair, self.now + self.options.repair_interval_ticks);
     }
 
     pub(super) fn on_request_start_view(&mut self, request: crate::message::RequestStartView) {
