@@ -134,23 +134,33 @@ pub enum Feature {
     StandbyReads,
 }
 
+/// Each feature's name and the release that brings it: the one place they are written.
+/// A feature's discriminant is its row.
+const FEATURE_TABLE: [(Feature, &str, Release); 5] = [
+    (Feature::StandbyReplicas, "standby_replicas", Release::new(1, 1, 0)),
+    (Feature::LogScrubbing, "log_scrubbing", Release::new(1, 1, 0)),
+    (Feature::ClusterReconfig, "cluster_reconfig", Release::new(1, 2, 0)),
+    (Feature::BatchedPrepares, "batched_prepares", Release::new(1, 2, 0)),
+    (Feature::StandbyReads, "standby_reads", Release::new(1, 3, 0)),
+];
+
 impl Feature {
-    pub const ALL: [Feature; 5] = [
-        Feature::StandbyReplicas,
-        Feature::LogScrubbing,
-        Feature::ClusterReconfig,
-        Feature::BatchedPrepares,
-        Feature::StandbyReads,
-    ];
+    pub const ALL: [Feature; FEATURE_TABLE.len()] = {
+        let mut all = [Feature::StandbyReplicas; FEATURE_TABLE.len()];
+        let mut row = 0;
+        while row < all.len() {
+            all[row] = FEATURE_TABLE[row].0;
+            row += 1;
+        }
+        all
+    };
+
+    const fn row(self) -> (Feature, &'static str, Release) {
+        FEATURE_TABLE[self as usize]
+    }
 
     pub const fn name(self) -> &'static str {
-        match self {
-            Feature::StandbyReplicas => "standby_replicas",
-            Feature::LogScrubbing => "log_scrubbing",
-            Feature::ClusterReconfig => "cluster_reconfig",
-            Feature::BatchedPrepares => "batched_prepares",
-            Feature::StandbyReads => "standby_reads",
-        }
+        self.row().1
     }
 
     pub fn from_name(name: &str) -> Option<Feature> {
@@ -159,15 +169,26 @@ impl Feature {
 
     /// The release that brings this feature.
     pub const fn since(self) -> Release {
-        match self {
-            Feature::StandbyReplicas | Feature::LogScrubbing => Release::new(1, 1, 0),
-            Feature::ClusterReconfig | Feature::BatchedPrepares => Release::new(1, 2, 0),
-            Feature::StandbyReads => Release::new(1, 3, 0),
-        }
+        self.row().2
     }
 
     pub fn enabled_at(self, cluster_release: Release) -> bool {
         cluster_release >= self.since()
+    }
+
+    /// What an operator reads when a command needs this feature and the cluster runs an
+    /// older release: `cluster_reconfig, from 1.2.0`.
+    pub fn needs(self) -> FeatureNeed {
+        FeatureNeed(self)
+    }
+}
+
+/// Displays as `NAME, from RELEASE`.
+pub struct FeatureNeed(Feature);
+
+impl fmt::Display for FeatureNeed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}, from {}", self.0.name(), self.0.since())
     }
 }
 
@@ -222,6 +243,16 @@ mod tests {
         assert!(!Feature::StandbyReads.enabled_at(r("1.3.0-rc.1")));
         assert!(Feature::StandbyReads.enabled_at(r("1.3.0")));
         assert_eq!(Feature::from_name("batched_prepares"), Some(Feature::BatchedPrepares));
+        assert_eq!(Feature::ClusterReconfig.needs().to_string(), "cluster_reconfig, from 1.2.0");
+    }
+
+    #[test]
+    fn every_feature_sits_in_its_own_row() {
+        for (row, feature) in Feature::ALL.into_iter().enumerate() {
+            assert_eq!(feature as usize, row);
+            assert_eq!(FEATURE_TABLE[row].0, feature);
+            assert!(is_known_release(feature.since()), "{} comes in a release this build knows", feature.name());
+        }
         assert_eq!(NEWEST_RELEASE, r("1.3.0"));
     }
 }

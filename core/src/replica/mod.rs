@@ -9,6 +9,7 @@ pub mod advertised;
 pub mod io;
 pub mod log;
 pub mod membership;
+pub mod read_refusal;
 pub mod sessions;
 
 mod heartbeat;

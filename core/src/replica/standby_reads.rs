@@ -9,6 +9,7 @@
 //! with a primary that lost its quorum stops answering once the lease it was given
 //! runs out.
 
+use super::read_refusal::ReadRefusal;
 use super::{Destination, Outgoing, Replica, Role, Status};
 use crate::message::{Message, ReadRequest, Reply};
 use crate::release::Feature;
@@ -16,31 +17,31 @@ use crate::state_machine::{KvCommand, KvResult, StateMachine};
 
 impl<S: StateMachine> Replica<S> {
     /// The spec's codes, in its order: `feature-off`, `not-standby`, `too-stale`.
-    fn standby_read_refusal(&self, read: &ReadRequest) -> Option<&'static str> {
+    fn standby_read_refusal(&self, read: &ReadRequest) -> Option<ReadRefusal> {
         if !self.feature_enabled(Feature::StandbyReads) {
             // The cluster may have turned reads on in an op this standby has not
             // applied yet: it is behind, not without the feature.
             let announced = Feature::StandbyReads.enabled_at(self.announced_release);
-            return Some(if announced { "too-stale" } else { "feature-off" });
+            return Some(if announced { ReadRefusal::TooStale } else { ReadRefusal::FeatureOff });
         }
         if self.role() != Role::Standby {
-            return Some("not-standby");
+            return Some(ReadRefusal::NotStandby);
         }
         let stale = self.status != Status::Normal
             || self.awaiting_checkpoint
             || self.now >= self.read_lease_until
             || self.commit_max.saturating_sub(self.applied) > self.options.standby_read_lag_ops
             || self.applied < read.min_op;
-        stale.then_some("too-stale")
+        stale.then_some(ReadRefusal::TooStale)
     }
 
     pub(super) fn on_read_request(&mut self, read: ReadRequest) {
         let result = match self.standby_read_refusal(&read) {
-            Some(code) => KvResult::Error(code.into()).encode(),
+            Some(refusal) => KvResult::Error(refusal.code().into()).encode(),
             None => match KvCommand::decode(&read.operation) {
                 // Only reads: the state machine must not change outside the log.
                 Some(command) if command.is_read_only() => self.state.apply(&read.operation),
-                _ => KvResult::Error("not-read-only".into()).encode(),
+                _ => KvResult::Error(ReadRefusal::NotReadOnly.code().into()).encode(),
             },
         };
         let reply = Reply { view: self.view, client: read.client, request: read.request, op: self.applied, result };

@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 
 use super::{Endpoint, EventKind, SimError, Simulator, CLIENT_TIMEOUT_TICKS};
 use crate::message::{Message, ReadRequest, Reply, Request};
+use crate::replica::read_refusal::ReadRefusal;
 use crate::replica::sessions::SESSION_EVICTED;
 use crate::state_machine::{KvCommand, KvResult};
 use crate::types::{ClientId, MemberId, Op, RequestNumber, View};
@@ -50,7 +51,8 @@ impl ClientReply {
             ),
             // Refusals answer with the spec's codes; anything else failed.
             Some(KvResult::Error(code))
-                if matches!(code.as_str(), "feature-off" | "not-standby" | "too-stale" | SESSION_EVICTED) =>
+                if code == SESSION_EVICTED
+                    || ReadRefusal::from_code(&code).is_some_and(|refusal| refusal != ReadRefusal::NotReadOnly) =>
             {
                 ClientReply::Error(code)
             }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use viewstamp_core::replica::read_refusal::ReadRefusal;
 use viewstamp_core::replica::sessions::SESSION_EVICTED;
 use viewstamp_core::state_machine::{KvCommand, KvResult};
 use viewstamp_core::types::{ClientId, MemberId, Op, RequestNumber};
@@ -244,16 +245,10 @@ async fn call(
     }
 }
 
-/// The core's refusal codes for standby reads, with what the client can do.
+/// A standby's refusal, with what the client can do.
 fn standby_refusal(code: &str) -> Reply {
-    let advice = match code {
-        "feature-off" => {
-            "standby reads need cluster release 1.3.0 (standby_reads); send READWRITE to read through the primary"
-        }
-        "not-standby" => "this member is no longer a standby; send READWRITE",
-        "too-stale" => "this standby is too far behind or lost its primary; retry, or send READWRITE",
-        "not-read-only" => "only reads are served at a standby",
-        _ => "the standby refused the read",
-    };
-    Reply::Error(format!("ERR {code}: {advice}"))
+    match ReadRefusal::from_code(code) {
+        Some(refusal) => Reply::Error(format!("ERR {code}: {}", refusal.advice())),
+        None => Reply::Error(format!("ERR {code}: the standby refused the read")),
+    }
 }

@@ -1,7 +1,7 @@
 //! Refusals in words an operator can act on, shared by the endpoint's answers and the
 //! command-line client.
 
-use viewstamp_core::release::KNOWN_RELEASES;
+use viewstamp_core::release::{Feature, KNOWN_RELEASES};
 use viewstamp_core::upgrade::Refusal;
 
 pub const REFUSALS: [Refusal; 9] = [
@@ -41,9 +41,11 @@ pub fn advice(refusal: Refusal) -> String {
         Refusal::NotPromotable => "the standby is unhealthy or not caught up; wait until `viewstamp status` \
                                    shows it healthy and promotable, or pick another standby"
             .into(),
-        Refusal::FeatureOff => "the cluster's release lacks the feature this command needs \
-                                (promotion needs cluster_reconfig, from 1.2.0); upgrade the cluster first"
-            .into(),
+        Refusal::FeatureOff => format!(
+            "the cluster's release lacks the feature this command needs (promotion needs {}); \
+             upgrade the cluster first",
+            Feature::ClusterReconfig.needs()
+        ),
         Refusal::NoPrimary => "this member is not a primary in normal status; ask another member, \
                                or retry once a view is established"
             .into(),
