@@ -70,7 +70,7 @@ pub fn kv_command(words: &[String]) -> Result<KvCommand, CmdError> {
             Ok(KvCommand::GetMany { keys: args.iter().map(|key| bytes(key)).collect() })
         }
         "MSET" => {
-            arity(!args.is_empty() && args.len() % 2 == 0, "MSET KEY VALUE [KEY VALUE...]")?;
+            arity(!args.is_empty() && args.len().is_multiple_of(2), "MSET KEY VALUE [KEY VALUE...]")?;
             Ok(KvCommand::PutMany { pairs: args.chunks(2).map(|pair| (bytes(&pair[0]), bytes(&pair[1]))).collect() })
         }
         later if LATER.contains(&later) => Err(CmdError::NotInRelease),

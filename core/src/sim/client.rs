@@ -120,7 +120,7 @@ impl SimClient {
             queue: VecDeque::new(),
             outstanding: None,
             next_request: 1,
-            session: (id >= 1 && id <= PREREGISTERED_CLIENTS).then_some(0),
+            session: (1..=PREREGISTERED_CLIENTS).contains(&id).then_some(0),
             view: 0,
             primary: 0,
             reply: ClientReply::None,
