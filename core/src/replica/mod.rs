@@ -65,6 +65,35 @@ pub enum Destination {
     Client(ClientId),
 }
 
+/// What became of a client request (`handle_request`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestOutcome {
+    /// Queued to be prepared: the reply comes once it commits.
+    Queued,
+    /// Answered already (a duplicate of an executed request, or a refusal): the reply
+    /// is in the outbox.
+    Answered,
+    /// This request (or a newer one of the same client) is queued or being prepared.
+    InProgress,
+    /// Not taken; the client may resend.
+    Dropped(RequestDrop),
+}
+
+/// Why a request was not taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestDrop {
+    /// This member is not the primary of its view in normal status.
+    NotPrimary,
+    /// A new primary that has not yet applied everything committed.
+    CatchingUp,
+    /// The client has already sent a newer request.
+    Superseded,
+    /// `request_queue_max` requests already wait to be prepared.
+    QueueFull,
+    /// This member halted (see `halt_reason`).
+    Halted,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outgoing {
     pub to: Destination,
@@ -605,10 +634,14 @@ impl<S: StateMachine> Replica<S> {
 
     // ----- Host interface -----
 
-    pub fn handle_request(&mut self, now: Tick, request: Request) {
+    /// A client request handed in by this member's host. The outcome says at once
+    /// what became of it, so a host need not wait for its resend timer to learn that
+    /// the request was dropped (as etcd's `Propose` answers `ErrProposalDropped`).
+    pub fn handle_request(&mut self, now: Tick, request: Request) -> RequestOutcome {
         self.now = now;
-        self.on_request(request);
+        let outcome = self.on_request(request);
         self.assert_invariants();
+        outcome
     }
 
     /// Cheap structural invariants, checked after every input (TigerBeetle style).
@@ -641,7 +674,10 @@ impl<S: StateMachine> Replica<S> {
             return;
         }
         match message {
-            Message::Request(request) => self.on_request(request),
+            Message::Request(request) => {
+                // A forwarding member resends on its own timer; nothing to tell it.
+                let _ = self.on_request(request);
+            }
             Message::Prepare(prepare) => self.on_prepare(prepare),
             Message::PrepareOk(ok) => self.on_prepare_ok(ok),
             Message::Commit(commit) => self.on_commit(commit),

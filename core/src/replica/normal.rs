@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use super::log::LogSlot;
 use super::sessions::{Admission, SESSION_EVICTED};
 use super::timers::Timer;
-use super::{Applied, AppliedRequest, Replica, Status, Write};
+use super::{Applied, AppliedRequest, Replica, RequestDrop, RequestOutcome, Status, Write};
 use crate::message::{Body, CheckpointData, Entry, Message, Prepare, PrepareOk, Reply, Request};
 use crate::release::Feature;
 use crate::state_machine::StateMachine;
@@ -17,11 +17,19 @@ const FUTURE_MAX: usize = 256;
 pub const BATCH_MAX_REQUESTS: usize = 64;
 
 impl<S: StateMachine> Replica<S> {
-    pub(super) fn on_request(&mut self, request: Request) {
-        if !self.is_serving_primary() || self.applied < self.commit_max {
-            // Not ready: the client resends, to every member after a timeout.
+    pub(super) fn on_request(&mut self, request: Request) -> RequestOutcome {
+        if self.status == Status::Halted {
             self.counters.requests_dropped += 1;
-            return;
+            return RequestOutcome::Dropped(RequestDrop::Halted);
+        }
+        if !self.is_serving_primary() {
+            // The client resends, to every member after a timeout.
+            self.counters.requests_dropped += 1;
+            return RequestOutcome::Dropped(RequestDrop::NotPrimary);
+        }
+        if self.applied < self.commit_max {
+            self.counters.requests_dropped += 1;
+            return RequestOutcome::Dropped(RequestDrop::CatchingUp);
         }
         match self.sessions.admit(&request) {
             Admission::New => {}
@@ -30,11 +38,11 @@ impl<S: StateMachine> Replica<S> {
                 let op = if request.is_register() { session.session } else { session.op };
                 let result = session.reply.clone();
                 self.reply(&request, op, result);
-                return;
+                return RequestOutcome::Answered;
             }
             Admission::Stale => {
                 self.counters.requests_dropped += 1;
-                return;
+                return RequestOutcome::Dropped(RequestDrop::Superseded);
             }
             // The table is whole only once the whole log is applied: a new primary may
             // not have applied a registration committed in an older view yet. Until
@@ -42,21 +50,22 @@ impl<S: StateMachine> Replica<S> {
             Admission::Evicted if self.applied == self.log.op() => {
                 self.counters.sessions_evicted_refused += 1;
                 self.reply(&request, self.applied, S::refusal(SESSION_EVICTED));
-                return;
+                return RequestOutcome::Answered;
             }
             Admission::Evicted => {}
         }
         if self.inflight.get(&request.client).is_some_and(|r| *r >= request.request)
             || self.request_queue.iter().any(|q| q.client == request.client && q.request >= request.request)
         {
-            return;
+            return RequestOutcome::InProgress;
         }
         if self.request_queue.len() >= self.options.request_queue_max {
             self.counters.requests_dropped += 1;
-            return;
+            return RequestOutcome::Dropped(RequestDrop::QueueFull);
         }
         self.request_queue.push_back(request);
         self.prepare_queued();
+        RequestOutcome::Queued
     }
 
     fn reply(&mut self, request: &Request, op: Op, result: Vec<u8>) {

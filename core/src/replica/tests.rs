@@ -62,7 +62,7 @@ fn ack(replica: &mut Replica<KvStore>, now: Tick, op: Op, from: MemberId) {
 fn primary_commits_only_with_a_durable_quorum() {
     let mut primary = Replica::new_formatted(options(), 0, KvStore::new(), 0);
     drain_sends(&mut primary);
-    primary.handle_request(1, Request::register(7));
+    assert_eq!(primary.handle_request(1, Request::register(7)), RequestOutcome::Queued);
     let persists = drain_persists(&mut primary);
     primary.handle_persisted(1, persists[0].id);
     ack(&mut primary, 1, 1, 1);
@@ -85,12 +85,37 @@ fn a_request_of_an_unknown_session_is_refused_not_executed() {
     let mut primary = Replica::new_formatted(options(), 0, KvStore::new(), 0);
     drain_sends(&mut primary);
     let operation = KvCommand::Put { key: b"a".to_vec(), value: b"1".to_vec() }.encode();
-    primary.handle_request(1, Request { client: 7, session: 3, request: 4, operation });
+    assert_eq!(
+        primary.handle_request(1, Request { client: 7, session: 3, request: 4, operation }),
+        RequestOutcome::Answered
+    );
     assert_eq!(primary.op(), 0, "nothing prepared");
     let sends = drain_sends(&mut primary);
     let refused = KvStore::refusal(sessions::SESSION_EVICTED);
     assert!(sends.iter().any(|out| matches!(&out.message, Message::Reply(reply) if reply.result == refused)));
     assert_eq!(primary.counters.sessions_evicted_refused, 1);
+}
+
+#[test]
+fn a_dropped_request_says_why() {
+    let mut backup = Replica::new_formatted(options(), 1, KvStore::new(), 0);
+    let outcome = backup.handle_request(1, Request::register(7));
+    assert_eq!(outcome, RequestOutcome::Dropped(RequestDrop::NotPrimary));
+
+    let mut primary = Replica::new_formatted(Options { request_queue_max: 1, ..options() }, 0, KvStore::new(), 0);
+    drain_sends(&mut primary);
+    assert_eq!(primary.handle_request(1, Request::register(7)), RequestOutcome::Queued);
+    assert_eq!(primary.handle_request(1, Request::register(7)), RequestOutcome::InProgress, "already being prepared");
+    // The pipeline is full only once enough prepares are uncommitted; fill the queue behind it.
+    let mut client = 8;
+    let outcome = loop {
+        match primary.handle_request(1, Request::register(client)) {
+            RequestOutcome::Queued => client += 1,
+            outcome => break outcome,
+        }
+        assert!(client < 10_000, "the queue never filled");
+    };
+    assert_eq!(outcome, RequestOutcome::Dropped(RequestDrop::QueueFull));
 }
 
 fn config_stamp() -> ConfigStamp {

@@ -133,6 +133,18 @@ impl PendingRequests {
         }
     }
 
+    /// Answer a waiter with why its request was not taken; false when nobody waits.
+    pub fn refuse(&mut self, client: ClientId, request: RequestNumber, why: String) -> bool {
+        match self.by_client.get(&client) {
+            Some(pending) if pending.request == request => {
+                let pending = self.by_client.remove(&client).expect("just found");
+                let _ = pending.answer.send(Outcome::Unavailable(why));
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Every waiter, to answer at once (the member stops taking requests).
     pub fn take_all(&mut self) -> Vec<oneshot::Sender<Outcome>> {
         std::mem::take(&mut self.by_client).into_values().map(|pending| pending.answer).collect()

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 use viewstamp_core::message::{Message, ReadRequest, Request};
-use viewstamp_core::replica::{Destination, Replica, Status};
+use viewstamp_core::replica::{Destination, Replica, RequestDrop, RequestOutcome, Status};
 use viewstamp_core::state_machine::KvStore;
 use viewstamp_core::types::{MemberId, Tick};
 use viewstamp_core::upgrade::UpgradeCommand;
@@ -290,7 +290,7 @@ impl Node {
                     request: call.request,
                     operation: call.operation,
                 };
-                self.send_request(request, false)
+                self.send_request(request, false, true)
             }
         }
     }
@@ -305,12 +305,12 @@ impl Node {
             request: resend.request,
             operation: resend.operation,
         };
-        self.send_request(request, resend.broadcast);
+        self.send_request(request, resend.broadcast, false);
     }
 
     /// To the primary this member believes in, or to every active member when that
     /// belief has not worked for a while (the core ignores requests it cannot take).
-    fn send_request(&mut self, request: Request, broadcast: bool) {
+    fn send_request(&mut self, request: Request, broadcast: bool, first_send: bool) {
         let me = self.me();
         let targets: Vec<MemberId> = if broadcast {
             self.replica.committed_membership().active().to_vec()
@@ -319,7 +319,14 @@ impl Node {
         };
         for target in targets {
             if target == me {
-                self.replica.handle_request(self.clock.now(), request.clone());
+                let outcome = self.replica.handle_request(self.clock.now(), request.clone());
+                if first_send && outcome == RequestOutcome::Dropped(RequestDrop::QueueFull) {
+                    // Sent nowhere else yet, so certainly not applied: say so now rather
+                    // than let the client wait out its resends against a full queue.
+                    let why = "the primary's request queue is full: \
+                               the command was not applied; retry shortly";
+                    self.pending.refuse(request.client, request.request, why.into());
+                }
             } else {
                 self.send_to(target, &Message::Request(request.clone()));
             }
