@@ -109,7 +109,7 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn on_heartbeat_timeout(&mut self) {
-        if self.hand_over_to.is_some() && self.status == Status::Normal && self.now >= self.lease_granted_until {
+        if self.hand_over_to.is_some() && self.status() == Status::Normal && self.now >= self.lease_granted_until {
             self.hand_over();
             return;
         }
@@ -159,7 +159,7 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn on_commit(&mut self, commit: Commit) {
-        if self.status == Status::Recovering {
+        if self.status() == Status::Recovering {
             return;
         }
         let from = commit.from;
@@ -188,7 +188,7 @@ impl<S: StateMachine> Replica<S> {
             self.answer_heartbeat(&commit, 0, 0);
             return;
         }
-        if commit.view > self.view || self.status != Status::Normal {
+        if commit.view > self.view || self.status() != Status::Normal {
             // A view that started without us: ask for its log.
             self.send(from, Message::RequestStartView(RequestStartView { view: commit.view, from: self.id }));
             return;
@@ -247,7 +247,7 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn on_primary_timeout(&mut self) {
-        if self.status != Status::Normal {
+        if self.status() != Status::Normal {
             return;
         }
         match (self.is_voter(self.id), self.role()) {

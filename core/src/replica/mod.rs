@@ -14,6 +14,7 @@ pub mod sessions;
 
 mod heartbeat;
 mod normal;
+mod phase;
 pub mod reconfig;
 mod repair;
 mod scrub;
@@ -29,6 +30,7 @@ use alloc::vec::Vec;
 pub use io::{Durable, Persist, StoredEntry, Superblock, Write};
 use log::{Log, LogSlot};
 pub use membership::Membership;
+use phase::{Phase, ViewChangeRound};
 pub use reconfig::ReconfigStatus;
 pub use sessions::Sessions;
 use timers::{Timer, Timers};
@@ -266,8 +268,7 @@ enum Pending {
 pub struct Replica<S: StateMachine> {
     options: Options,
     id: MemberId,
-    status: Status,
-    halt: Option<HaltReason>,
+    phase: Phase,
     view: View,
     log_view: View,
     /// The newest view whose superblock is durable: the newest view this member has
@@ -312,11 +313,6 @@ pub struct Replica<S: StateMachine> {
     awaiting_checkpoint: bool,
 
     // View change.
-    svc_votes: u32,
-    dvcs: BTreeMap<MemberId, DoViewChange>,
-    /// Where this member sent its DoViewChange for the view: one member, for good.
-    dvc_target: Option<MemberId>,
-    installing: bool,
     /// A view whose log this member installed from that view's primary: it is not
     /// that view's primary, even if a log missing a reconfiguration's body says so.
     backup_of_view: Option<View>,
@@ -354,9 +350,6 @@ pub struct Replica<S: StateMachine> {
     scrub_cursor: Op,
 
     // Recovery.
-    recovery_nonce: u64,
-    recovery_responses: BTreeMap<MemberId, crate::message::RecoveryResponse>,
-
     timers: Timers,
     now: Tick,
     prng: Prng,
@@ -444,8 +437,7 @@ impl<S: StateMachine> Replica<S> {
             config: checkpoint.config.clone(),
             options,
             id,
-            status: Status::Normal,
-            halt: None,
+            phase: Phase::Normal,
             view: 0,
             log_view: 0,
             durable_view: 0,
@@ -467,10 +459,6 @@ impl<S: StateMachine> Replica<S> {
             inflight: BTreeMap::new(),
             prepare_ok_sent: 0,
             awaiting_checkpoint: false,
-            svc_votes: 0,
-            dvcs: BTreeMap::new(),
-            dvc_target: None,
-            installing: false,
             backup_of_view: None,
             drafted_view: None,
             config_hint: None,
@@ -485,8 +473,6 @@ impl<S: StateMachine> Replica<S> {
             standbys,
             last_primary_contact_at: now,
             scrub_cursor: 0,
-            recovery_nonce: 0,
-            recovery_responses: BTreeMap::new(),
             timers: Timers::default(),
             now,
             prng,
@@ -567,17 +553,17 @@ impl<S: StateMachine> Replica<S> {
             self.known_primary = Some((self.view, self.primary_of(self.view)));
         }
         if !self.is_voter(self.id) {
-            self.status = Status::Normal;
+            self.phase = Phase::Normal;
             self.set_primary_timeout();
             self.announce_restart(fresh);
             return;
         }
         if self.log_view == self.view && self.primary_of(self.view) != self.id {
-            self.status = Status::Normal;
+            self.phase = Phase::Normal;
             self.set_primary_timeout();
             self.announce_restart(fresh);
         } else if self.log_view == self.view && fresh {
-            self.status = Status::Normal;
+            self.phase = Phase::Normal;
             self.timers.set(Timer::Heartbeat, self.now);
         } else if self.log_view == self.view {
             // A primary that restarts must not reuse its view: ops it lost may have
@@ -586,7 +572,7 @@ impl<S: StateMachine> Replica<S> {
         } else {
             // Mid view change: where its DoViewChange went is forgotten, so it moves on
             // to the next view rather than send it somewhere else (`reconfig.rs`).
-            self.status = Status::ViewChange;
+            self.phase = Phase::ViewChange(ViewChangeRound::new(self.id));
             self.start_view_change(self.view + 1);
         }
     }
@@ -625,8 +611,7 @@ impl<S: StateMachine> Replica<S> {
     }
 
     fn halt(&mut self, reason: HaltReason) {
-        self.status = Status::Halted;
-        self.halt = Some(reason);
+        self.phase = Phase::Halted(reason);
         self.timers = Timers::default();
         self.outbox.clear();
         self.persists.clear();
@@ -649,7 +634,9 @@ impl<S: StateMachine> Replica<S> {
         let log = &self.log;
         assert!(log.base() <= log.op());
         assert!(self.applied <= log.op(), "member {} applied {} past its log op {}", self.id, self.applied, log.op());
-        assert!(self.applied <= self.commit_max || self.status != Status::Normal || self.applied == self.checkpoint.op);
+        assert!(
+            self.applied <= self.commit_max || self.status() != Status::Normal || self.applied == self.checkpoint.op
+        );
         assert!(self.durable_op <= log.op());
         assert!(
             log.len() as Op <= self.options.log_bound_ops + self.options.pipeline_max_ops + 1,
@@ -665,7 +652,7 @@ impl<S: StateMachine> Replica<S> {
 
     pub fn handle_message(&mut self, now: Tick, message: Message) {
         self.now = now;
-        if self.status == Status::Halted {
+        if self.status() == Status::Halted {
             return;
         }
         if let Some(reason) = self.invalid_reason(&message) {
@@ -700,7 +687,7 @@ impl<S: StateMachine> Replica<S> {
 
     pub fn handle_timeout(&mut self, now: Tick) {
         self.now = now;
-        if self.status == Status::Halted {
+        if self.status() == Status::Halted {
             return;
         }
         for timer in Timer::ALL {
@@ -715,7 +702,7 @@ impl<S: StateMachine> Replica<S> {
     /// The host made every write up to `id` durable.
     pub fn handle_persisted(&mut self, now: Tick, id: u64) {
         self.now = now;
-        if self.status == Status::Halted {
+        if self.status() == Status::Halted {
             return;
         }
         while let Some((pending_id, _)) = self.pending.front() {
@@ -740,8 +727,7 @@ impl<S: StateMachine> Replica<S> {
                             slot.durable = slot.body.is_some();
                         }
                     }
-                    if self.view == view && self.installing {
-                        self.installing = false;
+                    if self.view == view && self.round().is_some_and(|round| round.installing) {
                         self.on_view_installed();
                     }
                 }
@@ -779,10 +765,31 @@ impl<S: StateMachine> Replica<S> {
 
     /// The earliest tick at which `handle_timeout` has work to do.
     pub fn poll_timeout(&self) -> Option<Tick> {
-        if self.status == Status::Halted {
+        if self.status() == Status::Halted {
             return None;
         }
         self.timers.next()
+    }
+
+    /// The view change under way, if any.
+    fn round(&self) -> Option<&ViewChangeRound> {
+        match &self.phase {
+            Phase::ViewChange(round) => Some(round),
+            _ => None,
+        }
+    }
+
+    fn round_mut(&mut self) -> Option<&mut ViewChangeRound> {
+        match &mut self.phase {
+            Phase::ViewChange(round) => Some(round),
+            _ => None,
+        }
+    }
+
+    /// The DoViewChanges of the view change under way (none outside one).
+    fn dvcs(&self) -> &BTreeMap<MemberId, DoViewChange> {
+        static NONE: BTreeMap<MemberId, DoViewChange> = BTreeMap::new();
+        self.round().map_or(&NONE, |round| &round.dvcs)
     }
 
     // ----- Read-only views for hosts and checkers -----
@@ -794,11 +801,11 @@ impl<S: StateMachine> Replica<S> {
         &self.options
     }
     pub fn status(&self) -> Status {
-        self.status
+        self.phase.status()
     }
     /// The spec's status names.
     pub fn status_name(&self) -> &'static str {
-        match self.status {
+        match self.status() {
             Status::Normal if self.awaiting_checkpoint => "catching-up",
             Status::Normal => "normal",
             Status::ViewChange => "view-change",
@@ -807,7 +814,10 @@ impl<S: StateMachine> Replica<S> {
         }
     }
     pub fn halt_reason(&self) -> Option<&HaltReason> {
-        self.halt.as_ref()
+        match &self.phase {
+            Phase::Halted(reason) => Some(reason),
+            _ => None,
+        }
     }
     pub fn view(&self) -> View {
         self.view
@@ -886,7 +896,7 @@ impl<S: StateMachine> Replica<S> {
     }
     /// Primary of its view and in normal status: the member that takes requests.
     pub fn is_serving_primary(&self) -> bool {
-        self.status == Status::Normal && self.is_primary()
+        self.status() == Status::Normal && self.is_primary()
     }
     /// The digest of the applied state: state machine, sessions, release and op.
     pub fn state_digest(&self) -> u64 {
@@ -996,7 +1006,7 @@ impl<S: StateMachine> Replica<S> {
 
     /// Called after any durable completion: send what was waiting for it.
     fn after_durable(&mut self) {
-        match self.status {
+        match self.status() {
             Status::Normal => {
                 if self.is_primary() {
                     self.acked[self.id as usize] = self.durable_op;

@@ -18,7 +18,7 @@ pub const BATCH_MAX_REQUESTS: usize = 64;
 
 impl<S: StateMachine> Replica<S> {
     pub(super) fn on_request(&mut self, request: Request) -> RequestOutcome {
-        if self.status == Status::Halted {
+        if self.status() == Status::Halted {
             self.counters.requests_dropped += 1;
             return RequestOutcome::Dropped(RequestDrop::Halted);
         }
@@ -121,7 +121,7 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn on_prepare(&mut self, prepare: Prepare) {
-        if prepare.view < self.view || self.status == Status::Recovering {
+        if prepare.view < self.view || self.status() == Status::Recovering {
             self.counters.messages_dropped += 1;
             return;
         }
@@ -136,8 +136,8 @@ impl<S: StateMachine> Replica<S> {
             }
             return;
         }
-        if prepare.view > self.view || self.status != Status::Normal {
-            if self.status == Status::ViewChange && self.is_voter(self.id) && prepare.view == self.view {
+        if prepare.view > self.view || self.status() != Status::Normal {
+            if self.status() == Status::ViewChange && self.is_voter(self.id) && prepare.view == self.view {
                 // An answer to the bodies a new primary asked for: kept (bounded) where
                 // the view change looks for them, by header.
                 if self.may_lead() && prepare.entry.is_intact() && self.future.len() < FUTURE_MAX {
@@ -250,7 +250,7 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn maybe_send_prepare_ok(&mut self) {
-        if self.status != Status::Normal || !self.is_voter(self.id) || self.is_primary() {
+        if self.status() != Status::Normal || !self.is_voter(self.id) || self.is_primary() {
             return;
         }
         if self.durable_op > self.prepare_ok_sent && self.durable_view >= self.view {
@@ -303,14 +303,15 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn apply_committed(&mut self) {
-        while self.applied < self.commit_max && self.status != Status::Halted {
+        while self.applied < self.commit_max && self.status() != Status::Halted {
             let op = self.applied + 1;
             let Some(slot) = self.log.get(op) else { break };
             let Some(body) = slot.body.clone() else { break };
             let checksum = slot.header.checksum;
             self.execute(op, checksum, body);
         }
-        if self.applied >= self.checkpoint.op + self.options.checkpoint_interval_ops() && self.status != Status::Halted
+        if self.applied >= self.checkpoint.op + self.options.checkpoint_interval_ops()
+            && self.status() != Status::Halted
         {
             self.take_checkpoint();
         }
@@ -339,7 +340,7 @@ impl<S: StateMachine> Replica<S> {
                         Admission::Evicted => (false, true, S::refusal(SESSION_EVICTED)),
                         Admission::Duplicate(_) | Admission::Stale => (false, false, Vec::new()),
                     };
-                    if self.is_primary() && self.status == super::Status::Normal {
+                    if self.is_primary() && self.status() == super::Status::Normal {
                         if self.inflight.get(&request.client) == Some(&request.request) {
                             self.inflight.remove(&request.client);
                         }

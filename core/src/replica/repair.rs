@@ -1,5 +1,6 @@
 //! Repair of missing or damaged entries, state transfer, and recovery of lost state.
 
+use super::phase::{Phase, RecoveryRound};
 use super::timers::Timer;
 use super::{Replica, Status, Write};
 use crate::message::{
@@ -14,13 +15,15 @@ const REPAIR_OPS_PER_ROUND: u64 = 16;
 
 impl<S: StateMachine> Replica<S> {
     pub(super) fn on_repair_timeout(&mut self) {
-        match self.status {
+        match self.status() {
             Status::Normal if !self.is_primary() => self.repair_log(),
             Status::Normal => self.repair_own_log(),
             Status::ViewChange => {
                 // Messages may have been lost: say it again.
                 self.send_start_view_change();
-                if let Some(target) = self.dvc_target.filter(|target| *target != self.id) {
+                if let Some(target) =
+                    self.round().and_then(|round| round.dvc_target).filter(|target| *target != self.id)
+                {
                     let dvc = Message::DoViewChange(self.do_view_change_message());
                     self.send(target, dvc);
                 }
@@ -123,7 +126,7 @@ impl<S: StateMachine> Replica<S> {
         if request.from >= self.options.member_count() || request.view > self.view {
             return;
         }
-        if self.applied.max(self.checkpoint.op) > 0 && matches!(self.status, Status::Normal | Status::ViewChange) {
+        if self.applied.max(self.checkpoint.op) > 0 && matches!(self.status(), Status::Normal | Status::ViewChange) {
             self.send_checkpoint(request.from);
         }
     }
@@ -156,10 +159,10 @@ impl<S: StateMachine> Replica<S> {
         let membership = data.config.membership.clone();
         let stamp = crate::message::ConfigStamp { op, view, checksum, membership, committed: true };
         self.note_config(&stamp, true);
-        if data.op <= self.applied || self.status == Status::Recovering || checkpoint.view < self.view {
+        if data.op <= self.applied || self.status() == Status::Recovering || checkpoint.view < self.view {
             return;
         }
-        if self.status == Status::ViewChange && !self.may_lead() {
+        if self.status() == Status::ViewChange && !self.may_lead() {
             return;
         }
         if data.upgrade.release > self.options.binary_release {
@@ -202,7 +205,7 @@ impl<S: StateMachine> Replica<S> {
             self.accept_entry(next);
         }
         self.apply_committed();
-        if self.status == Status::ViewChange {
+        if self.status() == Status::ViewChange {
             self.maybe_start_view();
         } else {
             self.timers.arm(Timer::Repair, self.now);
@@ -210,24 +213,23 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn start_recovery(&mut self) {
-        self.status = Status::Recovering;
-        self.recovery_nonce = self.prng.next_u64();
-        self.recovery_responses.clear();
+        let nonce = self.prng.next_u64();
+        self.phase = Phase::Recovering(RecoveryRound::new(nonce));
         // To every member: with its disk lost, this member knows only the configuration
         // it was formatted with, and the answers name the current one.
-        let recovery = Message::Recovery(Recovery { from: self.id, nonce: self.recovery_nonce });
+        let recovery = Message::Recovery(Recovery { from: self.id, nonce });
         self.send_to_all(&recovery);
         self.timers.set(Timer::Recovery, self.now + self.options.recovery_interval_ticks);
     }
 
     pub(super) fn on_recovery_timeout(&mut self) {
-        if self.status == Status::Recovering {
+        if self.status() == Status::Recovering {
             self.start_recovery();
         }
     }
 
     pub(super) fn on_recovery(&mut self, recovery: Recovery) {
-        if self.status != Status::Normal || !self.is_voter(self.id) || recovery.from >= self.options.member_count() {
+        if self.status() != Status::Normal || !self.is_voter(self.id) || recovery.from >= self.options.member_count() {
             return;
         }
         let primary_log = self.is_serving_primary().then(|| self.start_view_message());
@@ -237,30 +239,26 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn on_recovery_response(&mut self, response: RecoveryResponse) {
-        if self.status != Status::Recovering
-            || response.nonce != self.recovery_nonce
-            || response.from >= self.options.member_count()
-        {
+        let member_count = self.options.member_count();
+        let Phase::Recovering(round) = &mut self.phase else { return };
+        if response.nonce != round.nonce || response.from >= member_count {
             return;
         }
-        self.recovery_responses.insert(response.from, response);
+        round.responses.insert(response.from, response);
+        let responses = &round.responses;
         // Answers are counted against the newest committed configuration any of them
         // names: the one this member belonged to when it lost its disk, or a later one.
-        let Some(config) = self.recovery_responses.values().map(|r| &r.config).max_by_key(|config| config.op).cloned()
-        else {
+        let Some(config) = responses.values().map(|r| &r.config).max_by_key(|config| config.op).cloned() else {
             return;
         };
-        let counted = self.recovery_responses.keys().filter(|member| config.membership.is_active(**member)).count();
+        let counted = responses.keys().filter(|member| config.membership.is_active(**member)).count();
         if counted < config.membership.quorum() {
             return;
         }
-        let view = self.recovery_responses.values().map(|r| r.view).max().unwrap_or(0);
-        let Some(start_view) =
-            self.recovery_responses.values().filter(|r| r.view == view).find_map(|r| r.primary_log.clone())
-        else {
+        let view = responses.values().map(|r| r.view).max().unwrap_or(0);
+        let Some(start_view) = responses.values().filter(|r| r.view == view).find_map(|r| r.primary_log.clone()) else {
             return;
         };
-        self.recovery_responses.clear();
         self.note_config(&config, true);
         // No checkpoint survived either: state comes from the log or by state transfer.
         self.install_view(start_view);

@@ -12,7 +12,7 @@ use crate::types::{Op, Tick};
 impl<S: StateMachine> Replica<S> {
     pub(super) fn arm_scrub(&mut self) {
         if !self.timers.is_armed(Timer::Scrub)
-            && self.status == Status::Normal
+            && self.status() == Status::Normal
             && self.feature_enabled(Feature::LogScrubbing)
         {
             self.timers.set(Timer::Scrub, self.now + self.options.scrub_interval_ticks);
@@ -20,7 +20,7 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn on_scrub_timeout(&mut self) {
-        if self.status != Status::Normal || !self.feature_enabled(Feature::LogScrubbing) {
+        if self.status() != Status::Normal || !self.feature_enabled(Feature::LogScrubbing) {
             return;
         }
         if self.scrub_cursor <= self.log.base() || self.scrub_cursor > self.log.op() {
@@ -44,7 +44,7 @@ impl<S: StateMachine> Replica<S> {
     /// no acknowledged entry is ever missing from the protocol's point of view.
     pub fn handle_verified(&mut self, now: Tick, op: Op, checksum: u64, intact: bool) {
         self.now = now;
-        if intact || self.status == Status::Halted {
+        if intact || self.status() == Status::Halted {
             return;
         }
         let Some(slot) = self.log.get(op) else { return };

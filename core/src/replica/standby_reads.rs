@@ -27,7 +27,7 @@ impl<S: StateMachine> Replica<S> {
         if self.role() != Role::Standby {
             return Some(ReadRefusal::NotStandby);
         }
-        let stale = self.status != Status::Normal
+        let stale = self.status() != Status::Normal
             || self.awaiting_checkpoint
             || self.now >= self.read_lease_until
             || self.commit_max.saturating_sub(self.applied) > self.options.standby_read_lag_ops

@@ -26,6 +26,7 @@ use alloc::vec::Vec;
 
 use super::log::LogSlot;
 use super::membership::Membership;
+use super::phase::{Phase, ViewChangeRound};
 use super::timers::Timer;
 use super::{Pending, Replica, Role, Status, Write};
 use crate::message::{
@@ -37,21 +38,17 @@ use crate::types::{MemberId, Op, View};
 impl<S: StateMachine> Replica<S> {
     pub(super) fn start_view_change(&mut self, view: View) {
         let voting = self.is_voter(self.id) || self.drafted_view == Some(view);
-        if !voting || matches!(self.status, Status::Recovering | Status::Halted) {
+        if !voting || matches!(self.status(), Status::Recovering | Status::Halted) {
             return;
         }
         assert!(view > self.view, "member {} moves from view {} to the older view {view}", self.id, self.view);
         self.view = view;
-        self.status = Status::ViewChange;
         self.counters.view_changes += 1;
         self.begin_view_change_round();
     }
 
     pub(super) fn begin_view_change_round(&mut self) {
-        self.svc_votes = 1 << self.id;
-        self.dvcs.clear();
-        self.dvc_target = None;
-        self.installing = false;
+        self.phase = Phase::ViewChange(ViewChangeRound::new(self.id));
         self.awaiting_checkpoint = false;
         self.request_queue.clear();
         self.inflight.clear();
@@ -76,7 +73,7 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn on_view_change_timeout(&mut self) {
-        if self.status != Status::ViewChange {
+        if self.status() != Status::ViewChange {
             return;
         }
         if self.svc_quorum() {
@@ -92,8 +89,9 @@ impl<S: StateMachine> Replica<S> {
     /// Whether a quorum voted for this view, by our log's configuration or by a newer
     /// one another member named.
     fn svc_quorum(&self) -> bool {
+        let svc_votes = self.round().map_or(0, |round| round.svc_votes);
         let votes = |membership: &Membership| {
-            membership.active().iter().filter(|member| self.svc_votes & (1 << **member) != 0).count()
+            membership.active().iter().filter(|member| svc_votes & (1 << **member) != 0).count()
         };
         let membership = self.view_membership(self.view);
         if votes(membership) >= membership.quorum() {
@@ -105,7 +103,7 @@ impl<S: StateMachine> Replica<S> {
     /// Whether this member follows a primary it heard from recently enough that it
     /// joins no other member's view change: see the module comment.
     fn holds_to_primary(&self) -> bool {
-        if self.status != Status::Normal {
+        if self.status() != Status::Normal {
             return false;
         }
         if self.is_primary() {
@@ -115,7 +113,7 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn on_start_view_change(&mut self, svc: crate::message::StartViewChange) {
-        if matches!(self.status, Status::Recovering) {
+        if matches!(self.status(), Status::Recovering) {
             return;
         }
         self.note_config(&svc.config, false);
@@ -126,9 +124,8 @@ impl<S: StateMachine> Replica<S> {
             // adopted log's configuration, so a vote that turns out not to count does
             // no harm.
             self.drafted_view = Some(svc.view);
-            if svc.view == self.view && self.status == Status::Normal {
+            if svc.view == self.view && self.status() == Status::Normal {
                 // It follows this view without having started it: join its view change.
-                self.status = Status::ViewChange;
                 self.begin_view_change_round();
             }
         }
@@ -150,7 +147,7 @@ impl<S: StateMachine> Replica<S> {
             return;
         }
         if svc.view > self.view {
-            let handed_over = svc.handing_over && self.status == Status::Normal && svc.from == self.primary_hint();
+            let handed_over = svc.handing_over && self.status() == Status::Normal && svc.from == self.primary_hint();
             if self.holds_to_primary() && !handed_over {
                 if self.is_serving_primary() {
                     if svc.promised_view > self.view {
@@ -169,9 +166,9 @@ impl<S: StateMachine> Replica<S> {
         if svc.view != self.view {
             return;
         }
-        match self.status {
+        match self.status() {
             Status::ViewChange => {
-                self.svc_votes |= 1 << svc.from;
+                self.round_mut().expect("in a view change").svc_votes |= 1 << svc.from;
                 self.maybe_send_do_view_change();
             }
             Status::Normal if self.is_primary() => {
@@ -194,7 +191,7 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn maybe_send_do_view_change(&mut self) {
-        if self.status != Status::ViewChange || self.dvc_target.is_some() || !self.svc_quorum() {
+        if self.round().is_none_or(|round| round.dvc_target.is_some()) || !self.svc_quorum() {
             return;
         }
         if self.durable_view < self.view {
@@ -210,7 +207,7 @@ impl<S: StateMachine> Replica<S> {
         }
         let dvc = self.do_view_change_message();
         let target = self.do_view_change_target(self.view);
-        self.dvc_target = Some(target);
+        self.round_mut().expect("in a view change").dvc_target = Some(target);
         if target == self.id {
             self.on_do_view_change(dvc);
         } else {
@@ -221,7 +218,7 @@ impl<S: StateMachine> Replica<S> {
     pub(super) fn on_do_view_change(&mut self, dvc: DoViewChange) {
         // Kept whoever the sender takes for the primary: the adopted log's configuration
         // decides who leads and whose DoViewChange counts.
-        if matches!(self.status, Status::Recovering) {
+        if matches!(self.status(), Status::Recovering) {
             return;
         }
         if dvc.view > self.view && !self.holds_to_primary() {
@@ -230,15 +227,16 @@ impl<S: StateMachine> Replica<S> {
         if dvc.view != self.view {
             return;
         }
-        if self.status == Status::Normal {
+        if self.status() == Status::Normal {
             if self.is_serving_primary() {
                 let start_view = Message::StartView(self.start_view_message());
                 self.send(dvc.from, start_view);
             }
             return;
         }
-        self.svc_votes |= 1 << dvc.from;
-        self.dvcs.insert(dvc.from, dvc);
+        let Some(round) = self.round_mut() else { return };
+        round.svc_votes |= 1 << dvc.from;
+        round.dvcs.insert(dvc.from, dvc);
         self.maybe_send_do_view_change();
         self.maybe_start_view();
     }
@@ -255,7 +253,7 @@ impl<S: StateMachine> Replica<S> {
                 return Some(entry.body.clone());
             }
         }
-        self.dvcs.values().find_map(|dvc| {
+        self.dvcs().values().find_map(|dvc| {
             let slot = dvc.slots.get(op.checked_sub(dvc.checkpoint + 1)? as usize)?;
             (slot.header == header).then(|| slot.body.clone()).flatten()
         })
@@ -268,14 +266,14 @@ impl<S: StateMachine> Replica<S> {
                 return Some(entry);
             }
         }
-        self.dvcs.values().filter(|dvc| dvc.commit >= op).find_map(|dvc| {
+        self.dvcs().values().filter(|dvc| dvc.commit >= op).find_map(|dvc| {
             let slot = dvc.slots.get(op.checked_sub(dvc.checkpoint + 1)? as usize)?;
             Some(Entry { header: slot.header, body: slot.body.clone()? })
         })
     }
 
     fn dvc_quorum(&self, membership: &Membership) -> bool {
-        let votes = self.dvcs.keys().filter(|member| membership.is_active(**member)).count();
+        let votes = self.dvcs().keys().filter(|member| membership.is_active(**member)).count();
         votes >= membership.quorum()
     }
 
@@ -293,7 +291,7 @@ impl<S: StateMachine> Replica<S> {
     }
 
     fn nacks(&self, op: Op, header: Header, membership: &Membership) -> usize {
-        self.dvcs
+        self.dvcs()
             .values()
             .filter(|dvc| membership.is_active(dvc.from))
             .filter(|dvc| {
@@ -311,16 +309,16 @@ impl<S: StateMachine> Replica<S> {
     /// Whether this member may be the one to start the view: by its log, by a newer
     /// configuration it heard of, or because another member sent it its DoViewChange.
     pub(super) fn may_lead(&self) -> bool {
-        self.do_view_change_target(self.view) == self.id || self.dvcs.keys().any(|member| *member != self.id)
+        self.do_view_change_target(self.view) == self.id || self.dvcs().keys().any(|member| *member != self.id)
     }
 
     pub(super) fn maybe_start_view(&mut self) {
-        if self.status != Status::ViewChange || self.installing || !self.dvcs.contains_key(&self.id) || !self.may_lead()
-        {
+        let ready = self.round().is_some_and(|round| !round.installing && round.dvcs.contains_key(&self.id));
+        if !ready || !self.may_lead() {
             return;
         }
         let best = self
-            .dvcs
+            .dvcs()
             .values()
             .max_by_key(|dvc| (dvc.log_view, dvc.checkpoint + dvc.slots.len() as Op))
             .expect("our own DoViewChange is there");
@@ -328,7 +326,7 @@ impl<S: StateMachine> Replica<S> {
         let best_checkpoint = best.checkpoint;
         let canonical: Vec<Header> = best.slots.iter().map(|slot| slot.header).collect();
         let mut canonical_op = best_checkpoint + canonical.len() as Op;
-        let commit = self.dvcs.values().map(|dvc| dvc.commit).max().unwrap_or(0).max(self.commit_max);
+        let commit = self.dvcs().values().map(|dvc| dvc.commit).max().unwrap_or(0).max(self.commit_max);
         if canonical_op.saturating_sub(self.applied) > self.options.window_max_ops() {
             // Too far behind to hold the view's log in one window: catch up first.
             self.request_checkpoint_from(best_from);
@@ -407,7 +405,7 @@ impl<S: StateMachine> Replica<S> {
         // not move it (the primary hands over instead).
         self.known_primary = Some((self.view, self.id));
         self.commit_max = self.commit_max.max(commit.min(canonical_op.max(self.applied)));
-        self.installing = true;
+        self.round_mut().expect("in a view change").installing = true;
         let superblock = self.superblock();
         let slots = entries.into_iter().map(|entry| Slot { header: entry.header, body: Some(entry.body) }).collect();
         self.persist(Write::Install { superblock, truncate_after: keep, slots });
@@ -419,13 +417,13 @@ impl<S: StateMachine> Replica<S> {
     /// window reaches down to the lowest commit among the DoViewChanges, with slots any
     /// of them holds that chain to what we hold, which this member then stores too.
     fn extend_history_for_laggards(&mut self) {
-        let lowest = self.dvcs.values().map(|dvc| dvc.commit).min().unwrap_or(self.applied);
+        let lowest = self.dvcs().values().map(|dvc| dvc.commit).min().unwrap_or(self.applied);
         let mut op = self.log.base();
         let Some(mut expected) = self.log.checksum_at(op) else { return };
         let mut history = Vec::new();
         while op > lowest && (self.log.len() + history.len()) < self.options.window_max_ops() as usize {
             let found = self
-                .dvcs
+                .dvcs()
                 .values()
                 .filter_map(|dvc| dvc.slots.get(op.checked_sub(dvc.checkpoint + 1)? as usize))
                 .filter(|slot| slot.header.checksum == expected)
@@ -449,7 +447,7 @@ impl<S: StateMachine> Replica<S> {
         let from = if member != self.id {
             Some(member)
         } else {
-            self.dvcs.values().filter(|dvc| dvc.from != self.id).max_by_key(|dvc| dvc.commit).map(|dvc| dvc.from)
+            self.dvcs().values().filter(|dvc| dvc.from != self.id).max_by_key(|dvc| dvc.commit).map(|dvc| dvc.from)
         };
         if let Some(from) = from {
             let request = RequestCheckpoint { view: self.view, from: self.id };
@@ -460,8 +458,7 @@ impl<S: StateMachine> Replica<S> {
     /// The new primary's log is durable: start the view.
     pub(super) fn on_view_installed(&mut self) {
         assert!(self.is_primary(), "member {} installed view {} it does not lead", self.id, self.view);
-        self.status = Status::Normal;
-        self.dvcs.clear();
+        self.phase = Phase::Normal;
         self.timers.cancel(Timer::ViewChange);
         self.timers.set(Timer::Repair, self.now + self.options.repair_interval_ticks);
         self.begin_serving();
@@ -497,7 +494,7 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub(super) fn on_start_view(&mut self, start_view: StartView) {
-        if self.status == Status::Recovering {
+        if self.status() == Status::Recovering {
             return;
         }
         self.note_config(&start_view.config, true);
@@ -511,7 +508,7 @@ impl<S: StateMachine> Replica<S> {
             }
             return;
         }
-        if start_view.view == self.view && self.status == Status::Normal {
+        if start_view.view == self.view && self.status() == Status::Normal {
             return;
         }
         self.install_view(start_view);
@@ -520,7 +517,7 @@ impl<S: StateMachine> Replica<S> {
     /// Whether this member, in a view change nobody joined, may go back to `view`: it
     /// sent no DoViewChange for any view above that one.
     pub(super) fn may_fall_back_to(&self, view: View) -> bool {
-        self.status == Status::ViewChange
+        self.status() == Status::ViewChange
             && view >= self.durable_view.max(self.log_view)
             && self.durable_view < self.view
     }
@@ -531,10 +528,7 @@ impl<S: StateMachine> Replica<S> {
         self.known_primary = Some((start_view.view, start_view.from));
         self.view = start_view.view;
         self.log_view = start_view.view;
-        self.status = Status::Normal;
-        self.dvcs.clear();
-        self.dvc_target = None;
-        self.installing = false;
+        self.phase = Phase::Normal;
         self.timers.cancel(Timer::ViewChange);
         self.timers.cancel(Timer::Recovery);
         self.timers.cancel(Timer::Heartbeat);
