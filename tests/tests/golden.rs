@@ -1,12 +1,18 @@
-//! Golden scenarios: each `tests/scenarios/NAME.scenario` runs natively and its exit
-//! status, failure lines and digest must match `NAME.golden`. The full trace must be
-//! identical across two runs. `VIEWSTAMP_BLESS=1 cargo test -p viewstamp-tests`
-//! rewrites the golden files after an intended change; review the diff.
+//! Golden scenarios: each `tests/scenarios/NAME.scenario` runs natively and its story
+//! must match `NAME.golden`: every command, then a condensed state line (each member's
+//! view, the primary, each member's commit and status), the replies that came back and
+//! anything notable (failed expectations, violations), and last the exit status and
+//! digest. A behaviour change thus shows up as the story it changed, not only as a new
+//! hash. The full trace must be identical across two runs, and the story's digest must
+//! be the one `run_text` (what every host runs) prints. `VIEWSTAMP_BLESS=1 cargo test -p
+//! viewstamp-tests` rewrites the golden files after an intended change; review the diff.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use viewstamp_core::scenario::run::{run_text, RunOptions};
+use viewstamp_core::scenario::parse::parse_script;
+use viewstamp_core::scenario::run::{digest_line, run_text, simulator_for, RunError, RunOptions, Runner};
+use viewstamp_core::sim::Simulator;
 
 fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
@@ -18,14 +24,81 @@ fn run(text: &str) -> (u8, Vec<String>) {
     (outcome.exit_status, lines)
 }
 
-/// The part of a run the golden file pins: everything but per-event trace lines.
-fn summary(exit_status: u8, lines: &[String]) -> String {
-    let mut text = format!("exit={exit_status}\n");
-    for line in lines.iter().filter(|line| !line.starts_with("t=")) {
-        text.push_str(line);
-        text.push('\n');
+/// Each member's view, the primary, commits and statuses, on one line.
+fn state_line(sim: &Simulator) -> String {
+    let members = 0..sim.member_count();
+    let views: Vec<String> =
+        members.clone().map(|m| sim.replica(m).map_or_else(|| "-".to_string(), |r| r.view().to_string())).collect();
+    let commits: Vec<String> =
+        members.clone().map(|m| sim.replica(m).map_or_else(|| "-".to_string(), |r| r.commit().to_string())).collect();
+    let statuses: Vec<&str> = members.map(|m| sim.status_name(m)).collect();
+    let primary = sim.primary().map_or_else(|| "none".to_string(), |p| p.to_string());
+    format!(
+        "  t={} view {} primary {primary} commit {} | {}",
+        sim.now(),
+        views.join(" "),
+        commits.join(" "),
+        statuses.join(" ")
+    )
+}
+
+/// `reply c1 request=2 ok` trace lines as `c1=ok`, the last one per client.
+fn replies(trace: &[String]) -> Option<String> {
+    let mut by_client: Vec<(String, String)> = Vec::new();
+    for line in trace {
+        let Some(rest) = line.split_once(" reply ").map(|(_, rest)| rest) else { continue };
+        let mut words = rest.split(' ');
+        let (Some(client), Some(second)) = (words.next(), words.next()) else { continue };
+        let result = if second.starts_with("request=") { words.collect::<Vec<_>>().join(" ") } else { second.into() };
+        by_client.retain(|(known, _)| known != client);
+        by_client.push((client.to_string(), result));
     }
-    text
+    (!by_client.is_empty()).then(|| {
+        let parts: Vec<String> = by_client.iter().map(|(client, result)| format!("{client}={result}")).collect();
+        format!("  replies {}", parts.join(" "))
+    })
+}
+
+/// The story of one run (see the module comment), and its exit status.
+fn story(text: &str) -> (u8, String) {
+    let script = match parse_script(text) {
+        Ok(script) => script,
+        Err(error) => return (2, format!("{error}\nexit=2\n")),
+    };
+    let mut story = String::new();
+    let mut sim = match simulator_for(&script.header, RunOptions::default()) {
+        Ok(sim) => sim,
+        Err(error) => return (1, format!("{error}\nexit=1\n")),
+    };
+    story.push_str(&format!("{}\n", script.header));
+    let mut runner = Runner::new(&mut sim);
+    for line in &script.lines {
+        let mut said = Vec::new();
+        let result = runner.execute_line(line, &mut |text: &str| said.push(text.to_string()));
+        runner.flush(&mut |text: &str| said.push(text.to_string()));
+        story.push_str(&format!("{}\n{}\n", line.command, state_line(runner.sim)));
+        if let Some(replies) = replies(&said) {
+            story.push_str(&replies);
+            story.push('\n');
+        }
+        for text in said.iter().filter(|text| !text.starts_with("t=")) {
+            story.push_str(&format!("  {text}\n"));
+        }
+        if let Err(RunError(reason)) = result {
+            story.push_str(&format!("  line {}: {reason}\n", line.number));
+            runner.failed = true;
+            break;
+        }
+    }
+    let failed = runner.failed;
+    sim.check_history();
+    for text in sim.take_trace().iter().filter(|text| !text.starts_with("t=")) {
+        story.push_str(&format!("  {text}\n"));
+    }
+    let violations = sim.violations();
+    let exit_status = if failed || violations > 0 { 1 } else { 0 };
+    story.push_str(&format!("exit={exit_status}\n{}\n", digest_line(sim.digest(), violations)));
+    (exit_status, story)
 }
 
 #[test]
@@ -44,7 +117,11 @@ fn golden_scenarios() {
         let (exit_status, lines) = run(&text);
         let (again_status, again_lines) = run(&text);
         assert_eq!((exit_status, &lines), (again_status, &again_lines), "{} is not deterministic", path.display());
-        let actual = summary(exit_status, &lines);
+        let (story_status, actual) = story(&text);
+        assert_eq!(story_status, exit_status, "{}: the story ends as the run does", path.display());
+        if let Some(digest) = lines.iter().rev().find(|line| line.starts_with("digest=")) {
+            assert!(actual.ends_with(&format!("{digest}\n")), "{}: the story's digest is the run's", path.display());
+        }
         let golden_path = path.with_extension("golden");
         if bless {
             fs::write(&golden_path, &actual).expect("write golden file");
