@@ -1,0 +1,124 @@
+//! What hosts and checkers may read of a replica. Nothing here changes it.
+
+use super::*;
+
+impl<S: StateMachine> Replica<S> {
+    pub fn id(&self) -> MemberId {
+        self.id
+    }
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+    pub fn status(&self) -> Status {
+        self.phase.status()
+    }
+    /// The spec's status names.
+    pub fn status_name(&self) -> &'static str {
+        match self.status() {
+            Status::Normal if self.awaiting_checkpoint => "catching-up",
+            Status::Normal => "normal",
+            Status::ViewChange => "view-change",
+            Status::Recovering => "recovering",
+            Status::Halted => "halted",
+        }
+    }
+    pub fn halt_reason(&self) -> Option<&HaltReason> {
+        match &self.phase {
+            Phase::Halted(reason) => Some(reason),
+            _ => None,
+        }
+    }
+    pub fn view(&self) -> View {
+        self.view
+    }
+    pub fn log_view(&self) -> View {
+        self.log_view
+    }
+    pub fn op(&self) -> Op {
+        self.log.op()
+    }
+    pub fn commit(&self) -> Op {
+        self.applied
+    }
+    /// Every op up to here is durable here, contiguously.
+    pub fn durable_op(&self) -> Op {
+        self.durable_op
+    }
+    pub fn commit_max(&self) -> Op {
+        self.commit_max
+    }
+    pub fn checkpoint_op(&self) -> Op {
+        self.checkpoint.op
+    }
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+    pub fn state(&self) -> &S {
+        &self.state
+    }
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+    /// The committed cluster release, as far as this member applied.
+    pub fn release(&self) -> Release {
+        self.upgrade.release
+    }
+    /// The primary's view of a standby: health, lag and whether it is promotable.
+    pub fn standby_view(&self, member: MemberId) -> Option<StandbyView> {
+        self.standbys.view(member, self.commit_max, self.now)
+    }
+    pub fn standby_stats(&self) -> HealthStats {
+        self.standbys.stats(self.commit_max, self.now)
+    }
+    pub fn standby_manager(&self) -> &StandbyManager {
+        &self.standbys
+    }
+    pub fn upgrade_state(&self) -> &UpgradeState {
+        &self.upgrade
+    }
+    pub fn binary_release(&self) -> Release {
+        self.options.binary_release
+    }
+    pub fn advertised(&self, member: MemberId) -> Option<Release> {
+        self.advertised.latest(member)
+    }
+    pub fn feature_enabled(&self, feature: Feature) -> bool {
+        feature.enabled_at(self.upgrade.release)
+    }
+    pub fn is_primary(&self) -> bool {
+        // A member with a gap between what it applied and its log window may have
+        // missed a reconfiguration in the gap: it leads nothing until state transfer.
+        self.is_voter(self.id)
+            && self.primary_of(self.view) == self.id
+            && self.applied >= self.log.base()
+            && self.backup_of_view != Some(self.view)
+    }
+    /// The member this one believes is the primary of its current view: where a host
+    /// forwards client requests. Only a hint: it may be stale or mid view change.
+    pub fn primary_hint(&self) -> MemberId {
+        match self.known_primary {
+            Some((view, primary)) if view == self.view => primary,
+            _ => self
+                .hint_for_view(self.view)
+                .map_or_else(|| self.primary_of(self.view), |hint| hint.primary_of(self.view)),
+        }
+    }
+    /// Primary of its view and in normal status: the member that takes requests.
+    pub fn is_serving_primary(&self) -> bool {
+        self.status() == Status::Normal && self.is_primary()
+    }
+    /// The digest of the applied state: state machine, sessions, release and op.
+    pub fn state_digest(&self) -> u64 {
+        let mut hasher = crate::checksum::Hasher64::new();
+        hasher.write_u64(self.applied);
+        hasher.write_u64(self.state.digest());
+        hasher.write_u64(self.sessions.digest());
+        hasher.write_u64(crate::message::release_word(self.upgrade.release));
+        // Only once the membership changed, so that digests of runs without a
+        // reconfiguration stay as they were.
+        if self.config.last_change.is_some() {
+            self.config.membership.hash_into(&mut hasher);
+        }
+        hasher.finish()
+    }
+}
