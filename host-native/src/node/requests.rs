@@ -122,23 +122,20 @@ impl PendingRequests {
 
     /// Deliver a reply; false when nobody waits for it (a late duplicate).
     pub fn complete(&mut self, client: ClientId, request: RequestNumber, answer: Answer) -> bool {
-        match self.by_client.get(&client) {
-            Some(pending) if pending.request == request => {
-                let pending = self.by_client.remove(&client).expect("just found");
-                // The connection may have closed meanwhile; nothing to tell then.
-                let _ = pending.answer.send(Outcome::Answered(answer));
-                true
-            }
-            _ => false,
-        }
+        self.answer(client, request, Outcome::Answered(answer))
     }
 
     /// Answer a waiter with why its request was not taken; false when nobody waits.
     pub fn refuse(&mut self, client: ClientId, request: RequestNumber, why: String) -> bool {
+        self.answer(client, request, Outcome::Unavailable(why))
+    }
+
+    fn answer(&mut self, client: ClientId, request: RequestNumber, outcome: Outcome) -> bool {
         match self.by_client.get(&client) {
             Some(pending) if pending.request == request => {
                 let pending = self.by_client.remove(&client).expect("just found");
-                let _ = pending.answer.send(Outcome::Unavailable(why));
+                // The connection may have closed meanwhile; nothing to tell then.
+                let _ = pending.answer.send(outcome);
                 true
             }
             _ => false,
