@@ -190,7 +190,7 @@ impl NodeSnapshot {
             cluster_id,
             member: replica.id(),
             role: role_name(replica.role()).to_string(),
-            status: replica.status_name().to_string(),
+            status: replica.reported_status().name().to_string(),
             view: replica.view(),
             op: replica.op(),
             commit: replica.commit(),

@@ -285,7 +285,7 @@ fn member_view(
     MemberView {
         id: member,
         role: String::from(role_name(role(sim, member, primary))),
-        status: String::from(sim.status_name(member)),
+        status: String::from(sim.reported_status(member).name()),
         up: replica.is_some(),
         is_primary: primary_id == Some(member),
         view: replica.map(|r| r.view()),
