@@ -123,7 +123,8 @@ pub struct StandbyState {
 }
 
 impl StatusSnapshot {
-    /// `now` is the host's clock: standby health is judged against it.
+    /// `now` is the host's clock: standby health is judged against it, which may be
+    /// later than the replica's last event.
     pub fn of<S: StateMachine>(replica: &Replica<S>, now: Tick) -> StatusSnapshot {
         let upgrade = replica.upgrade_status();
         let reconfig = replica.reconfig_status();
@@ -167,8 +168,11 @@ impl StatusSnapshot {
             reconfiguration_pending_op: reconfig.pending.map(|(op, _)| op),
             promotions: reconfig.promotions,
             standbys: standbys(replica, now),
-            standby_stats: replica.standby_stats(),
-            counters: named(&replica.counters).into_iter().map(|(name, count)| (name.to_string(), count)).collect(),
+            standby_stats: replica.standby_manager().stats(replica.commit_max(), now),
+            counters: named_counters(&replica.counters)
+                .into_iter()
+                .map(|(name, count)| (name.to_string(), count))
+                .collect(),
         }
     }
 }
@@ -192,7 +196,7 @@ fn standbys<S: StateMachine>(replica: &Replica<S>, now: Tick) -> Vec<StandbyStat
 }
 
 /// Destructured so that a new counter does not compile until it is shown.
-fn named(counters: &Counters) -> [(&'static str, u64); 12] {
+fn named_counters(counters: &Counters) -> [(&'static str, u64); 12] {
     let Counters {
         messages_dropped,
         messages_invalid,
