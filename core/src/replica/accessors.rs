@@ -68,9 +68,6 @@ impl<S: StateMachine> Replica<S> {
     pub fn standby_view(&self, member: MemberId) -> Option<StandbyView> {
         self.standbys.view(member, self.commit_max, self.now)
     }
-    pub fn standby_stats(&self) -> HealthStats {
-        self.standbys.stats(self.commit_max, self.now)
-    }
     pub fn standby_manager(&self) -> &StandbyManager {
         &self.standbys
     }

@@ -41,7 +41,7 @@ use timers::{Timer, Timers};
 use crate::message::{CheckpointData, ConfigStamp, DoViewChange, Entry, Header, Message, Request};
 use crate::prng::Prng;
 use crate::release::{Feature, Release};
-use crate::standby::{HealthStats, StandbyManager, StandbyOptions, StandbyView};
+use crate::standby::{StandbyManager, StandbyOptions, StandbyView};
 use crate::state_machine::StateMachine;
 use crate::types::{ClientId, MemberId, Op, RequestNumber, Tick, View, MEMBERS_MAX};
 use crate::upgrade::UpgradeState;
