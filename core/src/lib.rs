@@ -19,6 +19,7 @@ pub mod scenario;
 pub mod sim;
 pub mod standby;
 pub mod state_machine;
+pub mod status_snapshot;
 pub mod types;
 pub mod upgrade;
 pub mod wire;

@@ -6,6 +6,7 @@
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
+use serde::Serialize;
 
 use crate::types::{MemberId, Op, Tick};
 
@@ -35,7 +36,7 @@ pub struct StandbyTrack {
     pub lag_history: VecDeque<(Tick, Op)>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct StandbyView {
     pub member: MemberId,
     pub healthy: bool,
@@ -43,7 +44,7 @@ pub struct StandbyView {
     pub promotable: bool,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct HealthStats {
     pub healthy: usize,
     pub unhealthy: usize,

@@ -41,6 +41,18 @@ pub enum UpgradeEventKind {
     Committed(Release, Release),
 }
 
+/// The text every host shows for an event: `proposed 1.3.0`, `committed 1.0.0 -> 1.3.0`.
+impl core::fmt::Display for UpgradeEventKind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            UpgradeEventKind::Proposed(release) => write!(f, "proposed {release}"),
+            UpgradeEventKind::Cancelled(release) => write!(f, "cancelled {release}"),
+            UpgradeEventKind::AutoSet(on) => write!(f, "auto {}", if *on { "on" } else { "off" }),
+            UpgradeEventKind::Committed(from, to) => write!(f, "committed {from} -> {to}"),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpgradeEvent {
     pub op: Op,

@@ -434,7 +434,7 @@ mod tests {
     use clap::{Parser, Subcommand};
 
     use super::*;
-    use crate::node::snapshot::NodeSnapshot;
+    use crate::node::snapshot::sample;
 
     fn quick() -> Timeouts {
         Timeouts { connect: Duration::from_millis(500), io: Duration::from_secs(2) }
@@ -564,15 +564,9 @@ mod tests {
     }
 
     fn status_answer(_: &str) -> String {
-        let snapshot = NodeSnapshot {
-            member: 1,
-            role: "active".into(),
-            status: "normal".into(),
-            view: 5,
-            is_primary: true,
-            cluster_release: "1.2.0".into(),
-            ..Default::default()
-        };
+        let mut snapshot = sample();
+        (snapshot.replica.member, snapshot.replica.view) = (1, 5);
+        snapshot.replica.cluster_release = "1.2.0".into();
         http("200 OK", &serde_json::to_string(&snapshot).unwrap())
     }
 

@@ -55,17 +55,24 @@ test("snapshot shows members, logs, standbys, network and clients", () => {
   const snap = sim.snapshot();
   assert.equal(snap.members.length, 4);
   assert.equal(snap.primary, 0);
-  assert.equal(snap.members[0].isPrimary, true);
-  assert.equal(snap.members[0].commit, 1);
+  const primary = snap.members[0].replica;
+  assert.equal(primary.is_primary, true);
+  assert.equal(primary.commit, 1);
+  // The core's status snapshot: a node's /status fields, maps as plain objects.
+  assert.equal(primary.role, "active");
+  assert.equal(typeof primary.counters.view_changes, "number");
   assert.deepEqual(snap.members[0].log.entries.map((e) => [e.op, e.kind, e.committed]), [[1, "requests", true]]);
   assert.equal(snap.members[2].status, "crashed");
   assert.equal(snap.members[2].up, false);
+  assert.equal(snap.members[2].replica ?? null, null, "a member that is down shows no snapshot");
   assert.equal(snap.members[3].role, "standby");
-  assert.deepEqual(snap.standbys, [{ member: 3, healthy: true, lagOps: 0, promotable: true }]);
+  assert.deepEqual(primary.standbys.map(({ member, healthy, lag_ops, promotable }) => ({ member, healthy, lag_ops, promotable })),
+    [{ member: 3, healthy: true, lag_ops: 0, promotable: true }]);
+  assert.ok(primary.standbys[0].lag_history.every(([tick, lag]) => typeof tick === "number" && typeof lag === "number"));
   assert.deepEqual(snap.network.blocked, [{ from: 0, to: 1 }]);
   assert.deepEqual(snap.clients, [{ client: 1, reply: "ok" }]);
   assert.equal(snap.digest, sim.digest());
-  assert.ok(snap.features.some((f) => f.name === "standby_reads" && f.on));
+  assert.ok(primary.features.some((f) => f.name === "standby_reads" && f.on));
   assert.ok(snap.timers.length >= 3);
   assert.equal(typeof snap.now, "number");
 });
@@ -163,7 +170,9 @@ test("lag history, events of some kinds, and feature releases", () => {
   assert.deepEqual(replies.map((e) => e.kind), ["reply"]);
   assert.match(replies[0].text, /reply c1 request=1 ok/);
   const snap = sim.snapshot();
-  assert.deepEqual(snap.features.find((f) => f.name === "cluster_reconfig"), { name: "cluster_reconfig", on: true, since: "1.2.0" });
+  const primary = snap.members[snap.primary].replica;
+  assert.deepEqual(primary.features.find((f) => f.name === "cluster_reconfig"), { name: "cluster_reconfig", since: "1.2.0", on: true });
   assert.deepEqual(snap.knownReleases, ["1.0.0", "1.1.0", "1.2.0", "1.3.0"]);
-  assert.ok(snap.upgrade.history.some((h) => /committed 1\.0\.0 -> 1\.3\.0/.test(h)), snap.upgrade.history.join("; "));
+  const events = primary.upgrade_events.map((e) => `op ${e.op}: ${e.event}`);
+  assert.ok(events.some((text) => /committed 1\.0\.0 -> 1\.3\.0/.test(text)), events.join("; "));
 });

@@ -26,6 +26,12 @@ fn all_to_js<T: tsify::Tsify + serde::Serialize>(values: &[T]) -> Result<Vec<Ts<
     values.iter().map(to_js).collect()
 }
 
+// A member's `replica` is the core's status snapshot, which knows nothing of TypeScript:
+// typed loosely here. Its fields are those of a node's `/status`
+// (viewstamp_core::status_snapshot::StatusSnapshot).
+#[wasm_bindgen(typescript_custom_section)]
+const STATUS_SNAPSHOT_TS: &str = "export type StatusSnapshot = Record<string, unknown>;";
+
 /// A simulated cluster driven from JS.
 #[wasm_bindgen]
 pub struct Simulation {

@@ -31,7 +31,7 @@ fn state_line(sim: &Simulator) -> String {
         members.clone().map(|m| sim.replica(m).map_or_else(|| "-".to_string(), |r| r.view().to_string())).collect();
     let commits: Vec<String> =
         members.clone().map(|m| sim.replica(m).map_or_else(|| "-".to_string(), |r| r.commit().to_string())).collect();
-    let statuses: Vec<&str> = members.map(|m| sim.status_name(m)).collect();
+    let statuses: Vec<&str> = members.map(|m| sim.reported_status(m).name()).collect();
     let primary = sim.primary().map_or_else(|| "none".to_string(), |p| p.to_string());
     format!(
         "  t={} view {} primary {primary} commit {} | {}",

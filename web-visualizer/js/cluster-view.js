@@ -3,6 +3,7 @@
 // along them. Faults are shown by shape, dash, icon and label, not by colour alone.
 
 import { escapeHtml, setHtml } from "./dom.js";
+import { primaryOf } from "./snapshot.js";
 
 export const KIND_COLOURS = {
   request: "#2563eb",
@@ -149,15 +150,19 @@ export class ClusterView {
     const left = x - w / 2;
     const top = y - h / 2;
     const isolated = snap.network.isolated.includes(member.id);
+    const isPrimary = member.id === snap.primary;
+    const replica = member.replica; // null while it is down
+    const release = replica?.cluster_release;
+    const clusterRelease = primaryOf(snap)?.cluster_release;
     const classes = ["node", member.role, member.status];
-    if (member.isPrimary) classes.push("primary");
+    if (isPrimary) classes.push("primary");
     if (this.selected.has(member.id)) classes.push("selected");
-    const title = `${member.isPrimary ? "★ " : ""}${member.id} · ${member.isPrimary ? "primary" : member.role}`;
-    const numbers = member.up ? `v${member.view} · op ${member.op} · c ${member.commit}` : "state on disk only";
-    const older = member.release && snap.clusterRelease && member.release !== snap.clusterRelease;
+    const title = `${isPrimary ? "★ " : ""}${member.id} · ${isPrimary ? "primary" : member.role}`;
+    const numbers = replica ? `v${replica.view} · op ${replica.op} · c ${replica.commit}` : "state on disk only";
+    const older = release && clusterRelease && release !== clusterRelease;
     const pills = this.pill(left + 6, top + h - 24, `bin ${member.binary}`, "pill-bin")
-      + (member.release ? this.pill(left + w - 6 - this.pillWidth(`run ${member.release}`), top + h - 24, `run ${member.release}`, older ? "pill-old" : "pill-run") : "");
-    const label = `member ${member.id}, ${member.isPrimary ? "primary, " : ""}${member.role}, ${member.status}${isolated ? ", isolated" : ""}, binary ${member.binary}${member.release ? `, running ${member.release}` : ""}`;
+      + (release ? this.pill(left + w - 6 - this.pillWidth(`run ${release}`), top + h - 24, `run ${release}`, older ? "pill-old" : "pill-run") : "");
+    const label = `member ${member.id}, ${isPrimary ? "primary, " : ""}${member.role}, ${member.status}${isolated ? ", isolated" : ""}, binary ${member.binary}${release ? `, running ${release}` : ""}`;
     return `<g class="${classes.join(" ")}" data-member="${member.id}" tabindex="0" role="button" aria-pressed="${this.selected.has(member.id)}" aria-label="${escapeHtml(label)}">`
       + `<rect class="card" x="${left}" y="${top}" width="${w}" height="${h}" rx="${member.role === "standby" ? 4 : 12}"/>`
       + `<text class="title" x="${left + 10}" y="${top + 19}">${escapeHtml(title)}</text>`

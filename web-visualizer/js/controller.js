@@ -3,6 +3,8 @@
 // its output over time (notable events, lag samples, when each message was first
 // seen). Views subscribe and redraw on change.
 
+import { primaryOf, standbysOf } from "./snapshot.js";
+
 /** Events worth keeping out of the firehose of deliveries and timers. */
 const NOTABLE = new Set(["reply", "crash", "restart", "operator", "violation", "failure", "upgrade", "net", "partition", "heal", "block", "unblock", "isolate", "corrupt", "promote"]);
 const NOTABLE_KINDS = [...NOTABLE];
@@ -139,8 +141,9 @@ export class Controller {
   }
 
   observe(snap, jump) {
-    const release = snap.clusterRelease ?? null;
-    const target = snap.upgrade?.target ?? null;
+    const primary = primaryOf(snap);
+    const release = primary?.cluster_release ?? null;
+    const target = primary?.upgrade_target ?? null;
     if (this.lastRelease !== undefined && release !== null && release !== this.lastRelease && this.lastRelease !== null) {
       this.releaseMarks.push({ t: snap.now, text: `cluster release ${this.lastRelease} → ${release}` });
     }
@@ -170,18 +173,19 @@ export class Controller {
   /** Each standby's lag over time: Map standby -> [{ t, lag }], from the session's samples. */
   lagSeries() {
     const series = new Map();
-    for (const standby of this.snapshot().standbys) series.set(standby.member, []);
+    const snap = this.snapshot();
+    const standbys = standbysOf(snap);
+    for (const standby of standbys) series.set(standby.member, []);
     for (const sample of this.sim.lagHistory()) {
       if (!series.has(sample.member)) series.set(sample.member, []);
       series.get(sample.member).push({ t: sample.time, lag: sample.lagOps });
     }
     // The latest reading, if the session sampled before it.
-    const snap = this.snapshot();
-    for (const standby of snap.standbys) {
+    for (const standby of standbys) {
       const samples = series.get(standby.member);
       const last = samples[samples.length - 1];
-      if (standby.lagOps !== undefined && standby.lagOps !== null && (!last || last.t < snap.now)) {
-        samples.push({ t: snap.now, lag: standby.lagOps });
+      if (standby.lag_ops !== null && (!last || last.t < snap.now)) {
+        samples.push({ t: snap.now, lag: standby.lag_ops });
       }
     }
     return series;

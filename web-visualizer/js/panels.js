@@ -3,6 +3,7 @@
 import { $, escapeHtml, setHtml, setOptions } from "./dom.js";
 import { lagChartSvg } from "./chart.js";
 import { kindColour } from "./cluster-view.js";
+import { featuresOf, primaryOf, standbysOf } from "./snapshot.js";
 
 /** The event log's filter groups: label -> kinds. */
 export const LOG_FILTERS = {
@@ -26,10 +27,11 @@ const yesNo = (value, yes = "yes", no = "no") =>
 export function renderFacts(snap) {
   const groups = snap.network.groups;
   const partitioned = groups.length > 1 || snap.network.isolated.length > 0;
+  const primary = primaryOf(snap);
   const facts = [
     ["primary", snap.primary ?? "none"],
-    ["view", snap.view ?? "–"],
-    ["release", snap.clusterRelease ?? "–"],
+    ["view", primary?.view ?? "–"],
+    ["release", primary?.cluster_release ?? "–"],
     ["time", `t=${snap.now} (${(snap.now / 100).toFixed(2)} s)`],
     ["network", partitioned ? `✂ ${groups.map((g) => `{${g.join(",")}}`).join(" | ")}${snap.network.isolated.length ? ` isolated ${snap.network.isolated.join(",")}` : ""}` : "whole"],
     ["blocked", snap.network.blocked.length ? snap.network.blocked.map((l) => `${l.from}→${l.to}`).join(" ") : "none"],
@@ -40,23 +42,25 @@ export function renderFacts(snap) {
 }
 
 export function renderVersions(snap, controller) {
-  const upgrade = snap.upgrade;
+  const primary = primaryOf(snap);
+  const clusterRelease = primary?.cluster_release;
   setHtml($("#versions"), [
-    ["Cluster release", snap.clusterRelease ?? "no primary"],
-    ["Pending target", upgrade?.target ?? "none"],
-    ["Auto upgrade", upgrade ? (upgrade.auto ? "on" : "off") : "–"],
+    ["Cluster release", clusterRelease ?? "no primary"],
+    ["Pending target", primary?.upgrade_target ?? "none"],
+    ["Auto upgrade", primary ? (primary.upgrade_auto ? "on" : "off") : "–"],
     ["Last operator code", snap.operatorCode],
   ].map(([k, v]) => `<dt>${k}</dt><dd data-version="${k}">${escapeHtml(v)}</dd>`).join(""));
   setHtml($("#member-releases"), snap.members.map((m) => {
-    const behind = m.release && snap.clusterRelease && m.release !== snap.clusterRelease;
+    const release = m.replica?.cluster_release;
+    const behind = release && clusterRelease && release !== clusterRelease;
     return `<tr><td>${m.id} ${m.role === "standby" ? "(standby)" : ""}</td><td data-binary="${m.id}">${escapeHtml(m.binary)}</td>`
-      + `<td>${m.release ? `${escapeHtml(m.release)}${behind ? ' <span class="badge warn">behind</span>' : ""}` : `<span class="badge">${escapeHtml(m.status)}</span>`}</td></tr>`;
+      + `<td>${release ? `${escapeHtml(release)}${behind ? ' <span class="badge warn">behind</span>' : ""}` : `<span class="badge">${escapeHtml(m.status)}</span>`}</td></tr>`;
   }).join(""));
-  const known = snap.primary !== undefined && snap.primary !== null;
-  setHtml($("#features"), snap.features.map((f) =>
+  const known = primary !== null;
+  setHtml($("#features"), featuresOf(snap).map((f) =>
     `<tr><td><code>${escapeHtml(f.name)}</code></td><td>${escapeHtml(f.since)}</td><td data-feature="${escapeHtml(f.name)}" class="${f.on ? "on" : "off"}">${known ? (f.on ? "● on" : "○ off") : "? no primary"}</td></tr>`).join(""));
   const items = [];
-  for (const text of upgrade?.history ?? []) items.push({ t: null, text: `committed log: ${text}` });
+  for (const event of primary?.upgrade_events ?? []) items.push({ t: null, text: `committed log: op ${event.op}: ${event.event}` });
   for (const mark of controller.releaseMarks) items.push(mark);
   for (const event of controller.notable) {
     if ((event.kind === "restart" && event.text.includes("binary=")) || (event.kind === "operator" && /upgrade|promote/.test(event.text))) {
@@ -70,17 +74,18 @@ export function renderVersions(snap, controller) {
 }
 
 export function renderStandbys(snap, controller) {
-  setHtml($("#standbys"), snap.standbys.length
-    ? snap.standbys.map((s) => `<tr><td>${s.member}</td><td data-health="${s.member}">${yesNo(s.healthy, "healthy", "unhealthy")}</td>`
-      + `<td data-promotable="${s.member}">${yesNo(s.promotable)}</td><td data-lag="${s.member}">${s.lagOps ?? "–"}</td></tr>`).join("")
+  const standbys = standbysOf(snap);
+  setHtml($("#standbys"), standbys.length
+    ? standbys.map((s) => `<tr><td>${s.member}</td><td data-health="${s.member}">${yesNo(s.healthy, "healthy", "unhealthy")}</td>`
+      + `<td data-promotable="${s.member}">${yesNo(s.promotable)}</td><td data-lag="${s.member}">${s.lag_ops ?? "–"}</td></tr>`).join("")
     : `<tr><td colspan="4">no standbys</td></tr>`);
   // Kept after a promotion (the history stays); hidden for a cluster that never had a standby.
   const series = controller.lagSeries();
   const chart = $("#lag-chart");
   chart.toggleAttribute("hidden", series.size === 0);
   if (series.size) setHtml(chart, lagChartSvg(series, snap.now));
-  const standbys = snap.members.filter((m) => m.role === "standby").map((m) => [String(m.id), `standby ${m.id}`]);
-  setOptions($("#promote-standby"), standbys.length ? standbys : [["", "no standbys"]]);
+  const choices = standbys.map((s) => [String(s.member), `standby ${s.member}`]);
+  setOptions($("#promote-standby"), choices.length ? choices : [["", "no standbys"]]);
   setOptions($("#promote-replace"), [["", "(add a replica)"], ...snap.members.filter((m) => m.role === "active").map((m) => [String(m.id), `active ${m.id}`])]);
   setOptions($("#kv-at"), [["", "primary"], ...snap.members.map((m) => [String(m.id), `member ${m.id} (${m.role})`])]);
 }

@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { primaryOf } from "../js/snapshot.js";
 import { openVisualizer, screenshot, settle, snapshotOf } from "./helpers.mjs";
 
 const OUTSIDER = readFileSync(new URL("./scenarios/outsider.scenario", import.meta.url), "utf8");
@@ -186,7 +187,7 @@ test("import a scenario in the spec's style and export it back", async () => {
   assert.equal(exported, expected);
   const snap = await snapshotOf(page);
   assert.equal(snap.failed, false, "every expectation of the scenario held");
-  assert.equal(snap.clusterRelease, "1.3.0");
+  assert.equal(primaryOf(snap).cluster_release, "1.3.0");
   // The export replays to the same digest, in the page and natively.
   const again = await page.evaluate((script) => {
     window.viz.importScript(script);
@@ -280,11 +281,11 @@ test("upgrade controls (auto, propose, cancel), the command box, and promote", a
   await page.selectOption("#upgrade-to", "1.3.0");
   await page.click('button[data-act="propose"]');
   await command("tick 50");
-  assert.equal((await snapshotOf(page)).upgrade.target, "1.3.0");
+  assert.equal(primaryOf(await snapshotOf(page)).upgrade_target, "1.3.0");
   assert.equal((await page.textContent('[data-version="Pending target"]')).trim(), "1.3.0");
   await page.click('button[data-act="cancel"]');
   await command("tick 50");
-  assert.equal((await snapshotOf(page)).upgrade.target ?? null, null);
+  assert.equal(primaryOf(await snapshotOf(page)).upgrade_target ?? null, null);
   assert.equal((await page.textContent('[data-version="Pending target"]')).trim(), "none");
   assert.match(await page.textContent("#upgrade-timeline"), /cancelled 1\.3\.0/);
   // Now with every binary at 1.3.0.

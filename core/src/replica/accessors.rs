@@ -1,6 +1,7 @@
 //! What hosts and checkers may read of a replica. Nothing here changes it.
 
 use super::*;
+use crate::status_snapshot::ReportedStatus;
 
 impl<S: StateMachine> Replica<S> {
     pub fn id(&self) -> MemberId {
@@ -12,14 +13,14 @@ impl<S: StateMachine> Replica<S> {
     pub fn status(&self) -> Status {
         self.phase.status()
     }
-    /// The spec's status names.
-    pub fn status_name(&self) -> &'static str {
+    /// Its status as hosts show it: `normal` splits off `catching-up`.
+    pub fn reported_status(&self) -> ReportedStatus {
         match self.status() {
-            Status::Normal if self.awaiting_checkpoint => "catching-up",
-            Status::Normal => "normal",
-            Status::ViewChange => "view-change",
-            Status::Recovering => "recovering",
-            Status::Halted => "halted",
+            Status::Normal if self.awaiting_checkpoint => ReportedStatus::CatchingUp,
+            Status::Normal => ReportedStatus::Normal,
+            Status::ViewChange => ReportedStatus::ViewChange,
+            Status::Recovering => ReportedStatus::Recovering,
+            Status::Halted => ReportedStatus::Halted,
         }
     }
     pub fn halt_reason(&self) -> Option<&HaltReason> {
@@ -66,9 +67,6 @@ impl<S: StateMachine> Replica<S> {
     /// The primary's view of a standby: health, lag and whether it is promotable.
     pub fn standby_view(&self, member: MemberId) -> Option<StandbyView> {
         self.standbys.view(member, self.commit_max, self.now)
-    }
-    pub fn standby_stats(&self) -> HealthStats {
-        self.standbys.stats(self.commit_max, self.now)
     }
     pub fn standby_manager(&self) -> &StandbyManager {
         &self.standbys

@@ -41,7 +41,7 @@ use timers::{Timer, Timers};
 use crate::message::{CheckpointData, ConfigStamp, DoViewChange, Entry, Header, Message, Request};
 use crate::prng::Prng;
 use crate::release::{Feature, Release};
-use crate::standby::{HealthStats, StandbyManager, StandbyOptions, StandbyView};
+use crate::standby::{StandbyManager, StandbyOptions, StandbyView};
 use crate::state_machine::StateMachine;
 use crate::types::{ClientId, MemberId, Op, RequestNumber, Tick, View, MEMBERS_MAX};
 use crate::upgrade::UpgradeState;
@@ -62,6 +62,23 @@ pub enum Role {
     Standby,
     /// Replaced by a reconfiguration: takes no part.
     Removed,
+}
+
+impl Role {
+    /// The spec's role names, as every host shows them.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Role::Active => "active",
+            Role::Standby => "standby",
+            Role::Removed => "removed",
+        }
+    }
+}
+
+impl serde::Serialize for Role {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -395,21 +395,8 @@ impl<'a> Runner<'a> {
             Subject::Commit(target) => {
                 self.per_member(target, |m| self.sim.replica(m).map_or_else(none, |r| r.commit().to_string()))
             }
-            Subject::Status(target) => self.per_member(target, |m| String::from(self.sim.status_name(m))),
-            Subject::Role(target) => self.per_member(target, |m| {
-                // As the member itself knows it; a member that is down, as the primary does.
-                let membership = match self.sim.replica(m) {
-                    Some(replica) => Some(replica.role()),
-                    None => primary.map(|p| p.committed_membership().role_of(m)),
-                };
-                let role =
-                    membership.unwrap_or(if m < self.sim.config().replicas { Role::Active } else { Role::Standby });
-                String::from(match role {
-                    Role::Active => "active",
-                    Role::Standby => "standby",
-                    Role::Removed => "removed",
-                })
-            }),
+            Subject::Status(target) => self.per_member(target, |m| String::from(self.sim.reported_status(m).name())),
+            Subject::Role(target) => self.per_member(target, |m| String::from(self.sim.role_of(m).name())),
             Subject::Binary(target) => self.per_member(target, |m| self.sim.member(m).binary.to_string()),
             Subject::Lag(target) => {
                 self.per_standby(target, |view| view.lag_ops.map_or_else(none, |lag| lag.to_string()))

@@ -20,8 +20,9 @@ use crate::checksum::Hasher64;
 use crate::message::Message;
 use crate::prng::Prng;
 use crate::release::Release;
-use crate::replica::{Destination, Options, Replica, Status};
+use crate::replica::{Destination, Options, Replica, Role, Status};
 use crate::state_machine::KvStore;
+use crate::status_snapshot::ReportedStatus;
 use crate::types::{ClientId, MemberId, Op, Tick};
 use check::Checker;
 use client::{ClientReply, SimClient};
@@ -695,10 +696,20 @@ impl Simulator {
         result
     }
 
-    pub fn status_name(&self, member: MemberId) -> &'static str {
-        match self.replica(member) {
-            None => "crashed",
-            Some(replica) => replica.status_name(),
+    pub fn reported_status(&self, member: MemberId) -> ReportedStatus {
+        self.replica(member).map_or(ReportedStatus::Crashed, |replica| replica.reported_status())
+    }
+
+    /// A member's role as it knows it; while it is down, as the primary does (or, with
+    /// no primary, as the cluster started).
+    pub fn role_of(&self, member: MemberId) -> Role {
+        if let Some(replica) = self.replica(member) {
+            return replica.role();
+        }
+        match self.primary().and_then(|primary| self.replica(primary)) {
+            Some(primary) => primary.committed_membership().role_of(member),
+            None if member < self.config.replicas => Role::Active,
+            None => Role::Standby,
         }
     }
 }

@@ -139,9 +139,9 @@ fn a_member_that_lost_its_data_recovers_through_the_protocol() {
     sim.crash(2);
     sim.lose_data(2);
     sim.restart(2, None);
-    assert_eq!(sim.status_name(2), "recovering");
+    assert_eq!(sim.reported_status(2).name(), "recovering");
     sim.run_until(3_500);
-    assert_eq!(sim.status_name(2), "normal");
+    assert_eq!(sim.reported_status(2).name(), "normal");
     sim.run_until(6_000);
     assert_converged(&sim);
     assert_eq!(sim.replica(2).unwrap().commit(), 40);

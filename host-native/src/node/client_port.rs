@@ -12,6 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use viewstamp_core::replica::read_refusal::ReadRefusal;
 use viewstamp_core::replica::sessions::SESSION_EVICTED;
+use viewstamp_core::replica::Role;
 use viewstamp_core::state_machine::{KvCommand, KvResult};
 use viewstamp_core::types::{ClientId, MemberId, Op, RequestNumber};
 
@@ -159,7 +160,7 @@ struct Connection {
 
 async fn answer(port: &ClientPort, session: &mut Session, connection: &mut Connection, command: Command) -> Reply {
     let snapshot = port.snapshot.borrow().clone();
-    let role = if snapshot.is_primary { "master" } else { "replica" };
+    let role = if snapshot.replica.is_primary { "master" } else { "replica" };
     let facts = ServerFacts { version: port.version.clone(), role: role.to_string() };
     if let Some(reply) = session.answer_local(&command, &facts) {
         return reply;
@@ -180,7 +181,7 @@ async fn data_command(
     command: KvCommand,
 ) -> Reply {
     // READONLY reads at a standby are served locally; everywhere else, by the primary.
-    let mode = if session.readonly && command.is_read_only() && snapshot.role == "standby" {
+    let mode = if session.readonly && command.is_read_only() && snapshot.replica.role == Role::Standby {
         ReadMode::StandbyRead { min_op: connection.highest_op_seen }
     } else {
         ReadMode::Linearizable

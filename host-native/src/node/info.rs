@@ -11,44 +11,45 @@ pub fn info_sections(snapshot: &NodeSnapshot, version: &str) -> Vec<InfoSection>
     };
     let on_off = |on: bool| if on { "on" } else { "off" }.to_string();
     let list = |members: &[u8]| members.iter().map(|member| member.to_string()).collect::<Vec<_>>().join(",");
+    let replica = &snapshot.replica;
 
     let server = section(
         "Server",
         vec![
             ("viewstamp_version", version.to_string()),
             ("cluster_id", snapshot.cluster_id.to_string()),
-            ("member", snapshot.member.to_string()),
+            ("member", replica.member.to_string()),
         ],
     );
     let replication = section(
         "Replication",
         vec![
-            ("role", if snapshot.is_primary { "master" } else { "slave" }.to_string()),
-            ("member_role", snapshot.role.clone()),
-            ("status", snapshot.status.clone()),
-            ("primary", snapshot.primary_hint.to_string()),
-            ("view", snapshot.view.to_string()),
-            ("op", snapshot.op.to_string()),
-            ("commit", snapshot.commit.to_string()),
-            ("active_members", list(&snapshot.membership.active)),
-            ("standby_members", list(&snapshot.membership.standbys)),
-            ("removed_members", list(&snapshot.membership.removed)),
+            ("role", if replica.is_primary { "master" } else { "slave" }.to_string()),
+            ("member_role", replica.role.name().to_string()),
+            ("status", replica.status.name().to_string()),
+            ("primary", replica.primary_hint.to_string()),
+            ("view", replica.view.to_string()),
+            ("op", replica.op.to_string()),
+            ("commit", replica.commit.to_string()),
+            ("active_members", list(replica.membership.active())),
+            ("standby_members", list(replica.membership.standbys())),
+            ("removed_members", list(replica.membership.removed())),
         ],
     );
     let mut upgrade_fields = vec![
-        ("cluster_release", snapshot.cluster_release.clone()),
-        ("binary_release", snapshot.binary_release.clone()),
-        ("upgrade_target", snapshot.upgrade_target.clone().unwrap_or_else(|| "none".to_string())),
-        ("upgrade_auto", on_off(snapshot.upgrade_auto)),
+        ("cluster_release", replica.cluster_release.clone()),
+        ("binary_release", replica.binary_release.clone()),
+        ("upgrade_target", replica.upgrade_target.clone().unwrap_or_else(|| "none".to_string())),
+        ("upgrade_auto", on_off(replica.upgrade_auto)),
     ];
-    let features: Vec<(String, String)> = snapshot
+    let features: Vec<(String, String)> = replica
         .features
         .iter()
         .map(|feature| {
             (format!("feature_{}", feature.name), format!("{} (since {})", on_off(feature.on), feature.since))
         })
         .collect();
-    let advertised: Vec<(String, String)> = snapshot
+    let advertised: Vec<(String, String)> = replica
         .advertised
         .iter()
         .map(|entry| {
@@ -56,7 +57,7 @@ pub fn info_sections(snapshot: &NodeSnapshot, version: &str) -> Vec<InfoSection>
             (format!("member{}_advertises", entry.member), release)
         })
         .collect();
-    upgrade_fields.push(("upgrade_events", snapshot.upgrade_events.len().to_string()));
+    upgrade_fields.push(("upgrade_events", replica.upgrade_events.len().to_string()));
     let mut upgrade = section("Upgrade", upgrade_fields);
     upgrade.fields.extend(features);
     upgrade.fields.extend(advertised);
@@ -64,12 +65,12 @@ pub fn info_sections(snapshot: &NodeSnapshot, version: &str) -> Vec<InfoSection>
     let mut standby = section(
         "Standby",
         vec![
-            ("standbys_healthy", snapshot.standby_stats.healthy.to_string()),
-            ("standbys_unhealthy", snapshot.standby_stats.unhealthy.to_string()),
-            ("promotions", snapshot.promotions.len().to_string()),
+            ("standbys_healthy", replica.standby_stats.healthy.to_string()),
+            ("standbys_unhealthy", replica.standby_stats.unhealthy.to_string()),
+            ("promotions", replica.promotions.len().to_string()),
         ],
     );
-    for state in &snapshot.standbys {
+    for state in replica.standbys.iter().map(|standby| &standby.view) {
         let lag = state.lag_ops.map_or_else(|| "unknown".to_string(), |lag| lag.to_string());
         standby.fields.push((
             format!("standby{}", state.member),
@@ -91,16 +92,14 @@ pub fn info_sections(snapshot: &NodeSnapshot, version: &str) -> Vec<InfoSection>
 mod tests {
     use super::*;
     use crate::node::resp::{info_reply, Protocol};
+    use crate::node::snapshot::sample;
 
     #[test]
     fn info_names_the_role_release_and_flags() {
-        let mut snapshot = NodeSnapshot { is_primary: true, role: "active".into(), ..Default::default() };
-        snapshot.cluster_release = "1.2.0".into();
-        snapshot.features.push(crate::node::snapshot::FeatureState {
-            name: "standby_reads".into(),
-            since: "1.3.0".into(),
-            on: false,
-        });
+        let mut snapshot = sample();
+        snapshot.replica.cluster_release = "1.2.0".into();
+        let standby_reads = snapshot.replica.features.iter_mut().find(|feature| feature.name == "standby_reads");
+        standby_reads.expect("a feature of the newest release").on = false;
         snapshot.requests.insert("ok".into(), 3);
         let text = info_reply(&info_sections(&snapshot, "0.1.0"), &[]).to_bytes(Protocol::Resp2);
         let text = String::from_utf8(text).unwrap();

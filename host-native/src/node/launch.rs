@@ -118,7 +118,8 @@ async fn run_member(config: Config, member: MemberId, fail_after_bytes: Option<u
         Transport::start(transport_config).map_err(|error| Error::Transport(error.to_string()))?;
 
     let (shutdown_sender, shutdown) = watch::channel(false);
-    let (snapshot_sender, snapshot) = watch::channel(Arc::new(NodeSnapshot::default()));
+    let (snapshot_sender, snapshot) =
+        watch::channel(Arc::new(NodeSnapshot::capture(config.cluster_id, &replica, clock.now())));
     let (call_sender, calls) = mpsc::channel(CLIENT_CALLS_QUEUE_MAX);
     let (admin_sender, admin_requests) = mpsc::channel(ADMIN_QUEUE_MAX);
 

@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, watch};
 use viewstamp_core::message::{Message, ReadRequest, Request};
 use viewstamp_core::replica::{Destination, Replica, RequestDrop, RequestOutcome, Status};
 use viewstamp_core::state_machine::KvStore;
+use viewstamp_core::status_snapshot::ReportedStatus;
 use viewstamp_core::types::{MemberId, Tick};
 use viewstamp_core::upgrade::UpgradeCommand;
 use viewstamp_core::wire;
@@ -397,20 +398,22 @@ impl Node {
     pub fn capture(&self) -> NodeSnapshot {
         let mut snapshot = NodeSnapshot::capture(self.cluster, &self.replica, self.clock.now());
         snapshot.requests = self.requests_by_outcome.clone();
+        let counters = &mut snapshot.replica.counters;
         for (reason, count) in &self.frames_refused {
-            snapshot.counters.insert(format!("frames_refused_{reason}"), *count);
+            counters.insert(format!("frames_refused_{reason}"), *count);
         }
         let transport = self.transport.metrics();
         for (reason, count) in &transport.refusals {
-            snapshot.counters.insert(format!("peer_connections_refused_{}", reason.label()), *count);
+            counters.insert(format!("peer_connections_refused_{}", reason.label()), *count);
         }
         for (reason, count) in &transport.drops {
-            snapshot.counters.insert(format!("peer_frames_dropped_{}", reason.label()), *count);
+            counters.insert(format!("peer_frames_dropped_{}", reason.label()), *count);
         }
         snapshot.storage = StorageFigures::from_metrics(&self.storage.metrics(), self.storage_failed.clone());
         if self.storage_failed.is_some() {
-            snapshot.status = "storage-failed".to_string();
-            snapshot.is_primary = false;
+            // The replica does not know: the node stopped feeding it.
+            snapshot.replica.status = ReportedStatus::StorageFailed;
+            snapshot.replica.is_primary = false;
         }
         snapshot
     }

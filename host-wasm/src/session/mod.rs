@@ -25,8 +25,7 @@ use viewstamp_core::types::ClientId;
 use lag::LagHistory;
 pub use lag::LagSample;
 pub use snapshot::{
-    ClientView, FeatureFlag, InFlightView, Link, LogEntryView, LogWindow, MemberView, NetworkView, Snapshot,
-    StandbyHealth, TimerView, UpgradeView,
+    ClientView, InFlightView, Link, LogEntryView, LogWindow, MemberView, NetworkView, Snapshot, TimerView,
 };
 use travel::Checkpoints;
 

@@ -1,4 +1,6 @@
 //! `snapshot()`: the whole visible state of a session, as plain data for the browser.
+//! Each member that is up shows the core's status snapshot, the one a node serves at
+//! `/status`; the cluster as a whole is what the primary's says.
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -6,12 +8,12 @@ use alloc::vec::Vec;
 
 use serde::Serialize;
 use viewstamp_core::message::Body;
-use viewstamp_core::release::{Feature, KNOWN_RELEASES};
+use viewstamp_core::release::KNOWN_RELEASES;
 use viewstamp_core::replica::{Replica, Role};
 use viewstamp_core::sim::{Endpoint, Simulator};
 use viewstamp_core::state_machine::KvStore;
+use viewstamp_core::status_snapshot::{ReportedStatus, StatusSnapshot};
 use viewstamp_core::types::MemberId;
-use viewstamp_core::upgrade::{UpgradeEvent, UpgradeEventKind};
 
 use super::Session;
 
@@ -21,6 +23,8 @@ pub const LOG_WINDOW_OPS: u64 = 32;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "browser", derive(tsify::Tsify))]
+// The core's snapshot holds maps (counters, flattened standbys): plain objects in JS.
+#[cfg_attr(feature = "browser", tsify(hashmap_as_object))]
 pub struct Snapshot {
     /// Simulated time in ticks (10 ms each).
     pub now: u64,
@@ -35,16 +39,9 @@ pub struct Snapshot {
     pub failed: bool,
     /// The last operator command's code.
     pub operator_code: String,
+    /// The member whose `replica` shows the cluster: release, features, upgrade, standbys.
     pub primary: Option<u8>,
-    /// The primary's view.
-    pub view: Option<u64>,
-    /// The committed release, as the primary knows it.
-    pub cluster_release: Option<String>,
-    pub features: Vec<FeatureFlag>,
-    pub upgrade: Option<UpgradeView>,
     pub members: Vec<MemberView>,
-    /// Each standby's health and lag, as the primary tracks them.
-    pub standbys: Vec<StandbyHealth>,
     /// Messages sent and not yet delivered or dropped.
     pub messages: Vec<InFlightView>,
     pub timers: Vec<TimerView>,
@@ -60,20 +57,18 @@ pub struct Snapshot {
 #[cfg_attr(feature = "browser", derive(tsify::Tsify))]
 pub struct MemberView {
     pub id: u8,
-    /// `active`, `standby` or `removed`.
-    pub role: String,
-    /// `normal`, `view-change`, `recovering`, `catching-up`, `crashed` or `halted`.
-    pub status: String,
+    /// Its role as it knows it; while it is down, as the primary does.
+    #[cfg_attr(feature = "browser", tsify(type = "string"))]
+    pub role: Role,
+    /// `crashed` while it is down.
+    #[cfg_attr(feature = "browser", tsify(type = "string"))]
+    pub status: ReportedStatus,
     pub up: bool,
-    pub is_primary: bool,
-    /// Absent while the member is down (as are `op`, `commit`, `release`, `log`).
-    pub view: Option<u64>,
-    pub op: Option<u64>,
-    pub commit: Option<u64>,
     /// The newest release its binary runs.
     pub binary: String,
-    /// The cluster release it runs now.
-    pub release: Option<String>,
+    /// What it shows of itself while it is up.
+    #[cfg_attr(feature = "browser", tsify(type = "StatusSnapshot | undefined"))]
+    pub replica: Option<StatusSnapshot>,
     pub log: Option<LogWindow>,
 }
 
@@ -103,40 +98,6 @@ pub struct LogEntryView {
     pub requests: u32,
     pub committed: bool,
     pub durable: bool,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "browser", derive(tsify::Tsify))]
-pub struct FeatureFlag {
-    pub name: String,
-    pub on: bool,
-    /// The release that brings it.
-    pub since: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "browser", derive(tsify::Tsify))]
-pub struct UpgradeView {
-    pub release: String,
-    /// A pending proposal.
-    pub target: Option<String>,
-    pub auto: bool,
-    /// Upgrade events committed so far (bounded by the core), oldest first:
-    /// `op 2: proposed 1.3.0`, `op 3: committed 1.0.0 -> 1.3.0`, `op 4: auto off`.
-    pub history: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "browser", derive(tsify::Tsify))]
-pub struct StandbyHealth {
-    pub member: u8,
-    /// Absent without a primary to track it.
-    pub healthy: Option<bool>,
-    pub lag_ops: Option<u64>,
-    pub promotable: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -198,8 +159,6 @@ pub struct ClientView {
 
 pub fn build(session: &Session) -> Snapshot {
     let sim = &session.sim;
-    let primary_id = sim.primary();
-    let primary = primary_id.and_then(|p| sim.replica(p));
     Snapshot {
         now: sim.now(),
         events_processed: sim.events_processed(),
@@ -209,28 +168,8 @@ pub fn build(session: &Session) -> Snapshot {
         digest: format!("{:016x}", sim.digest()),
         failed: session.failed,
         operator_code: session.error_code.clone(),
-        primary: primary_id,
-        view: primary.map(|p| p.view()),
-        cluster_release: primary.map(|p| p.release().to_string()),
-        features: Feature::ALL
-            .iter()
-            .map(|feature| FeatureFlag {
-                name: String::from(feature.name()),
-                on: primary.is_some_and(|p| p.feature_enabled(*feature)),
-                since: feature.since().to_string(),
-            })
-            .collect(),
-        upgrade: primary.map(|p| {
-            let state = p.upgrade_state();
-            UpgradeView {
-                release: state.release.to_string(),
-                target: state.target.map(|target| target.to_string()),
-                auto: state.auto,
-                history: state.history.iter().map(upgrade_event_text).collect(),
-            }
-        }),
-        members: (0..sim.member_count()).map(|m| member_view(sim, m, primary, primary_id)).collect(),
-        standbys: standbys(sim, primary),
+        primary: sim.primary(),
+        members: (0..sim.member_count()).map(|member| member_view(sim, member)).collect(),
         messages: in_flight(sim),
         timers: (0..sim.member_count())
             .filter_map(|member| Some(TimerView { member, at: sim.replica(member)?.poll_timeout()? }))
@@ -246,53 +185,15 @@ pub fn build(session: &Session) -> Snapshot {
     }
 }
 
-fn upgrade_event_text(event: &UpgradeEvent) -> String {
-    let what = match event.kind {
-        UpgradeEventKind::Proposed(release) => format!("proposed {release}"),
-        UpgradeEventKind::Cancelled(release) => format!("cancelled {release}"),
-        UpgradeEventKind::AutoSet(on) => format!("auto {}", if on { "on" } else { "off" }),
-        UpgradeEventKind::Committed(from, to) => format!("committed {from} -> {to}"),
-    };
-    format!("op {}: {what}", event.op)
-}
-
-/// A member's role as it knows it; while it is down, as the primary does (the
-/// scenario runner's `role[R]`).
-fn role(sim: &Simulator, member: MemberId, primary: Option<&Replica<KvStore>>) -> Role {
-    match sim.replica(member) {
-        Some(replica) => replica.role(),
-        None => primary
-            .map(|p| p.committed_membership().role_of(member))
-            .unwrap_or(if member < sim.config().replicas { Role::Active } else { Role::Standby }),
-    }
-}
-
-fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Active => "active",
-        Role::Standby => "standby",
-        Role::Removed => "removed",
-    }
-}
-
-fn member_view(
-    sim: &Simulator,
-    member: MemberId,
-    primary: Option<&Replica<KvStore>>,
-    primary_id: Option<MemberId>,
-) -> MemberView {
+fn member_view(sim: &Simulator, member: MemberId) -> MemberView {
     let replica = sim.replica(member);
     MemberView {
         id: member,
-        role: String::from(role_name(role(sim, member, primary))),
-        status: String::from(sim.status_name(member)),
+        role: sim.role_of(member),
+        status: sim.reported_status(member),
         up: replica.is_some(),
-        is_primary: primary_id == Some(member),
-        view: replica.map(|r| r.view()),
-        op: replica.map(|r| r.op()),
-        commit: replica.map(|r| r.commit()),
         binary: sim.member(member).binary.to_string(),
-        release: replica.map(|r| r.release().to_string()),
+        replica: replica.map(|replica| StatusSnapshot::of(replica, sim.now())),
         log: replica.map(log_window),
     }
 }
@@ -322,21 +223,6 @@ fn log_window(replica: &Replica<KvStore>) -> LogWindow {
         })
         .collect();
     LogWindow { base: log.base(), op: log.op(), entries }
-}
-
-fn standbys(sim: &Simulator, primary: Option<&Replica<KvStore>>) -> Vec<StandbyHealth> {
-    (0..sim.member_count())
-        .filter(|member| role(sim, *member, primary) == Role::Standby)
-        .map(|member| {
-            let view = primary.and_then(|p| p.standby_view(member));
-            StandbyHealth {
-                member,
-                healthy: view.as_ref().map(|v| v.healthy),
-                lag_ops: view.as_ref().and_then(|v| v.lag_ops),
-                promotable: view.as_ref().map(|v| v.promotable),
-            }
-        })
-        .collect()
 }
 
 fn in_flight(sim: &Simulator) -> Vec<InFlightView> {

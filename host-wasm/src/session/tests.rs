@@ -1,7 +1,9 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use viewstamp_core::replica::Role;
 use viewstamp_core::scenario::run::{run_text, RunOptions};
+use viewstamp_core::status_snapshot::ReportedStatus;
 
 use super::*;
 
@@ -55,25 +57,25 @@ fn a_snapshot_shows_members_logs_network_standbys_and_clients() {
 
     assert_eq!(snapshot.members.len(), 4);
     assert_eq!(snapshot.primary, Some(0));
-    assert_eq!(snapshot.view, Some(0));
     let primary = &snapshot.members[0];
-    assert!(primary.is_primary && primary.up && primary.role == "active" && primary.status == "normal");
-    assert_eq!(primary.commit, Some(1));
+    assert!(primary.up && primary.role == Role::Active && primary.status == ReportedStatus::Normal);
+    let shown = primary.replica.as_ref().expect("a member that is up shows itself");
+    assert_eq!((shown.view, shown.commit, shown.is_primary), (0, 1, true));
     let log = primary.log.as_ref().expect("a member that is up has a log");
     assert_eq!(log.entries.last().map(|e| (e.op, e.kind.as_str(), e.committed)), Some((1, "requests", true)));
-    assert_eq!(snapshot.members[2].status, "crashed");
-    assert_eq!((snapshot.members[2].up, snapshot.members[2].log.is_none()), (false, true));
-    assert_eq!(snapshot.members[3].role, "standby");
-    assert_eq!(snapshot.standbys.len(), 1);
-    assert_eq!(snapshot.standbys[0].member, 3);
-    assert_eq!(snapshot.standbys[0].healthy, Some(true));
-    assert_eq!(snapshot.standbys[0].lag_ops, Some(0));
+    let crashed = &snapshot.members[2];
+    assert_eq!(crashed.status, ReportedStatus::Crashed);
+    assert_eq!((crashed.up, crashed.replica.is_none(), crashed.log.is_none()), (false, true, true));
+    assert_eq!(snapshot.members[3].role, Role::Standby);
+    let standbys: Vec<_> = shown.standbys.iter().map(|standby| &standby.view).collect();
+    assert_eq!(standbys.len(), 1);
+    assert_eq!((standbys[0].member, standbys[0].healthy, standbys[0].lag_ops), (3, true, Some(0)));
     assert_eq!(snapshot.network.blocked, [Link { from: 0, to: 1 }]);
     assert_eq!(snapshot.network.loss_ppm, 100_000);
     assert_eq!(snapshot.network.groups, [alloc::vec![0, 1, 2, 3]]);
     assert_eq!(snapshot.clients, [ClientView { client: 1, reply: String::from("ok") }]);
-    assert!(snapshot.features.iter().any(|flag| flag.name == "standby_reads" && flag.on));
-    assert!(snapshot.upgrade.as_ref().is_some_and(|upgrade| upgrade.target.is_none()));
+    assert!(shown.features.iter().any(|flag| flag.name == "standby_reads" && flag.on));
+    assert_eq!(shown.upgrade_target, None);
     assert!(snapshot.timers.iter().any(|timer| timer.member == 0 && timer.at >= snapshot.now));
     assert!(snapshot.violations.is_empty());
     assert_eq!(snapshot.digest, alloc::format!("{:016x}", session.digest()));
@@ -349,10 +351,11 @@ fn a_snapshot_names_feature_releases_and_upgrade_events_plainly() {
     session.apply_text("upgrade propose to=1.2.0").unwrap();
     assert_eq!(session.run_until("cluster-release = 1.2.0", 3000).unwrap().held, Some(true));
     let snapshot = session.snapshot();
-    let reads = snapshot.features.iter().find(|flag| flag.name == "standby_reads").unwrap();
+    let primary = snapshot.members[usize::from(snapshot.primary.unwrap())].replica.as_ref().unwrap();
+    let reads = primary.features.iter().find(|flag| flag.name == "standby_reads").unwrap();
     assert_eq!((reads.on, reads.since.as_str()), (false, "1.3.0"));
-    let history = snapshot.upgrade.unwrap().history;
-    assert!(history.iter().any(|event| event.ends_with("committed 1.0.0 -> 1.2.0")), "{history:?}");
+    let history: Vec<&str> = primary.upgrade_events.iter().map(|event| event.event.as_str()).collect();
+    assert!(history.contains(&"committed 1.0.0 -> 1.2.0"), "{history:?}");
     assert_eq!(snapshot.known_releases.first().map(String::as_str), Some("1.0.0"));
 }
 

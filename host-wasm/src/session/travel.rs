@@ -223,20 +223,6 @@ impl Session {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::probe::{Probe, ViaClone as _, ViaNothing as _};
-
-    struct NotClone;
-
-    #[test]
-    #[allow(clippy::needless_borrow)]
-    fn the_probe_copies_exactly_what_is_clone() {
-        assert_eq!((&Probe(&7u32)).copy(), Some(7));
-        assert!((&Probe(&NotClone)).copy().is_none());
-    }
-}
-
 impl Session {
     /// Replays `recorded`, whole when `keep` reaches past its events (or it cannot be
     /// cut), else only until the session holds `keep` trace lines.
@@ -248,5 +234,19 @@ impl Session {
         } else {
             self.step_until_lines(keep, recorded.events_after - recorded.events_before);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::probe::{Probe, ViaClone as _, ViaNothing as _};
+
+    struct NotClone;
+
+    #[test]
+    #[allow(clippy::needless_borrow)]
+    fn the_probe_copies_exactly_what_is_clone() {
+        assert_eq!((&Probe(&7u32)).copy(), Some(7));
+        assert!((&Probe(&NotClone)).copy().is_none());
     }
 }

@@ -118,7 +118,8 @@ fn event_kind(event: &str) -> &str {
 
 pub fn render(snapshot: &NodeSnapshot) -> String {
     let mut out = Exposition { text: String::with_capacity(4096), families: BTreeSet::new() };
-    let member = snapshot.member.to_string();
+    let replica = &snapshot.replica;
+    let member = replica.member.to_string();
 
     out.family("viewstamp_node_info", "gauge", "This member: its id, cluster, role, status and binary release.");
     out.sample(
@@ -126,27 +127,27 @@ pub fn render(snapshot: &NodeSnapshot) -> String {
         &[
             ("member", &member),
             ("cluster_id", &snapshot.cluster_id.to_string()),
-            ("role", &snapshot.role),
-            ("status", &snapshot.status),
-            ("binary_release", &snapshot.binary_release),
+            ("role", replica.role.name()),
+            ("status", replica.status.name()),
+            ("binary_release", &replica.binary_release),
         ],
         1u64,
     );
-    out.gauge("viewstamp_view", "The view this member is in.", snapshot.view);
-    out.gauge("viewstamp_op", "The newest op in this member's log.", snapshot.op);
-    out.gauge("viewstamp_commit", "The newest op this member knows committed.", snapshot.commit);
-    out.gauge("viewstamp_is_primary", "1 when this member is the primary serving clients.", snapshot.is_primary);
+    out.gauge("viewstamp_view", "The view this member is in.", replica.view);
+    out.gauge("viewstamp_op", "The newest op in this member's log.", replica.op);
+    out.gauge("viewstamp_commit", "The newest op this member knows committed.", replica.commit);
+    out.gauge("viewstamp_is_primary", "1 when this member is the primary serving clients.", replica.is_primary);
 
     out.family("viewstamp_cluster_release_info", "gauge", "The committed cluster release, as a label.");
-    out.sample("viewstamp_cluster_release_info", &[("release", &snapshot.cluster_release)], 1u64);
+    out.sample("viewstamp_cluster_release_info", &[("release", &replica.cluster_release)], 1u64);
     out.family("viewstamp_upgrade_target_info", "gauge", "The pending upgrade proposal's release, if any.");
-    if let Some(target) = &snapshot.upgrade_target {
+    if let Some(target) = &replica.upgrade_target {
         out.sample("viewstamp_upgrade_target_info", &[("release", target)], 1u64);
     }
     out.gauge(
         "viewstamp_upgrade_auto",
         "1 when the primary upgrades on its own once every member can.",
-        snapshot.upgrade_auto,
+        replica.upgrade_auto,
     );
 
     out.family(
@@ -154,7 +155,7 @@ pub fn render(snapshot: &NodeSnapshot) -> String {
         "gauge",
         "The release each member's binary advertises, as this member last heard (0 and release \"none\": not heard).",
     );
-    for advertised in &snapshot.advertised {
+    for advertised in &replica.advertised {
         let heard = advertised.release.as_deref();
         out.sample(
             "viewstamp_advertised_release_info",
@@ -164,18 +165,19 @@ pub fn render(snapshot: &NodeSnapshot) -> String {
     }
 
     out.family("viewstamp_feature_enabled", "gauge", "1 when the cluster release has turned the feature on.");
-    for feature in &snapshot.features {
-        out.sample("viewstamp_feature_enabled", &[("feature", &feature.name), ("since", &feature.since)], feature.on);
+    for feature in &replica.features {
+        out.sample("viewstamp_feature_enabled", &[("feature", feature.name), ("since", &feature.since)], feature.on);
     }
 
+    let standbys = || replica.standbys.iter().map(|standby| &standby.view);
     out.family("viewstamp_standby_lag_ops", "gauge", "Ops a standby is behind the primary's commit (primary only).");
-    for standby in &snapshot.standbys {
+    for standby in standbys() {
         if let Some(lag_ops) = standby.lag_ops {
             out.sample("viewstamp_standby_lag_ops", &[("member", &standby.member.to_string())], lag_ops);
         }
     }
     out.family("viewstamp_standby_healthy", "gauge", "1 when the primary hears from the standby in time.");
-    for standby in &snapshot.standbys {
+    for standby in standbys() {
         out.sample("viewstamp_standby_healthy", &[("member", &standby.member.to_string())], standby.healthy);
     }
     out.family(
@@ -183,19 +185,19 @@ pub fn render(snapshot: &NodeSnapshot) -> String {
         "gauge",
         "1 when the standby is healthy and caught up enough to promote.",
     );
-    for standby in &snapshot.standbys {
+    for standby in standbys() {
         out.sample("viewstamp_standby_promotable", &[("member", &standby.member.to_string())], standby.promotable);
     }
 
     out.gauge(
         "viewstamp_reconfiguration_pending",
         "1 while a reconfiguration is in the log but not committed.",
-        snapshot.reconfiguration_pending_op.is_some(),
+        replica.reconfiguration_pending_op.is_some(),
     );
     out.gauge(
         "viewstamp_promotions",
         "Promotions in the replicated history (the core keeps the newest few).",
-        snapshot.promotions.len(),
+        replica.promotions.len(),
     );
     out.family(
         "viewstamp_upgrade_events",
@@ -203,7 +205,7 @@ pub fn render(snapshot: &NodeSnapshot) -> String {
         "Upgrade events in the replicated history, by kind (the core keeps the newest 64).",
     );
     let mut events_by_kind = std::collections::BTreeMap::<&str, u64>::new();
-    for event in &snapshot.upgrade_events {
+    for event in &replica.upgrade_events {
         *events_by_kind.entry(event_kind(&event.event)).or_default() += 1;
     }
     for (kind, count) in events_by_kind {
@@ -216,7 +218,7 @@ pub fn render(snapshot: &NodeSnapshot) -> String {
     for (outcome, count) in &snapshot.requests {
         out.sample("viewstamp_client_requests_total", &[("outcome", outcome)], *count);
     }
-    for (counter, count) in &snapshot.counters {
+    for (counter, count) in &replica.counters {
         let name = format!("viewstamp_{}_total", metric_name(counter));
         if out.family(&name, "counter", &format!("The replica's {counter} counter.")) {
             out.sample(&name, &[], *count);
@@ -261,10 +263,12 @@ fn render_storage(out: &mut Exposition, snapshot: &NodeSnapshot) {
 mod tests {
     use std::collections::BTreeMap;
 
+    use viewstamp_core::replica::membership::PromotionEvent;
+    use viewstamp_core::standby::StandbyView;
+    use viewstamp_core::status_snapshot::{AdvertisedRelease, FeatureState, StandbyState, UpgradeEventText};
+
     use super::*;
-    use crate::node::snapshot::{
-        Advertised, FeatureState, PromotionView, StandbyState, StorageFigures, UpgradeEventView,
-    };
+    use crate::node::snapshot::{sample, StorageFigures};
 
     #[derive(Debug)]
     struct Sample {
@@ -376,48 +380,40 @@ mod tests {
             .map(|sample| sample.value)
     }
 
+    fn standby(member: u8, healthy: bool, lag_ops: Option<u64>, promotable: bool) -> StandbyState {
+        StandbyState { view: StandbyView { member, healthy, lag_ops, promotable }, lag_history: vec![] }
+    }
+
     fn full_snapshot() -> NodeSnapshot {
-        NodeSnapshot {
-            cluster_id: 7,
-            member: 0,
-            role: "active".into(),
-            status: "normal".into(),
-            view: 4,
-            op: 120,
-            commit: 118,
-            is_primary: true,
-            binary_release: "1.3.0".into(),
-            cluster_release: "1.2.0".into(),
-            advertised: vec![
-                Advertised { member: 0, release: Some("1.3.0".into()) },
-                Advertised { member: 1, release: None },
-            ],
-            features: vec![
-                FeatureState { name: "standby_reads".into(), since: "1.3.0".into(), on: false },
-                FeatureState { name: "log_scrubbing".into(), since: "1.1.0".into(), on: true },
-            ],
-            upgrade_target: Some("1.3.0".into()),
-            upgrade_events: vec![
-                UpgradeEventView { op: 3, event: "proposed 1.2.0".into() },
-                UpgradeEventView { op: 9, event: "committed 1.0.0 -> 1.2.0".into() },
-                UpgradeEventView { op: 11, event: "proposed 1.3.0".into() },
-            ],
-            promotions: vec![PromotionView { op: 50, promoted: 3, replaced: Some(2) }],
-            standbys: vec![
-                StandbyState { member: 4, healthy: true, lag_ops: Some(5), promotable: true, lag_history: vec![] },
-                StandbyState { member: 5, healthy: false, lag_ops: None, promotable: false, lag_history: vec![] },
-            ],
-            counters: BTreeMap::from([("view_changes".into(), 3), ("odd name\"x".into(), 1)]),
-            requests: BTreeMap::from([("ok".into(), 40), ("refused".into(), 2)]),
-            storage: StorageFigures {
-                fsyncs: 10,
-                bytes_written: 4096,
-                fsync_buckets: vec![(0.00005, 1), (0.0001, 4), (0.001, 9), (f64::INFINITY, 10)],
-                fsync_seconds_sum: 0.0123,
-                failed: None,
-            },
-            ..Default::default()
-        }
+        let mut snapshot = sample();
+        let replica = &mut snapshot.replica;
+        (replica.view, replica.op, replica.commit) = (4, 120, 118);
+        replica.binary_release = "1.3.0".into();
+        replica.cluster_release = "1.2.0".into();
+        replica.advertised = vec![
+            AdvertisedRelease { member: 0, release: Some("1.3.0".into()) },
+            AdvertisedRelease { member: 1, release: None },
+        ];
+        replica.features = vec![
+            FeatureState { name: "standby_reads", since: "1.3.0".into(), on: false },
+            FeatureState { name: "log_scrubbing", since: "1.1.0".into(), on: true },
+        ];
+        replica.upgrade_target = Some("1.3.0".into());
+        replica.upgrade_events = [(3, "proposed 1.2.0"), (9, "committed 1.0.0 -> 1.2.0"), (11, "proposed 1.3.0")]
+            .map(|(op, event)| UpgradeEventText { op, event: event.into() })
+            .to_vec();
+        replica.promotions = vec![PromotionEvent { op: 50, promoted: 3, replaced: Some(2) }];
+        replica.standbys = vec![standby(4, true, Some(5), true), standby(5, false, None, false)];
+        replica.counters = BTreeMap::from([("view_changes".into(), 3), ("odd name\"x".into(), 1)]);
+        snapshot.requests = BTreeMap::from([("ok".into(), 40), ("refused".into(), 2)]);
+        snapshot.storage = StorageFigures {
+            fsyncs: 10,
+            bytes_written: 4096,
+            fsync_buckets: vec![(0.00005, 1), (0.0001, 4), (0.001, 9), (f64::INFINITY, 10)],
+            fsync_seconds_sum: 0.0123,
+            failed: None,
+        };
+        snapshot
     }
 
     #[test]
@@ -484,14 +480,21 @@ mod tests {
     }
 
     #[test]
-    fn a_default_snapshot_renders_too() {
-        let samples = parse_exposition(&render(&NodeSnapshot::default()));
+    fn a_snapshot_with_nothing_to_list_renders_too() {
+        let mut snapshot = sample();
+        let replica = &mut snapshot.replica;
+        replica.is_primary = false;
+        replica.advertised.clear();
+        replica.features.clear();
+        replica.standbys.clear();
+        replica.counters.clear();
+        let samples = parse_exposition(&render(&snapshot));
         assert_eq!(value_of(&samples, "viewstamp_is_primary", &[]), Some(0.0));
     }
 
     #[test]
     fn labels_are_escaped() {
-        let mut snapshot = NodeSnapshot::default();
+        let mut snapshot = sample();
         snapshot.requests.insert("we\"ird\\\nname".into(), 1);
         let samples = parse_exposition(&render(&snapshot));
         assert_eq!(value_of(&samples, "viewstamp_client_requests_total", &[("outcome", "we\"ird\\\nname")]), Some(1.0));

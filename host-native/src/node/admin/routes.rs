@@ -192,6 +192,7 @@ mod tests {
     use super::super::server::ServerLimits;
     use super::super::{serve_with, NodeSnapshot};
     use super::*;
+    use crate::node::snapshot::sample;
 
     /// A node loop stand-in: answers each command as `respond` says, and records it.
     struct FakeNode {
@@ -226,7 +227,10 @@ mod tests {
     }
 
     fn snapshot() -> NodeSnapshot {
-        NodeSnapshot { member: 2, view: 7, is_primary: true, cluster_release: "1.2.0".into(), ..Default::default() }
+        let mut snapshot = sample();
+        (snapshot.replica.member, snapshot.replica.view) = (2, 7);
+        snapshot.replica.cluster_release = "1.2.0".into();
+        snapshot
     }
 
     fn primary(command: &AdminCommand) -> Option<AdminOutcome> {
