@@ -94,39 +94,22 @@ fn steps_of(operations: &[&Operation]) -> Vec<Step> {
     let mut steps: Vec<Step> = operations
         .iter()
         .filter_map(|operation| {
-            let completed_at = operation.completed_at.unwrap_or(u64::MAX);
+            let step = |writes: Option<String>, expects: Option<String>, required: bool| Step {
+                writes,
+                expects,
+                invoked_at: operation.invoked_at,
+                completed_at: if required { operation.completed_at.unwrap_or(u64::MAX) } else { u64::MAX },
+                required,
+            };
             match (&operation.call, &operation.outcome) {
-                (_, Outcome::Failed) => None,
-                (Call::Read, Outcome::Unknown) => None,
-                (Call::Read, Outcome::Read(seen)) => Some(Step {
-                    writes: None,
-                    expects: seen.clone(),
-                    invoked_at: operation.invoked_at,
-                    completed_at,
-                    required: true,
-                }),
-                (Call::Write(value), Outcome::Written) => Some(Step {
-                    writes: Some(value.clone()),
-                    expects: None,
-                    invoked_at: operation.invoked_at,
-                    completed_at,
-                    required: true,
-                }),
-                (Call::Write(value), Outcome::Unknown) => Some(Step {
-                    writes: Some(value.clone()),
-                    expects: None,
-                    invoked_at: operation.invoked_at,
-                    completed_at: u64::MAX,
-                    required: false,
-                }),
+                (_, Outcome::Failed) | (Call::Read, Outcome::Unknown) => None,
+                (Call::Read, Outcome::Read(seen)) => Some(step(None, seen.clone(), true)),
+                (Call::Write(value), Outcome::Written) => Some(step(Some(value.clone()), None, true)),
+                (Call::Write(value), Outcome::Unknown) => Some(step(Some(value.clone()), None, false)),
                 // A write answered as a read, or a read as a write: the client's bug.
-                (Call::Read, Outcome::Written) | (Call::Write(_), Outcome::Read(_)) => Some(Step {
-                    writes: None,
-                    expects: Some(String::from("\u{0}impossible")),
-                    invoked_at: operation.invoked_at,
-                    completed_at,
-                    required: true,
-                }),
+                (Call::Read, Outcome::Written) | (Call::Write(_), Outcome::Read(_)) => {
+                    Some(step(None, Some(String::from("\u{0}impossible")), true))
+                }
             }
         })
         .collect();
