@@ -178,17 +178,8 @@ impl Feature {
 
     /// What an operator reads when a command needs this feature and the cluster runs an
     /// older release: `cluster_reconfig, from 1.2.0`.
-    pub fn needs(self) -> FeatureNeed {
-        FeatureNeed(self)
-    }
-}
-
-/// Displays as `NAME, from RELEASE`.
-pub struct FeatureNeed(Feature);
-
-impl fmt::Display for FeatureNeed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}, from {}", self.0.name(), self.0.since())
+    pub fn needs(self) -> alloc::string::String {
+        alloc::format!("{}, from {}", self.name(), self.since())
     }
 }
 
@@ -243,7 +234,7 @@ mod tests {
         assert!(!Feature::StandbyReads.enabled_at(r("1.3.0-rc.1")));
         assert!(Feature::StandbyReads.enabled_at(r("1.3.0")));
         assert_eq!(Feature::from_name("batched_prepares"), Some(Feature::BatchedPrepares));
-        assert_eq!(Feature::ClusterReconfig.needs().to_string(), "cluster_reconfig, from 1.2.0");
+        assert_eq!(Feature::ClusterReconfig.needs(), "cluster_reconfig, from 1.2.0");
     }
 
     #[test]
