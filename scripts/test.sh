@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test: unit and property tests, golden scenarios, CLI tests, real-process cluster
-# tests, simulator sweeps (2,000 seeds for each cluster shape), and the browser module's
+# tests, simulator sweeps (2,000 seeds for each cluster shape), three chaos runs against
+# real processes, and the browser module's
 # tests in Node and in headless Chromium. Installs only what is missing (wasm32 target, wasm-bindgen-cli, npm
 # packages, Debian's chromium).
 set -euo pipefail
@@ -32,6 +33,9 @@ for cluster in "1 0" "1 1" "2 0" "2 1" "3 0" "3 2" "5 0" "5 1" "7 0" "7 2"; do
   ./target/release/viewstamp sim --seeds 2000 --start "$start" --replicas "$1" --standbys "$2" --emit target/sim-failures
   start=$((start + 100000))
 done
+
+echo "== chaos: real processes under faults (random faults, a rolling upgrade, a promotion; fixed seeds)"
+scripts/chaos.sh --ci
 
 echo "== the browser module (Node) and the visualizer (headless Chromium)"
 VIEWSTAMP_BIN="$PWD/target/release/viewstamp" scripts/test-visualizer.sh

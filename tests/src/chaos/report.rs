@@ -1,0 +1,134 @@
+//! The figures of a run: operations by outcome, faults by kind, and for each kind the
+//! longest time without an acknowledged write after the fault began (a benchmark
+//! figure, never an assertion).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::nemesis::FaultEvent;
+use super::registers::{Call, Outcome};
+use super::run::Options;
+use super::workload::Record;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub attempted: usize,
+    pub acknowledged_writes: usize,
+    pub answered_reads: usize,
+    pub failed: usize,
+    pub unknown: usize,
+    pub faults: BTreeMap<String, usize>,
+    /// Per fault kind, the longest write stall seen after one, in milliseconds.
+    pub longest_stall_ms: BTreeMap<String, u64>,
+}
+
+impl Counts {
+    pub fn add(&mut self, other: &Counts) {
+        self.attempted += other.attempted;
+        self.acknowledged_writes += other.acknowledged_writes;
+        self.answered_reads += other.answered_reads;
+        self.failed += other.failed;
+        self.unknown += other.unknown;
+        for (kind, count) in &other.faults {
+            *self.faults.entry(kind.clone()).or_default() += count;
+        }
+        for (kind, stall) in &other.longest_stall_ms {
+            let longest = self.longest_stall_ms.entry(kind.clone()).or_default();
+            *longest = (*longest).max(*stall);
+        }
+    }
+}
+
+pub fn counts(records: &[Record], events: &[FaultEvent]) -> Counts {
+    let mut counts = Counts::default();
+    for record in records {
+        counts.attempted += 1;
+        match (&record.operation.call, &record.operation.outcome) {
+            (Call::Write(_), Outcome::Written) => counts.acknowledged_writes += 1,
+            (Call::Read, Outcome::Read(_)) => counts.answered_reads += 1,
+            (_, Outcome::Failed) => counts.failed += 1,
+            _ => counts.unknown += 1,
+        }
+    }
+    let mut acks: Vec<u64> = records
+        .iter()
+        .filter(|record| record.operation.outcome == Outcome::Written)
+        .filter_map(|record| record.operation.completed_at)
+        .collect();
+    acks.sort_unstable();
+    for (index, event) in events.iter().enumerate() {
+        *counts.faults.entry(event.kind.clone()).or_default() += 1;
+        let window_end = events.get(index + 1).map_or(u64::MAX, |next| next.started_us);
+        let stall = longest_stall(&acks, event.started_us, window_end);
+        let longest = counts.longest_stall_ms.entry(event.kind.clone()).or_default();
+        *longest = (*longest).max(stall / 1000);
+    }
+    counts
+}
+
+/// The longest stretch without an acknowledgement in `acks` (sorted) from `from` on,
+/// up to the first one at or after `until`: a stall that outlasts its fault's window
+/// is counted whole. With no acknowledgement after `from` at all, the figure is
+/// `until - from` (or 0 for the last window).
+pub fn longest_stall(acks: &[u64], from: u64, until: u64) -> u64 {
+    let mut previous = from;
+    let mut longest = 0;
+    for &ack in acks.iter().filter(|ack| **ack >= from) {
+        longest = longest.max(ack - previous);
+        previous = ack;
+        if ack >= until {
+            return longest;
+        }
+    }
+    if until == u64::MAX {
+        longest
+    } else {
+        longest.max(until - previous)
+    }
+}
+
+pub fn render(options: &Options, counts: &Counts, events: &[FaultEvent], records: &[Record]) -> String {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "chaos seed {} plan {} shape {}+{}, {} s, {} clients over {} keys",
+        options.seed,
+        options.plan.name(),
+        options.replicas,
+        options.standbys,
+        options.duration.as_secs(),
+        options.clients,
+        options.keys
+    );
+    let _ = writeln!(text, "{}", render_counts(counts));
+    let errors = records.iter().filter(|record| record.error.is_some()).count();
+    let _ = writeln!(text, "  {} faults, {errors} client errors", events.len());
+    text
+}
+
+pub fn render_counts(counts: &Counts) -> String {
+    let mut text = format!(
+        "  ops {} attempted: {} writes acknowledged, {} reads answered, {} failed, {} unknown",
+        counts.attempted, counts.acknowledged_writes, counts.answered_reads, counts.failed, counts.unknown
+    );
+    for (kind, count) in &counts.faults {
+        let stall = counts.longest_stall_ms.get(kind).copied().unwrap_or(0);
+        let _ = write!(text, "\n  {kind:<28} x{count:<4} longest time without a committed write after it: {stall} ms");
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stall_counts_from_the_fault_to_each_next_ack() {
+        let acks = [10, 20, 100, 110, 400];
+        assert_eq!(longest_stall(&acks, 15, 105), 80, "15 -> 20, then 20 -> 100, up to 110");
+        assert_eq!(longest_stall(&acks, 120, 500), 280);
+        assert_eq!(longest_stall(&acks, 120, 300), 280, "the stall outlasting its window counts whole");
+        assert_eq!(longest_stall(&acks, 500, 600), 100, "nothing acknowledged in the window");
+        assert_eq!(longest_stall(&acks, 500, u64::MAX), 0, "the last window, after the last write");
+    }
+}
