@@ -147,6 +147,15 @@ impl PendingRequests {
         std::mem::take(&mut self.by_client).into_values().map(|pending| pending.answer).collect()
     }
 
+    /// A new primary: every request goes to it at the next `due`, with its backoff
+    /// started over (to the primary first, not to every member).
+    pub fn retry_all_now(&mut self, now: Instant) {
+        for pending in self.by_client.values_mut() {
+            pending.resend_at = now;
+            pending.resends = 0;
+        }
+    }
+
     /// The earliest instant `due` has work.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.by_client.values().map(|pending| pending.resend_at.min(pending.give_up_at)).min()
@@ -234,6 +243,23 @@ mod tests {
         assert!(pending.due(start + Duration::from_secs(1)).is_empty());
         assert_eq!(receiver.try_recv().unwrap(), Outcome::TimedOut);
         assert_eq!(pending.next_deadline(), None);
+    }
+
+    #[test]
+    fn a_new_primary_gets_every_request_at_once_to_itself_first() {
+        let start = Instant::now();
+        let mut pending = PendingRequests::new(policy());
+        let (sender, _receiver) = oneshot::channel();
+        pending.insert(start, 1, 1, 1, vec![4], sender);
+        assert_eq!(pending.due(start + Duration::from_millis(100)).len(), 1);
+        assert_eq!(pending.due(start + Duration::from_millis(300)).len(), 1, "broadcast, backed off further");
+        let later = start + Duration::from_millis(310);
+        assert!(pending.due(later).is_empty());
+        pending.retry_all_now(later);
+        assert_eq!(pending.next_deadline(), Some(later));
+        let retried = pending.due(later);
+        assert_eq!(retried.len(), 1);
+        assert!(!retried[0].broadcast, "to the new primary, not to everyone");
     }
 
     #[test]

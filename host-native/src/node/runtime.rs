@@ -74,6 +74,9 @@ pub struct Node {
     frames_refused: BTreeMap<&'static str, u64>,
     storage_failed: Option<String>,
     snapshot_due: Instant,
+    /// The (view, primary) last seen in normal status: a change sends every waiting
+    /// request to the new primary at once instead of at its next backed-off resend.
+    normal_primary_seen: Option<(u64, MemberId)>,
 }
 
 /// Where the loop's inputs come from.
@@ -105,6 +108,7 @@ impl Node {
             frames_refused: BTreeMap::new(),
             storage_failed: None,
             snapshot_due: Instant::now(),
+            normal_primary_seen: None,
         }
     }
 
@@ -150,12 +154,26 @@ impl Node {
                 _ = tokio::time::sleep_until(wake_at.into()) => self.on_wakeup(),
             }
             self.drain_outputs().await;
+            self.retry_on_new_primary();
             if Instant::now() >= self.snapshot_due {
                 self.publish_snapshot();
             }
         };
         self.publish_snapshot();
         (result, self.storage, self.transport)
+    }
+
+    /// Requests sent to a primary that has since lost its view would otherwise wait out
+    /// their backoff (up to `resend_max`) before reaching the new one.
+    fn retry_on_new_primary(&mut self) {
+        if self.replica.status() != Status::Normal {
+            return;
+        }
+        let seen = (self.replica.view(), self.replica.primary_hint());
+        if self.normal_primary_seen.is_some_and(|before| before != seen) {
+            self.pending.retry_all_now(Instant::now());
+        }
+        self.normal_primary_seen = Some(seen);
     }
 
     fn halted(&self) -> Option<Stop> {
