@@ -141,5 +141,6 @@ fn trapped(error: wasmtime::Error, limit: Duration) -> WasmError {
 }
 
 pub mod bench;
+pub mod member;
 #[cfg(test)]
 mod tests;

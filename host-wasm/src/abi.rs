@@ -5,6 +5,8 @@
 //!   is a buffer in [`crate::replay`]'s format, whose first 4 bytes give its length;
 //! - `dealloc(ptr, len)`: free a result buffer (or an unused script buffer).
 //!
+//! The member ABI (`member_abi.rs`) shares `alloc` and `dealloc`.
+//!
 //! Exporting functions across the wasm boundary takes `#[no_mangle]` and raw
 //! pointers, which Rust counts as unsafe: that is confined to this module, and the
 //! rest of the crate denies unsafe code.
@@ -41,9 +43,22 @@ pub unsafe extern "C" fn dealloc(ptr: *mut u8, len: usize) {
 #[no_mangle]
 pub unsafe extern "C" fn replay(ptr: *mut u8, len: usize, flags: u32) -> *mut u8 {
     // SAFETY: the caller allocated `len` bytes with `alloc` and wrote all of them.
-    let script = unsafe { Vec::from_raw_parts(ptr, len, len) };
-    let result = encode(&run(&script, flags));
-    drop(script);
+    let script = unsafe { take(ptr, len) };
+    hand_out(encode(&run(&script, flags)))
+}
+
+/// Take back a buffer from [`alloc`] that the host filled: it is freed when dropped.
+///
+/// # Safety
+/// `ptr[..len]` must be a buffer from [`alloc`] with `len` bytes written.
+pub(crate) unsafe fn take(ptr: *mut u8, len: usize) -> Vec<u8> {
+    // SAFETY: `alloc` made it a boxed slice of exactly `len` bytes.
+    unsafe { Vec::from_raw_parts(ptr, len, len) }
+}
+
+/// Pass a result buffer to the host, which reads its length from its first 4 bytes
+/// and frees it with [`dealloc`].
+pub(crate) fn hand_out(result: Vec<u8>) -> *mut u8 {
     // The capacity must equal the length the host reads, so that `dealloc` frees it whole.
     let mut result = ManuallyDrop::new(result.into_boxed_slice());
     result.as_mut_ptr()

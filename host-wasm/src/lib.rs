@@ -1,9 +1,10 @@
 //! The core compiled to WebAssembly, two ways from one crate:
-//! - feature `replay-abi`: raw exports for wasmtime (`viewstamp replay --engine wasm`),
-//!   with no imports at all: no JS, no WASI clock or randomness;
+//! - feature `replay-abi`: raw exports for wasmtime (`viewstamp replay --engine wasm`,
+//!   and the member ABI, [`member`]), with no imports at all: no JS, no WASI clock or
+//!   randomness;
 //! - feature `browser`: the browser API through wasm-bindgen ([`browser`]).
 //!
-//! The logic behind both ([`replay`], [`session`]) is plain Rust, tested natively.
+//! The logic behind them ([`replay`], [`member`], [`session`]) is plain Rust, tested natively.
 #![deny(unsafe_code)]
 
 extern crate alloc;
@@ -14,5 +15,8 @@ pub use viewstamp_core as core;
 mod abi;
 #[cfg(feature = "browser")]
 pub mod browser;
+pub mod member;
+#[cfg(all(feature = "replay-abi", target_family = "wasm"))]
+mod member_abi;
 pub mod replay;
 pub mod session;

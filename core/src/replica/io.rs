@@ -25,13 +25,13 @@ pub struct Superblock {
 /// One durable write. Hosts complete writes in the order they were polled and report
 /// each completion with `Replica::handle_persisted(id)`; a completion of `id` implies
 /// every earlier write is durable too.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Persist {
     pub id: u64,
     pub write: Write,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(clippy::large_enum_variant)] // Writes are queued a few at a time.
 pub enum Write {
     /// Store (or overwrite) the entry at its op.
@@ -62,7 +62,7 @@ pub enum Write {
 }
 
 /// A stored entry as read back: torn writes (no header) are already dropped by the host.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StoredEntry {
     Intact(Entry),
     /// The header is readable but the body fails its checksum (a bad sector).
@@ -79,7 +79,7 @@ impl StoredEntry {
 }
 
 /// Everything a replica made durable, as a host reads it back at restart.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Durable {
     /// `None` when the data is lost: the replica then recovers through the protocol.
     pub superblock: Option<Superblock>,

@@ -81,14 +81,14 @@ impl serde::Serialize for Role {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Destination {
     Member(MemberId),
     Client(ClientId),
 }
 
 /// What became of a client request (`handle_request`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RequestOutcome {
     /// Queued to be prepared: the reply comes once it commits.
     Queued,
@@ -102,7 +102,7 @@ pub enum RequestOutcome {
 }
 
 /// Why a request was not taken.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RequestDrop {
     /// This member is not the primary of its view in normal status.
     NotPrimary,
@@ -230,7 +230,7 @@ impl Options {
 }
 
 /// What one applied op did, for the simulator's checkers.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Applied {
     pub op: Op,
     pub checksum: u64,
@@ -245,7 +245,7 @@ pub struct Applied {
     pub reconfiguration: Option<Membership>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AppliedRequest {
     pub client: ClientId,
     pub request: RequestNumber,
