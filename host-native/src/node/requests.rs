@@ -156,6 +156,13 @@ impl PendingRequests {
         }
     }
 
+    /// Answers every waiter `TimedOut` now: the member cannot get them committed.
+    pub fn time_out_all(&mut self) {
+        for (_, pending) in std::mem::take(&mut self.by_client) {
+            let _ = pending.answer.send(Outcome::TimedOut);
+        }
+    }
+
     /// The earliest instant `due` has work.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.by_client.values().map(|pending| pending.resend_at.min(pending.give_up_at)).min()
@@ -260,6 +267,20 @@ mod tests {
         let retried = pending.due(later);
         assert_eq!(retried.len(), 1);
         assert!(!retried[0].broadcast, "to the new primary, not to everyone");
+    }
+
+    #[test]
+    fn timing_out_all_answers_every_waiter() {
+        let now = Instant::now();
+        let mut pending = PendingRequests::new(policy());
+        let (first, mut first_answer) = oneshot::channel();
+        let (second, mut second_answer) = oneshot::channel();
+        pending.insert(now, 1, 1, 1, vec![], first);
+        pending.insert(now, 2, 1, 1, vec![], second);
+        pending.time_out_all();
+        assert_eq!(first_answer.try_recv().unwrap(), Outcome::TimedOut);
+        assert_eq!(second_answer.try_recv().unwrap(), Outcome::TimedOut);
+        assert_eq!((pending.len(), pending.next_deadline()), (0, None));
     }
 
     #[test]

@@ -50,6 +50,10 @@ impl Clock {
         (self.start.elapsed().as_nanos() / self.tick.as_nanos()) as Tick
     }
 
+    pub fn duration_of(&self, ticks: Tick) -> Duration {
+        self.tick.saturating_mul(ticks.min(u32::MAX as u64) as u32)
+    }
+
     pub fn instant_of(&self, tick: Tick) -> Instant {
         self.start + self.tick.saturating_mul(tick.min(u32::MAX as u64) as u32)
     }
@@ -77,6 +81,8 @@ pub struct Node {
     /// The (view, primary) last seen in normal status: a change sends every waiting
     /// request to the new primary at once instead of at its next backed-off resend.
     normal_primary_seen: Option<(u64, MemberId)>,
+    /// Since when the replica has been out of normal status (a view change, recovery).
+    not_normal_since: Option<Instant>,
 }
 
 /// Where the loop's inputs come from.
@@ -109,6 +115,7 @@ impl Node {
             storage_failed: None,
             snapshot_due: Instant::now(),
             normal_primary_seen: None,
+            not_normal_since: None,
         }
     }
 
@@ -167,13 +174,28 @@ impl Node {
     /// their backoff (up to `resend_max`) before reaching the new one.
     fn retry_on_new_primary(&mut self) {
         if self.replica.status() != Status::Normal {
+            self.not_normal_since.get_or_insert_with(Instant::now);
             return;
         }
+        self.not_normal_since = None;
         let seen = (self.replica.view(), self.replica.primary_hint());
         if self.normal_primary_seen.is_some_and(|before| before != seen) {
             self.pending.retry_all_now(Instant::now());
         }
         self.normal_primary_seen = Some(seen);
+    }
+
+    /// How long a member may be without a primary before it stops holding clients: a
+    /// member cut off from the rest (a partition's minority, a deaf primary) cannot
+    /// finish its view change, and a client waiting on it would wait until the heal.
+    fn no_primary_limit(&self) -> Duration {
+        let options = self.replica.options();
+        self.clock.duration_of(2 * options.primary_timeout_ticks)
+    }
+
+    /// When this member has been without a primary for longer than the limit.
+    fn without_primary_since(&self) -> Option<Instant> {
+        self.not_normal_since.filter(|since| since.elapsed() > self.no_primary_limit())
     }
 
     fn halted(&self) -> Option<Stop> {
@@ -189,7 +211,12 @@ impl Node {
         } else {
             None
         };
-        [timer, self.pending.next_deadline(), Some(self.snapshot_due), Some(far)]
+        // While requests wait, wake when the member would give up on them for want of a primary.
+        let no_primary = self
+            .not_normal_since
+            .filter(|_| self.pending.next_deadline().is_some())
+            .map(|since| since + self.no_primary_limit() + Duration::from_millis(1));
+        [timer, self.pending.next_deadline(), no_primary, Some(self.snapshot_due), Some(far)]
             .into_iter()
             .flatten()
             .min()
@@ -206,6 +233,10 @@ impl Node {
             if self.replica.poll_timeout().is_some_and(|at| at <= now) {
                 self.replica.handle_timeout(now);
             }
+        }
+        if self.without_primary_since().is_some() {
+            // Sent on already, so maybe applied: TRYAGAIN, as a timeout says.
+            self.pending.time_out_all();
         }
         for resend in self.pending.due(Instant::now()) {
             self.resend(resend);
@@ -285,6 +316,17 @@ impl Node {
     fn on_call(&mut self, call: DataCall) {
         if !self.accepts_input() {
             let _ = call.answer.send(Outcome::Unavailable(self.unavailable_reason()));
+            return;
+        }
+        if let Some(since) = self.without_primary_since() {
+            // Nothing is sent anywhere, so the client can be told it was not applied.
+            let why = format!(
+                "member {} has had no primary for {} ms (cut off from the others?): the command was not \
+                 applied; retry on another member",
+                self.me(),
+                since.elapsed().as_millis()
+            );
+            let _ = call.answer.send(Outcome::Unavailable(why));
             return;
         }
         let now = self.clock.now();
