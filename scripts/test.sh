@@ -24,6 +24,9 @@ cargo test --workspace --quiet
 echo "== viewstamp-core builds for wasm32 without std"
 cargo check --quiet -p viewstamp-core --target wasm32-unknown-unknown
 
+echo "== archived releases: checksums and bit-for-bit rebuilds"
+releases/check.sh --rebuild
+
 echo "== viewstamp sim: 2000 seeds for each of 1, 2, 3, 5, 7 replicas, with and without standbys, every fault"
 cargo build --release --quiet -p viewstamp-native
 start=0

@@ -144,3 +144,5 @@ pub mod bench;
 pub mod member;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod archive_tests;

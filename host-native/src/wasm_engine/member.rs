@@ -5,6 +5,7 @@
 // Only the tests call these yet; the simulator and the node are the callers to come.
 #![allow(dead_code)]
 
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use viewstamp_wasm::member::envelope::{
@@ -92,7 +93,29 @@ pub struct WasmMember {
 impl WasmMember {
     /// `config`: `abi_version` and a `Config`, as `envelope::encode_config` writes them.
     pub fn create(config: &[u8]) -> Result<WasmMember, MemberError> {
-        let engine = WasmEngine::shared().map_err(MemberError::Wasm)?;
+        WasmMember::create_in(WasmEngine::shared().map_err(MemberError::Wasm)?, config)
+    }
+
+    /// A member of another module than the embedded one: an archived release's
+    /// (`releases/<version>/viewstamp-core-<version>.wasm`). The module is checked and
+    /// compiled as the embedded one is, once per process for each distinct module.
+    pub fn from_module_bytes(module: &[u8], config: &[u8]) -> Result<WasmMember, MemberError> {
+        static COMPILED: Mutex<Vec<(Vec<u8>, &'static WasmEngine)>> = Mutex::new(Vec::new());
+        let mut compiled = COMPILED.lock().unwrap_or_else(PoisonError::into_inner);
+        let engine = match compiled.iter().find(|(bytes, _)| bytes.as_slice() == module) {
+            Some((_, engine)) => *engine,
+            None => {
+                let engine: &'static WasmEngine =
+                    Box::leak(Box::new(WasmEngine::compile(module).map_err(wasm_broken)?));
+                compiled.push((module.to_vec(), engine));
+                engine
+            }
+        };
+        drop(compiled);
+        WasmMember::create_in(engine, config)
+    }
+
+    fn create_in(engine: &WasmEngine, config: &[u8]) -> Result<WasmMember, MemberError> {
         let limits = StoreLimitsBuilder::new().memory_size(MEMORY_LIMIT_BYTES).instances(1).build();
         let mut store = Store::new(&engine.engine, limits);
         store.limiter(|limits: &mut StoreLimits| limits);

@@ -19,4 +19,6 @@ pub use envelope::{MEMBER_ABI_VERSION, SUPPORTED_ABI_VERSIONS};
 pub use table::Members;
 
 #[cfg(test)]
+mod layout_tests;
+#[cfg(test)]
 mod tests;

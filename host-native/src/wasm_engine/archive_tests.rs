@@ -1,0 +1,224 @@
+//! The archived releases (`releases/<version>/`, releases/1.3.0/README.md) are usable,
+//! not just present: each module matches its SHA256SUMS, and release 1.3.0's module
+//! runs members of a cluster, alone and next to this binary's native members.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use viewstamp_core::message::Request;
+use viewstamp_core::release::Release;
+use viewstamp_core::replica::{Options, RequestOutcome};
+use viewstamp_core::state_machine::{KvCommand, KvResult};
+use viewstamp_wasm::member::envelope::{encode_config, Config, Outcome, Start};
+use viewstamp_wasm::member::loopback::Loopback;
+use viewstamp_wasm::member::options::MemberOptions;
+use viewstamp_wasm::member::MEMBER_ABI_VERSION;
+use wasmtime::{Engine, Instance, Module, Store};
+
+use super::member::{MemberEngine, NativeMember, WasmMember};
+
+const CLUSTER: u64 = 13;
+const RELEASE_1_3_0: Release = Release::new(1, 3, 0);
+
+fn releases_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../releases")
+}
+
+/// The archived module of `version`, checked against its SHA256SUMS.
+fn archived_module(version: &str) -> Vec<u8> {
+    let dir = releases_dir().join(version);
+    let name = format!("viewstamp-core-{version}.wasm");
+    let bytes = fs::read(dir.join(&name)).unwrap_or_else(|error| panic!("{}: {error}", dir.join(&name).display()));
+    let sums = checksums(&dir);
+    let expected = sums
+        .iter()
+        .find(|(file, _)| *file == name)
+        .unwrap_or_else(|| panic!("SHA256SUMS of {version} lists no {name}"));
+    assert_eq!(hex(&sha256(&bytes)), expected.1, "{name} is not the module SHA256SUMS names");
+    bytes
+}
+
+/// `(file, sha256 hex)` for each line of `dir/SHA256SUMS` (`sha256sum`'s format).
+fn checksums(dir: &Path) -> Vec<(String, String)> {
+    let text = fs::read_to_string(dir.join("SHA256SUMS")).unwrap_or_else(|error| panic!("{}: {error}", dir.display()));
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let (sum, file) =
+                line.split_once(' ').unwrap_or_else(|| panic!("a SHA256SUMS line without a file: {line}"));
+            assert!(sum.len() == 64 && sum.bytes().all(|b| b.is_ascii_hexdigit()), "not a sha256: {line}");
+            (file.trim_start_matches([' ', '*']).to_string(), sum.to_ascii_lowercase())
+        })
+        .collect()
+}
+
+#[test]
+fn every_archived_file_matches_its_sha256sums() {
+    let mut releases = Vec::new();
+    for entry in fs::read_dir(releases_dir()).expect("releases/ is in the repository") {
+        let dir = entry.expect("a readable releases/ entry").path();
+        if !dir.is_dir() {
+            continue;
+        }
+        let version = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let module = format!("viewstamp-core-{version}.wasm");
+        let sums = checksums(&dir);
+        assert!(sums.iter().any(|(file, _)| *file == module), "SHA256SUMS of {version} lists no {module}");
+        for (file, sum) in sums {
+            let bytes = fs::read(dir.join(&file)).unwrap_or_else(|error| panic!("{version}/{file}: {error}"));
+            assert_eq!(hex(&sha256(&bytes)), sum, "{version}/{file} does not match SHA256SUMS");
+        }
+        let commit = fs::read_to_string(dir.join("COMMIT")).expect("a COMMIT file");
+        assert!(commit.trim().len() == 40 && commit.trim().bytes().all(|b| b.is_ascii_hexdigit()), "{commit:?}");
+        releases.push(version);
+    }
+    assert!(releases.iter().any(|version| version == "1.3.0"), "{releases:?}");
+}
+
+#[test]
+fn the_archived_1_3_0_module_speaks_member_abi_1_and_imports_nothing() {
+    let bytes = archived_module("1.3.0");
+    let engine = Engine::default();
+    let module = Module::new(&engine, &bytes).expect("the archived module compiles");
+    assert_eq!(module.imports().count(), 0, "the archived module imports something");
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).expect("it instantiates");
+    let version = instance.get_typed_func::<(), u32>(&mut store, "member_abi_version").expect("member_abi_version");
+    assert_eq!(version.call(&mut store, ()).expect("it answers"), 1);
+    for export in ["alloc", "dealloc", "member_create", "member_input", "member_drop", "replay"] {
+        assert!(instance.get_func(&mut store, export).is_some(), "no export {export}");
+    }
+}
+
+/// A member of a 1.3.0 cluster: both kinds run 1.3.0's options (its binary release
+/// and initial release), whatever this binary's newest release is.
+fn config(id: u8) -> Vec<u8> {
+    let mut options = Options::new(3, 0);
+    options.cluster = CLUSTER;
+    options.preregistered_clients = 1;
+    options.report_applied = true;
+    options.seed = 3;
+    options.binary_release = RELEASE_1_3_0;
+    options.initial_release = RELEASE_1_3_0;
+    encode_config(
+        MEMBER_ABI_VERSION,
+        &Config { id, now: 0, options: MemberOptions::from(&options), start: Start::Formatted },
+    )
+}
+
+fn put(request: u64, key: &str, value: &str) -> Request {
+    let operation = KvCommand::Put { key: key.into(), value: value.into() }.encode();
+    Request { client: 1, session: 0, request, operation }
+}
+
+/// Runs a request through a cluster of these members to a reply, then until every
+/// member applied it, and checks the reply and that all members agree.
+fn commit_a_request(mut members: Vec<Box<dyn MemberEngine>>) {
+    let mut step = |member: usize, input: &[u8]| {
+        members[member].input_bytes(input).unwrap_or_else(|error| panic!("member {member}: {error:?}"))
+    };
+    let mut cluster = Loopback::new(CLUSTER, 3);
+    cluster.submit(0, put(1, "a", "1"));
+    assert!(cluster.run(2_000, &mut step, |c| !c.replies.is_empty()), "no reply by tick {}", cluster.now());
+    assert_eq!(cluster.outcomes, [(0, Outcome::Request(RequestOutcome::Queued))]);
+    let reply = &cluster.replies[0];
+    assert_eq!((reply.client, reply.request, reply.op), (1, 1, 1));
+    assert_eq!(KvResult::decode(&reply.result), Some(KvResult::Ok));
+    let all_applied = |c: &Loopback| c.summaries.iter().all(|s| s.as_ref().is_some_and(|s| s.commit == 1));
+    assert!(cluster.run(4_000, &mut step, all_applied), "{:?}", cluster.summaries);
+    let summaries: Vec<_> = cluster.summaries.iter().map(|s| s.as_ref().unwrap()).collect();
+    assert!(summaries.iter().all(|s| s.status == "normal" && s.release == RELEASE_1_3_0), "{summaries:?}");
+    assert!(summaries.iter().all(|s| s.state_digest == summaries[0].state_digest), "{summaries:?}");
+}
+
+fn archived_member(module: &[u8], id: u8) -> Box<dyn MemberEngine> {
+    let member = WasmMember::from_module_bytes(module, &config(id))
+        .unwrap_or_else(|error| panic!("archived member {id}: {error:?}"));
+    Box::new(member)
+}
+
+#[test]
+fn three_archived_1_3_0_members_commit_a_request() {
+    let module = archived_module("1.3.0");
+    commit_a_request((0..3).map(|id| archived_member(&module, id)).collect());
+}
+
+#[test]
+fn archived_1_3_0_members_and_native_ones_commit_a_request_together() {
+    let module = archived_module("1.3.0");
+    let native =
+        |id: u8| -> Box<dyn MemberEngine> { Box::new(NativeMember::create(&config(id)).expect("a native member")) };
+    // The primary in wasm with a native backup, and the other way round.
+    commit_a_request(vec![archived_member(&module, 0), native(1), archived_member(&module, 2)]);
+    commit_a_request(vec![native(0), archived_member(&module, 1), native(2)]);
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// SHA-256 (FIPS 180-4), enough for a checksum in a test.
+fn sha256(data: &[u8]) -> [u8; 32] {
+    const K: [u32; 64] = [
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
+        0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+        0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
+        0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+        0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
+        0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+        0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+        0xc67178f2,
+    ];
+    let mut h: [u32; 8] =
+        [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+    let mut message = data.to_vec();
+    message.push(0x80);
+    while message.len() % 64 != 56 {
+        message.push(0);
+    }
+    message.extend_from_slice(&((data.len() as u64) * 8).to_be_bytes());
+    for block in message.chunks_exact(64) {
+        let mut w = [0u32; 64];
+        for (i, word) in block.chunks_exact(4).enumerate() {
+            w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+        }
+        for i in 16..64 {
+            let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
+            let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
+            w[i] = w[i - 16].wrapping_add(s0).wrapping_add(w[i - 7]).wrapping_add(s1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut hh] = h;
+        for i in 0..64 {
+            let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
+            let choice = (e & f) ^ (!e & g);
+            let t1 = hh.wrapping_add(s1).wrapping_add(choice).wrapping_add(K[i]).wrapping_add(w[i]);
+            let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
+            let majority = (a & b) ^ (a & c) ^ (b & c);
+            let t2 = s0.wrapping_add(majority);
+            hh = g;
+            g = f;
+            f = e;
+            e = d.wrapping_add(t1);
+            d = c;
+            c = b;
+            b = a;
+            a = t1.wrapping_add(t2);
+        }
+        for (state, value) in h.iter_mut().zip([a, b, c, d, e, f, g, hh]) {
+            *state = state.wrapping_add(value);
+        }
+    }
+    let mut digest = [0u8; 32];
+    for (out, word) in digest.chunks_exact_mut(4).zip(h) {
+        out.copy_from_slice(&word.to_be_bytes());
+    }
+    digest
+}
+
+#[test]
+fn the_test_sha256_is_sha256() {
+    assert_eq!(hex(&sha256(b"")), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    assert_eq!(hex(&sha256(b"abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    let long = vec![b'a'; 1_000];
+    assert_eq!(hex(&sha256(&long)), "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
+}
