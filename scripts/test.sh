@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every test: unit and property tests, golden scenarios, CLI tests, real-process cluster
-# tests, simulator sweeps (2,000 seeds for each cluster shape), three chaos runs against
-# real processes, and the browser module's
-# tests in Node and in headless Chromium. Installs only what is missing (wasm32 target, wasm-bindgen-cli, npm
+# tests, the archived releases' checksums and bit-for-bit rebuilds, simulator sweeps
+# (2,000 seeds for each cluster shape), three chaos runs against real processes, and
+# the browser module's tests in Node and in headless Chromium. Installs only what is missing (wasm32 target, wasm-bindgen-cli, npm
 # packages, Debian's chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
