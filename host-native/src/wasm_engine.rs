@@ -140,9 +140,9 @@ fn trapped(error: wasmtime::Error, limit: Duration) -> WasmError {
     }
 }
 
+#[cfg(test)]
+mod archive_tests;
 pub mod bench;
 pub mod member;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod archive_tests;

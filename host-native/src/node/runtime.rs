@@ -161,7 +161,7 @@ impl Node {
                 _ = tokio::time::sleep_until(wake_at.into()) => self.on_wakeup(),
             }
             self.drain_outputs().await;
-            self.retry_on_new_primary();
+            self.observe_primary();
             if Instant::now() >= self.snapshot_due {
                 self.publish_snapshot();
             }
@@ -170,9 +170,10 @@ impl Node {
         (result, self.storage, self.transport)
     }
 
-    /// Requests sent to a primary that has since lost its view would otherwise wait out
-    /// their backoff (up to `resend_max`) before reaching the new one.
-    fn retry_on_new_primary(&mut self) {
+    /// Notes when the replica leaves normal status (see `no_primary_limit`), and on a
+    /// new primary resends what waits: requests sent to a primary that has since lost
+    /// its view would otherwise wait out their backoff (up to `resend_max`).
+    fn observe_primary(&mut self) {
         if self.replica.status() != Status::Normal {
             self.not_normal_since.get_or_insert_with(Instant::now);
             return;
@@ -211,16 +212,13 @@ impl Node {
         } else {
             None
         };
+        let pending = self.pending.next_deadline();
         // While requests wait, wake when the member would give up on them for want of a primary.
         let no_primary = self
             .not_normal_since
-            .filter(|_| self.pending.next_deadline().is_some())
+            .filter(|_| pending.is_some())
             .map(|since| since + self.no_primary_limit() + Duration::from_millis(1));
-        [timer, self.pending.next_deadline(), no_primary, Some(self.snapshot_due), Some(far)]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(far)
+        [timer, pending, no_primary, Some(self.snapshot_due), Some(far)].into_iter().flatten().min().unwrap_or(far)
     }
 
     fn accepts_input(&self) -> bool {

@@ -19,8 +19,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 #[derive(Default)]
 struct Shared {
     blocked: BTreeSet<Link>,
-    /// Open connections per link, to close when the link is blocked.
-    open: BTreeMap<Link, Vec<TcpStream>>,
+    /// Open connections (dialer and upstream ends) per link and connection number, to
+    /// close when the link is blocked; a connection's relay removes it when it ends.
+    open: BTreeMap<Link, BTreeMap<u64, [TcpStream; 2]>>,
+    next_connection: u64,
 }
 
 /// Every link's proxy; dropping it stops them all and closes their connections.
@@ -63,10 +65,15 @@ impl Proxies {
         shared.blocked = links.into_iter().collect();
         let blocked = shared.blocked.clone();
         for link in blocked {
-            for stream in shared.open.remove(&link).unwrap_or_default() {
+            for stream in shared.open.remove(&link).unwrap_or_default().into_values().flatten() {
                 let _ = stream.shutdown(Shutdown::Both);
             }
         }
+    }
+
+    /// Connections relayed now, over every link.
+    pub fn open_connections(&self) -> usize {
+        self.shared.lock().expect("proxy lock").open.values().map(BTreeMap::len).sum()
     }
 
     pub fn blocked(&self) -> BTreeSet<Link> {
@@ -78,7 +85,7 @@ impl Drop for Proxies {
     fn drop(&mut self) {
         self.stopping.store(true, Ordering::SeqCst);
         let mut shared = self.shared.lock().expect("proxy lock");
-        for stream in std::mem::take(&mut shared.open).into_values().flatten() {
+        for stream in std::mem::take(&mut shared.open).into_values().flat_map(BTreeMap::into_values).flatten() {
             let _ = stream.shutdown(Shutdown::Both);
         }
         drop(shared);
@@ -117,26 +124,32 @@ fn accept_loop(
             if guard.blocked.contains(&link) {
                 return None;
             }
-            let open = guard.open.entry(link).or_default();
-            open.retain(|stream| stream.peer_addr().is_ok());
-            open.push(dialer.try_clone().ok()?);
-            open.push(upstream.try_clone().ok()?);
-            Some(())
+            let ends = [dialer.try_clone().ok()?, upstream.try_clone().ok()?];
+            let number = guard.next_connection;
+            guard.next_connection += 1;
+            guard.open.entry(link).or_default().insert(number, ends);
+            Some(number)
         })();
-        if registered.is_none() {
-            continue;
-        }
-        for (mut from, mut to) in [(dialer.try_clone(), upstream.try_clone()), (Ok(upstream), Ok(dialer))]
-            .into_iter()
-            .filter_map(|(a, b)| Some((a.ok()?, b.ok()?)))
-        {
-            let _ = thread::Builder::new().name(format!("relay {}->{}", link.0, link.1)).spawn(move || {
-                let _ = copy(&mut from, &mut to);
-                let _ = from.shutdown(Shutdown::Both);
-                let _ = to.shutdown(Shutdown::Both);
-            });
-        }
+        let Some(number) = registered else { continue };
+        let (Ok(dialer_reader), Ok(upstream_writer)) = (dialer.try_clone(), upstream.try_clone()) else { continue };
+        let shared = shared.clone();
+        let _ = thread::Builder::new().name(format!("relay {}->{}", link.0, link.1)).spawn(move || {
+            relay(dialer_reader, upstream_writer);
+            // This direction carries the dialer's frames: once it ends, so does the connection.
+            if let Some(open) = shared.lock().expect("proxy lock").open.get_mut(&link) {
+                open.remove(&number);
+            }
+        });
+        let _ =
+            thread::Builder::new().name(format!("relay {}<-{}", link.0, link.1)).spawn(move || relay(upstream, dialer));
     }
+}
+
+/// Copies one direction until either end closes, then closes both.
+fn relay(mut from: TcpStream, mut to: TcpStream) {
+    let _ = copy(&mut from, &mut to);
+    let _ = from.shutdown(Shutdown::Both);
+    let _ = to.shutdown(Shutdown::Both);
 }
 
 fn copy(from: &mut TcpStream, to: &mut TcpStream) -> io::Result<()> {
@@ -195,5 +208,11 @@ mod tests {
 
         proxies.set_blocked([]);
         assert!(echoes(proxies.address(0, 1)));
+        // Every connection above has closed: none is still held.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while proxies.open_connections() > 0 && std::time::Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(proxies.open_connections(), 0, "closed connections are forgotten");
     }
 }
