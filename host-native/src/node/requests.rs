@@ -65,6 +65,9 @@ struct Pending {
     request: RequestNumber,
     operation: Vec<u8>,
     answer: oneshot::Sender<Outcome>,
+    /// Sent to the primary (not a standby's own read), so its answer is the primary's.
+    through_primary: bool,
+    sent_at: Instant,
     resend_at: Instant,
     resends: u32,
     give_up_at: Instant,
@@ -81,15 +84,42 @@ pub struct Resend {
     pub broadcast: bool,
 }
 
+/// A request as it was first sent.
+pub struct Sent {
+    pub client: ClientId,
+    pub session: Op,
+    pub request: RequestNumber,
+    pub operation: Vec<u8>,
+    pub mode: ReadMode,
+}
+
 /// Bounded by the node's client connection limit (one request per connection).
 pub struct PendingRequests {
     policy: RetryPolicy,
     by_client: BTreeMap<ClientId, Pending>,
+    /// When a waiter last got an answer: a primary that answers nothing while
+    /// requests wait is out of this member's reach (see `unanswered_since`).
+    answered_at: Option<Instant>,
 }
 
 impl PendingRequests {
     pub fn new(policy: RetryPolicy) -> Self {
-        Self { policy, by_client: BTreeMap::new() }
+        Self { policy, by_client: BTreeMap::new(), answered_at: None }
+    }
+
+    /// When the oldest waiter was sent, if nothing has been answered since: the
+    /// primary has answered none of what this member sent it in that time. A member
+    /// that still believes in its primary but cannot reach it (its own links cut one
+    /// way) learns it from this, not from its status, which stays normal.
+    pub fn unanswered_since(&self) -> Option<Instant> {
+        let oldest =
+            self.by_client.values().filter(|pending| pending.through_primary).map(|pending| pending.sent_at).min()?;
+        self.answered_at.is_none_or(|answered| answered < oldest).then_some(oldest)
+    }
+
+    /// Whether any request sent to the primary waits for an answer.
+    pub fn awaits_primary(&self) -> bool {
+        self.by_client.values().any(|pending| pending.through_primary)
     }
 
     #[cfg(test)]
@@ -99,25 +129,19 @@ impl PendingRequests {
 
     /// Track a request just sent. A client's newer request replaces its older one,
     /// whose connection has moved on.
-    pub fn insert(
-        &mut self,
-        now: Instant,
-        client: ClientId,
-        session: Op,
-        request: RequestNumber,
-        operation: Vec<u8>,
-        answer: oneshot::Sender<Outcome>,
-    ) {
+    pub fn insert(&mut self, now: Instant, sent: Sent, answer: oneshot::Sender<Outcome>) {
         let pending = Pending {
-            session,
-            request,
-            operation,
+            session: sent.session,
+            request: sent.request,
+            operation: sent.operation,
             answer,
+            through_primary: sent.mode == ReadMode::Linearizable,
+            sent_at: now,
             resend_at: now + self.policy.resend_after,
             resends: 0,
             give_up_at: now + self.policy.give_up_after,
         };
-        self.by_client.insert(client, pending);
+        self.by_client.insert(sent.client, pending);
     }
 
     /// Deliver a reply; false when nobody waits for it (a late duplicate).
@@ -134,6 +158,9 @@ impl PendingRequests {
         match self.by_client.get(&client) {
             Some(pending) if pending.request == request => {
                 let pending = self.by_client.remove(&client).expect("just found");
+                if pending.through_primary {
+                    self.answered_at = Some(Instant::now());
+                }
                 // The connection may have closed meanwhile; nothing to tell then.
                 let _ = pending.answer.send(outcome);
                 true
@@ -212,6 +239,10 @@ pub fn origin_of(client: ClientId) -> MemberId {
 mod tests {
     use super::*;
 
+    fn sent(client: ClientId, session: Op, request: RequestNumber, operation: Vec<u8>, mode: ReadMode) -> Sent {
+        Sent { client, session, request, operation, mode }
+    }
+
     fn policy() -> RetryPolicy {
         RetryPolicy {
             resend_after: Duration::from_millis(100),
@@ -226,7 +257,7 @@ mod tests {
         let now = Instant::now();
         let mut pending = PendingRequests::new(policy());
         let (sender, mut receiver) = oneshot::channel();
-        pending.insert(now, 7, 1, 3, vec![1], sender);
+        pending.insert(now, sent(7, 1, 3, vec![1], ReadMode::Linearizable), sender);
         assert!(!pending.complete(7, 2, Answer { result: vec![], op: 1 }), "an older request's reply is ignored");
         assert!(pending.complete(7, 3, Answer { result: vec![9], op: 5 }));
         assert_eq!(receiver.try_recv().unwrap(), Outcome::Answered(Answer { result: vec![9], op: 5 }));
@@ -239,7 +270,7 @@ mod tests {
         let start = Instant::now();
         let mut pending = PendingRequests::new(policy());
         let (sender, mut receiver) = oneshot::channel();
-        pending.insert(start, 1, 1, 1, vec![4], sender);
+        pending.insert(start, sent(1, 1, 1, vec![4], ReadMode::Linearizable), sender);
         assert!(pending.due(start).is_empty());
         let first = pending.due(start + Duration::from_millis(100));
         assert_eq!(first, vec![Resend { client: 1, session: 1, request: 1, operation: vec![4], broadcast: false }]);
@@ -257,7 +288,7 @@ mod tests {
         let start = Instant::now();
         let mut pending = PendingRequests::new(policy());
         let (sender, _receiver) = oneshot::channel();
-        pending.insert(start, 1, 1, 1, vec![4], sender);
+        pending.insert(start, sent(1, 1, 1, vec![4], ReadMode::Linearizable), sender);
         assert_eq!(pending.due(start + Duration::from_millis(100)).len(), 1);
         assert_eq!(pending.due(start + Duration::from_millis(300)).len(), 1, "broadcast, backed off further");
         let later = start + Duration::from_millis(310);
@@ -275,8 +306,8 @@ mod tests {
         let mut pending = PendingRequests::new(policy());
         let (first, mut first_answer) = oneshot::channel();
         let (second, mut second_answer) = oneshot::channel();
-        pending.insert(now, 1, 1, 1, vec![], first);
-        pending.insert(now, 2, 1, 1, vec![], second);
+        pending.insert(now, sent(1, 1, 1, vec![], ReadMode::Linearizable), first);
+        pending.insert(now, sent(2, 1, 1, vec![], ReadMode::Linearizable), second);
         pending.time_out_all();
         assert_eq!(first_answer.try_recv().unwrap(), Outcome::TimedOut);
         assert_eq!(second_answer.try_recv().unwrap(), Outcome::TimedOut);
@@ -288,10 +319,35 @@ mod tests {
         let now = Instant::now();
         let mut pending = PendingRequests::new(policy());
         let (sender, receiver) = oneshot::channel();
-        pending.insert(now, 1, 1, 1, vec![], sender);
+        pending.insert(now, sent(1, 1, 1, vec![], ReadMode::Linearizable), sender);
         drop(receiver);
         assert!(pending.due(now + Duration::from_millis(100)).is_empty());
         assert_eq!(pending.len(), 0);
+    }
+
+    #[test]
+    fn an_unanswering_primary_is_noticed_from_the_oldest_unanswered_request() {
+        let start = Instant::now();
+        let mut pending = PendingRequests::new(policy());
+        assert_eq!(pending.unanswered_since(), None);
+        let (first, _first_answer) = oneshot::channel();
+        pending.insert(start, sent(1, 1, 1, vec![], ReadMode::Linearizable), first);
+        let (read, _read_answer) = oneshot::channel();
+        pending.insert(start, sent(3, 1, 1, vec![], ReadMode::StandbyRead { min_op: 0 }), read);
+        assert_eq!(pending.unanswered_since(), Some(start));
+        // A standby's own read answered says nothing of the primary.
+        assert!(pending.complete(3, 1, Answer { result: vec![], op: 0 }));
+        assert_eq!(pending.unanswered_since(), Some(start));
+        assert!(pending.awaits_primary());
+        let later = Instant::now() + Duration::from_millis(5);
+        let (second, _second_answer) = oneshot::channel();
+        pending.insert(later, sent(2, 1, 1, vec![], ReadMode::Linearizable), second);
+        // An answer from the primary after the oldest was sent: it answers.
+        assert!(pending.complete(1, 1, Answer { result: vec![], op: 1 }));
+        assert_eq!(pending.unanswered_since(), Some(later), "answered before the second was sent");
+        pending.time_out_all();
+        assert_eq!(pending.unanswered_since(), None);
+        assert!(!pending.awaits_primary());
     }
 
     #[test]

@@ -25,7 +25,7 @@ use viewstamp_core::wire;
 
 use super::admin::{AdminCommand, AdminOutcome, AdminRequest};
 use super::client_port::DataCall;
-use super::requests::{origin_of, Answer, Outcome, PendingRequests, ReadMode, Resend, RetryPolicy};
+use super::requests::{origin_of, Answer, Outcome, PendingRequests, ReadMode, Resend, RetryPolicy, Sent};
 use super::snapshot::{NodeSnapshot, StorageFigures};
 use super::storage::{Completion, StorageWorker, WorkerReport};
 use super::transport::{Inbound, TransportHandle};
@@ -83,6 +83,9 @@ pub struct Node {
     normal_primary_seen: Option<(u64, MemberId)>,
     /// Since when the replica has been out of normal status (a view change, recovery).
     not_normal_since: Option<Instant>,
+    /// Since when the primary has answered nothing this member sent it, once that has
+    /// lasted past `no_primary_limit`; cleared by any answer or a new primary.
+    primary_unanswering_since: Option<Instant>,
 }
 
 /// Where the loop's inputs come from.
@@ -116,6 +119,7 @@ impl Node {
             snapshot_due: Instant::now(),
             normal_primary_seen: None,
             not_normal_since: None,
+            primary_unanswering_since: None,
         }
     }
 
@@ -182,6 +186,7 @@ impl Node {
         let seen = (self.replica.view(), self.replica.primary_hint());
         if self.normal_primary_seen.is_some_and(|before| before != seen) {
             self.pending.retry_all_now(Instant::now());
+            self.primary_unanswering_since = None;
         }
         self.normal_primary_seen = Some(seen);
     }
@@ -197,6 +202,42 @@ impl Node {
     /// When this member has been without a primary for longer than the limit.
     fn without_primary_since(&self) -> Option<Instant> {
         self.not_normal_since.filter(|since| since.elapsed() > self.no_primary_limit())
+    }
+
+    /// A member in normal status can still be out of its primary's reach: its links to
+    /// the primary cut one way (a mute member, a standby on the minority side), so
+    /// it hears heartbeats and never starts a view change. Its clients would wait out
+    /// their give-up. Once the primary has answered nothing for `no_primary_limit`,
+    /// what waits is answered TRYAGAIN (sent on, so maybe applied), and new commands
+    /// are refused as not applied while one of them, let through alone, probes
+    /// whether the primary answers again.
+    fn notice_unanswering_primary(&mut self) {
+        let Some(since) = self.pending.unanswered_since() else { return };
+        if since.elapsed() >= self.no_primary_limit() {
+            tracing::warn!(
+                primary = self.replica.primary_hint(),
+                "the primary answered nothing for {} ms: answering waiting clients TRYAGAIN",
+                since.elapsed().as_millis()
+            );
+            self.pending.time_out_all();
+            self.primary_unanswering_since.get_or_insert(since);
+        }
+    }
+
+    /// Why a new command is refused while the primary answers nothing, if it is: a
+    /// probe waits already. With none waiting the command goes through as the probe.
+    fn unanswering_refusal(&self) -> Option<String> {
+        let since = self.primary_unanswering_since?;
+        if !self.pending.awaits_primary() {
+            return None;
+        }
+        Some(format!(
+            "member {} has had no answer from primary {} for {} ms (cut off from it?): the command was not \
+             applied; retry on another member",
+            self.me(),
+            self.replica.primary_hint(),
+            since.elapsed().as_millis()
+        ))
     }
 
     fn halted(&self) -> Option<Stop> {
@@ -218,7 +259,12 @@ impl Node {
             .not_normal_since
             .filter(|_| pending.is_some())
             .map(|since| since + self.no_primary_limit() + Duration::from_millis(1));
-        [timer, pending, no_primary, Some(self.snapshot_due), Some(far)].into_iter().flatten().min().unwrap_or(far)
+        let unanswered = self.pending.unanswered_since().map(|since| since + self.no_primary_limit());
+        [timer, pending, no_primary, unanswered, Some(self.snapshot_due), Some(far)]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(far)
     }
 
     fn accepts_input(&self) -> bool {
@@ -236,6 +282,7 @@ impl Node {
             // Sent on already, so maybe applied: TRYAGAIN, as a timeout says.
             self.pending.time_out_all();
         }
+        self.notice_unanswering_primary();
         for resend in self.pending.due(Instant::now()) {
             self.resend(resend);
         }
@@ -305,7 +352,9 @@ impl Node {
         match message {
             Message::Reply(reply) => {
                 let answer = Answer { result: reply.result, op: reply.op };
-                self.pending.complete(reply.client, reply.request, answer);
+                if self.pending.complete(reply.client, reply.request, answer) {
+                    self.primary_unanswering_since = None;
+                }
             }
             message => self.replica.handle_message(self.clock.now(), message),
         }
@@ -327,15 +376,19 @@ impl Node {
             let _ = call.answer.send(Outcome::Unavailable(why));
             return;
         }
+        if let Some(why) = self.unanswering_refusal().filter(|_| call.mode == ReadMode::Linearizable) {
+            let _ = call.answer.send(Outcome::Unavailable(why));
+            return;
+        }
         let now = self.clock.now();
-        self.pending.insert(
-            Instant::now(),
-            call.client,
-            call.session,
-            call.request,
-            call.operation.clone(),
-            call.answer,
-        );
+        let sent = Sent {
+            client: call.client,
+            session: call.session,
+            request: call.request,
+            operation: call.operation.clone(),
+            mode: call.mode,
+        };
+        self.pending.insert(Instant::now(), sent, call.answer);
         match call.mode {
             ReadMode::StandbyRead { min_op } => {
                 let read =
@@ -443,7 +496,9 @@ impl Node {
                         let outcome = outcome_name(&reply.result);
                         *self.requests_by_outcome.entry(outcome.to_string()).or_default() += 1;
                         let answer = Answer { result: reply.result, op: reply.op };
-                        self.pending.complete(reply.client, reply.request, answer);
+                        if self.pending.complete(reply.client, reply.request, answer) {
+                            self.primary_unanswering_since = None;
+                        }
                     } else {
                         *self.requests_by_outcome.entry("forwarded_reply".to_string()).or_default() += 1;
                         self.send_to(origin, &Message::Reply(reply));
