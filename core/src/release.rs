@@ -132,16 +132,20 @@ pub enum Feature {
     ClusterReconfig,
     BatchedPrepares,
     StandbyReads,
+    ReadIndex,
+    KvCommands,
 }
 
 /// Each feature's name and the release that brings it: the one place they are written.
 /// A feature's discriminant is its row.
-const FEATURE_TABLE: [(Feature, &str, Release); 5] = [
+const FEATURE_TABLE: [(Feature, &str, Release); 7] = [
     (Feature::StandbyReplicas, "standby_replicas", Release::new(1, 1, 0)),
     (Feature::LogScrubbing, "log_scrubbing", Release::new(1, 1, 0)),
     (Feature::ClusterReconfig, "cluster_reconfig", Release::new(1, 2, 0)),
     (Feature::BatchedPrepares, "batched_prepares", Release::new(1, 2, 0)),
     (Feature::StandbyReads, "standby_reads", Release::new(1, 3, 0)),
+    (Feature::ReadIndex, "read_index", Release::new(1, 4, 0)),
+    (Feature::KvCommands, "kv_commands", Release::new(1, 4, 0)),
 ];
 
 impl Feature {
@@ -184,8 +188,8 @@ impl Feature {
 }
 
 /// Every release a binary of this build can be: the release table.
-pub const KNOWN_RELEASES: [Release; 4] =
-    [Release::new(1, 0, 0), Release::new(1, 1, 0), Release::new(1, 2, 0), Release::new(1, 3, 0)];
+pub const KNOWN_RELEASES: [Release; 5] =
+    [Release::new(1, 0, 0), Release::new(1, 1, 0), Release::new(1, 2, 0), Release::new(1, 3, 0), Release::new(1, 4, 0)];
 
 /// The newest release this build contains.
 pub const NEWEST_RELEASE: Release = KNOWN_RELEASES[KNOWN_RELEASES.len() - 1];
@@ -244,6 +248,6 @@ mod tests {
             assert_eq!(FEATURE_TABLE[row].0, feature);
             assert!(is_known_release(feature.since()), "{} comes in a release this build knows", feature.name());
         }
-        assert_eq!(NEWEST_RELEASE, r("1.3.0"));
+        assert_eq!(NEWEST_RELEASE, r("1.4.0"));
     }
 }

@@ -196,12 +196,13 @@ fn standbys<S: StateMachine>(replica: &Replica<S>, now: Tick) -> Vec<StandbyStat
 }
 
 /// Destructured so that a new counter does not compile until it is shown.
-fn named_counters(counters: &Counters) -> [(&'static str, u64); 12] {
+fn named_counters(counters: &Counters) -> [(&'static str, u64); 13] {
     let Counters {
         messages_dropped,
         messages_invalid,
         abdications,
         sessions_evicted_refused,
+        requests_refused_release,
         requests_dropped,
         view_changes,
         repairs_requested,
@@ -216,6 +217,7 @@ fn named_counters(counters: &Counters) -> [(&'static str, u64); 12] {
         ("messages_invalid", messages_invalid),
         ("abdications", abdications),
         ("sessions_evicted_refused", sessions_evicted_refused),
+        ("requests_refused_release", requests_refused_release),
         ("requests_dropped", requests_dropped),
         ("view_changes", view_changes),
         ("repairs_requested", repairs_requested),

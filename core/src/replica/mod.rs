@@ -264,6 +264,8 @@ pub struct Counters {
     pub abdications: u64,
     /// Requests refused because their session was evicted.
     pub sessions_evicted_refused: u64,
+    /// Commands refused before logging: they need a release the cluster has not committed.
+    pub requests_refused_release: u64,
     pub requests_dropped: u64,
     pub view_changes: u64,
     pub repairs_requested: u64,

@@ -54,6 +54,12 @@ impl<S: StateMachine> Replica<S> {
             }
             Admission::Evicted => {}
         }
+        if let Err(refusal) = S::admit(self.upgrade.release, &request.operation) {
+            // Never logged: no member meets a command its release lacks.
+            self.counters.requests_refused_release += 1;
+            self.reply(&request, self.applied, refusal);
+            return RequestOutcome::Answered;
+        }
         if self.inflight.get(&request.client).is_some_and(|r| *r >= request.request)
             || self.request_queue.iter().any(|q| q.client == request.client && q.request >= request.request)
         {
@@ -333,7 +339,7 @@ impl<S: StateMachine> Replica<S> {
                             (true, true, Vec::new())
                         }
                         Admission::New => {
-                            let result = self.state.apply(&request.operation);
+                            let result = self.state.apply(self.upgrade.release, &request.operation);
                             self.sessions.record(request.client, request.request, result.clone(), op);
                             (true, true, result)
                         }

@@ -40,7 +40,7 @@ impl<S: StateMachine> Replica<S> {
             Some(refusal) => KvResult::Error(refusal.code().into()).encode(),
             None => match KvCommand::decode(&read.operation) {
                 // Only reads: the state machine must not change outside the log.
-                Some(command) if command.is_read_only() => self.state.apply(&read.operation),
+                Some(command) if command.is_read_only() => self.state.apply(self.upgrade.release, &read.operation),
                 _ => KvResult::Error(ReadRefusal::NotReadOnly.code().into()).encode(),
             },
         };

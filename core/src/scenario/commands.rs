@@ -1,22 +1,72 @@
 //! `cmd WORD...`: a key-value command written as a Redis client sends it, mapped onto
-//! the key-value machine's commands. Commands of a release this build does not run
-//! yet (1.4.0's `kv_commands`) are refused as `feature-off`, as the spec says.
+//! the key-value machine's commands. A command of a release the cluster has not
+//! committed goes to the cluster, which refuses it as `feature-off` before logging it;
+//! one of a release this build does not have at all (1.5.0's transactions and expiry)
+//! the client refuses itself with the same code, as the spec says.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::state_machine::KvCommand;
+use crate::state_machine::{KvCommand, SetCondition};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CmdError {
-    /// A command of a later release (`kv_commands`): the client gets `error:feature-off`.
+    /// A command of a release this build lacks: the client gets `error:feature-off`.
     NotInRelease,
     /// Not a command this language knows, or its arguments are wrong: the line cannot run.
     Invalid(String),
 }
 
-/// Commands (and SET options) that 1.4.0's `kv_commands` brings.
-const LATER: [&str; 8] = ["GETSET", "APPEND", "STRLEN", "GETDEL", "SCAN", "KEYS", "DBSIZE", "SETNX"];
+/// Commands of 1.5.0 (`transactions`, `expiry`), which this build does not have.
+const LATER: [&str; 10] =
+    ["MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH", "EXPIRE", "PEXPIRE", "TTL", "PTTL", "PERSIST"];
+/// SET's expiry options, 1.5.0's too.
+const LATER_SET_OPTIONS: [&str; 5] = ["EX", "PX", "EXAT", "PXAT", "KEEPTTL"];
+
+/// `SET key value [NX|XX] [GET]`: a plain SET stays the base command, so that it runs
+/// at every release.
+fn set_command(args: &[String]) -> Result<KvCommand, CmdError> {
+    let (key, value) = (bytes(&args[0]), bytes(&args[1]));
+    let mut condition = SetCondition::Always;
+    let mut get = false;
+    for option in &args[2..] {
+        let option = option.to_ascii_uppercase();
+        match option.as_str() {
+            "NX" | "XX" if condition != SetCondition::Always => {
+                return Err(CmdError::Invalid(String::from("`cmd SET`: NX and XX exclude each other")))
+            }
+            "NX" => condition = SetCondition::IfAbsent,
+            "XX" => condition = SetCondition::IfPresent,
+            "GET" => get = true,
+            later if LATER_SET_OPTIONS.contains(&later) => return Err(CmdError::NotInRelease),
+            other => return Err(CmdError::Invalid(alloc::format!("`cmd SET`: no option {other}"))),
+        }
+    }
+    if condition == SetCondition::Always && !get {
+        return Ok(KvCommand::Put { key, value });
+    }
+    Ok(KvCommand::Set { key, value, condition, get })
+}
+
+/// `SCAN cursor [MATCH pattern] [COUNT n]`.
+fn scan_command(args: &[String]) -> Result<KvCommand, CmdError> {
+    let usage = || CmdError::Invalid(String::from("`cmd SCAN CURSOR [MATCH PATTERN] [COUNT N]`"));
+    let cursor = args[0].parse::<u64>().map_err(|_| usage())?;
+    let (mut pattern, mut count) = (None, 10u32);
+    let mut options = args[1..].chunks(2);
+    for option in &mut options {
+        let [name, value] = option else { return Err(usage()) };
+        match name.to_ascii_uppercase().as_str() {
+            "MATCH" => pattern = Some(bytes(value)),
+            "COUNT" => match value.parse::<u64>() {
+                Ok(n) if n >= 1 => count = n.min(u32::MAX as u64) as u32,
+                _ => return Err(usage()),
+            },
+            _ => return Err(usage()),
+        }
+    }
+    Ok(KvCommand::Scan { cursor, pattern, count })
+}
 
 fn bytes(word: &str) -> Vec<u8> {
     word.as_bytes().to_vec()
@@ -37,10 +87,35 @@ pub fn kv_command(words: &[String]) -> Result<KvCommand, CmdError> {
         }
     };
     match name.as_str() {
-        "SET" if args.len() > 2 => Err(CmdError::NotInRelease),
         "SET" => {
-            arity(args.len() == 2, "SET KEY VALUE")?;
-            Ok(KvCommand::Put { key: bytes(&args[0]), value: bytes(&args[1]) })
+            arity(args.len() >= 2, "SET KEY VALUE [NX|XX] [GET]")?;
+            set_command(args)
+        }
+        "GETSET" => {
+            arity(args.len() == 2, "GETSET KEY VALUE")?;
+            let (key, value) = (bytes(&args[0]), bytes(&args[1]));
+            Ok(KvCommand::Set { key, value, condition: SetCondition::Always, get: true })
+        }
+        "APPEND" => {
+            arity(args.len() == 2, "APPEND KEY VALUE")?;
+            Ok(KvCommand::Append { key: bytes(&args[0]), value: bytes(&args[1]) })
+        }
+        "STRLEN" | "GETDEL" => {
+            arity(args.len() == 1, "STRLEN|GETDEL KEY")?;
+            let key = bytes(&args[0]);
+            Ok(if name == "STRLEN" { KvCommand::StrLen { key } } else { KvCommand::GetDel { key } })
+        }
+        "SCAN" => {
+            arity(!args.is_empty(), "SCAN CURSOR [MATCH PATTERN] [COUNT N]")?;
+            scan_command(args)
+        }
+        "KEYS" => {
+            arity(args.len() == 1, "KEYS PATTERN")?;
+            Ok(KvCommand::Keys { pattern: bytes(&args[0]) })
+        }
+        "DBSIZE" => {
+            arity(args.is_empty(), "DBSIZE")?;
+            Ok(KvCommand::DbSize)
         }
         "GET" => {
             arity(args.len() == 1, "GET KEY")?;
@@ -95,8 +170,20 @@ mod tests {
             kv_command(&words("MSET a 1 b 2")),
             Ok(KvCommand::PutMany { pairs: vec![(bytes("a"), bytes("1")), (bytes("b"), bytes("2"))] })
         );
-        assert_eq!(kv_command(&words("SET k v NX")), Err(CmdError::NotInRelease));
-        assert_eq!(kv_command(&words("APPEND k x")), Err(CmdError::NotInRelease));
+        assert_eq!(
+            kv_command(&words("SET k v nx GET")),
+            Ok(KvCommand::Set { key: bytes("k"), value: bytes("v"), condition: SetCondition::IfAbsent, get: true })
+        );
+        assert!(matches!(kv_command(&words("SET k v NX XX")), Err(CmdError::Invalid(_))));
+        assert_eq!(kv_command(&words("SET k v EX 10")), Err(CmdError::NotInRelease));
+        assert_eq!(kv_command(&words("APPEND k x")), Ok(KvCommand::Append { key: bytes("k"), value: bytes("x") }));
+        assert_eq!(
+            kv_command(&words("SCAN 0 MATCH a* COUNT 5")),
+            Ok(KvCommand::Scan { cursor: 0, pattern: Some(bytes("a*")), count: 5 })
+        );
+        assert!(matches!(kv_command(&words("SCAN 0 COUNT 0")), Err(CmdError::Invalid(_))));
+        assert!(matches!(kv_command(&words("SCAN 0 MATCH")), Err(CmdError::Invalid(_))));
+        assert_eq!(kv_command(&words("MULTI")), Err(CmdError::NotInRelease));
         assert!(matches!(kv_command(&words("FLUSHALL")), Err(CmdError::Invalid(_))));
         assert!(matches!(kv_command(&words("INCRBY n x")), Err(CmdError::Invalid(_))));
     }

@@ -10,7 +10,7 @@ use super::{Endpoint, EventKind, SimError, Simulator, CLIENT_TIMEOUT_TICKS};
 use crate::message::{Message, ReadRequest, Reply, Request};
 use crate::replica::read_refusal::ReadRefusal;
 use crate::replica::sessions::SESSION_EVICTED;
-use crate::state_machine::{KvCommand, KvResult};
+use crate::state_machine::{KvCommand, KvResult, FEATURE_OFF};
 use crate::types::{ClientId, MemberId, Op, RequestNumber, View};
 
 /// Requests a client may have queued behind its outstanding one.
@@ -49,6 +49,13 @@ impl ClientReply {
                     .collect::<Vec<_>>()
                     .join(","),
             ),
+            // SCAN's reply, [cursor, [keys]], flattened as the spec's text of arrays.
+            Some(KvResult::Scan { cursor, keys }) => {
+                let mut parts = alloc::vec![alloc::format!("{cursor}")];
+                parts.extend(keys.iter().map(|key| String::from_utf8_lossy(key).into_owned()));
+                ClientReply::Value(parts.join(","))
+            }
+            Some(refused) if refused.error_code() == Some(FEATURE_OFF) => ClientReply::Error(String::from(FEATURE_OFF)),
             // Refusals answer with the spec's codes; anything else failed.
             Some(KvResult::Error(code))
                 if code == SESSION_EVICTED
@@ -190,7 +197,8 @@ impl Simulator {
         let op = c.queue.pop_front().expect("front exists");
         let request = c.next_request;
         c.next_request += 1;
-        let history = (self.config.check && op.at.is_none()).then(|| self.history.invoke(client, &op.command));
+        let history =
+            (self.config.check && op.at.is_none()).then(|| self.history.invoke(client, &op.command)).flatten();
         let c = self.clients.get_mut(&client).expect("client exists");
         c.outstanding =
             Some(Outstanding { request, operation: op.command.encode(), at: op.at, min_op, attempts: 0, history });

@@ -6,8 +6,8 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::linearizability::{self, History, KvOp, KvOutput, Verdict};
-use crate::state_machine::{KvCommand, KvResult};
+use super::linearizability::{self, History, KvOp, KvOutput, Presence, Verdict};
+use crate::state_machine::{KvCommand, KvResult, SetCondition, FEATURE_OFF};
 use crate::types::ClientId;
 
 /// Search steps one check may take before it gives up (and says so).
@@ -26,8 +26,11 @@ pub struct ClientHistory {
     pub inconclusive_checks: u64,
 }
 
-fn op_of(command: &KvCommand) -> KvOp {
-    match command.clone() {
+/// The model's command; `None` for key listing (SCAN, KEYS, DBSIZE), which reads
+/// every key at once: the checker splits a history by key, and one op over all keys
+/// would join every part into one search. Those stay out of the checked history.
+fn op_of(command: &KvCommand) -> Option<KvOp> {
+    Some(match command.clone() {
         KvCommand::Put { key, value } => KvOp::Put { key, value },
         KvCommand::Get { key } => KvOp::Get { key },
         KvCommand::Delete { keys } => KvOp::Delete { keys },
@@ -35,16 +38,34 @@ fn op_of(command: &KvCommand) -> KvOp {
         KvCommand::Increment { key, by } => KvOp::Increment { key, by },
         KvCommand::GetMany { keys } => KvOp::GetMany { keys },
         KvCommand::PutMany { pairs } => KvOp::PutMany { pairs },
-    }
+        KvCommand::Set { key, value, condition, get } => {
+            let when = match condition {
+                SetCondition::Always => Presence::Any,
+                SetCondition::IfAbsent => Presence::Missing,
+                SetCondition::IfPresent => Presence::Present,
+            };
+            KvOp::SetWhen { key, value, when, get }
+        }
+        KvCommand::Append { key, value } => KvOp::Append { key, value },
+        KvCommand::StrLen { key } => KvOp::Length { key },
+        KvCommand::GetDel { key } => KvOp::Take { key },
+        KvCommand::Scan { .. } | KvCommand::Keys { .. } | KvCommand::DbSize => return None,
+    })
+}
+
+/// Whether the checkers' history records `command` (see `op_of`).
+pub fn is_checked(command: &KvCommand) -> bool {
+    op_of(command).is_some()
 }
 
 fn output_of(result: &[u8]) -> KvOutput {
     match KvResult::decode(result) {
+        Some(refused) if refused.error_code() == Some(FEATURE_OFF) => KvOutput::Refused,
         Some(KvResult::Ok) => KvOutput::Ok,
         Some(KvResult::Value(value)) => KvOutput::Value(value),
         Some(KvResult::Values(values)) => KvOutput::Values(values),
         Some(KvResult::Integer(number)) => KvOutput::Integer(number),
-        Some(KvResult::Error(_)) | None => KvOutput::Error,
+        Some(KvResult::Error(_)) | Some(KvResult::Scan { .. }) | None => KvOutput::Error,
     }
 }
 
@@ -54,9 +75,11 @@ impl ClientHistory {
         self.clock
     }
 
-    pub fn invoke(&mut self, client: ClientId, command: &KvCommand) -> usize {
+    /// Records an invocation; `None` for a command the history leaves out (`op_of`).
+    pub fn invoke(&mut self, client: ClientId, command: &KvCommand) -> Option<usize> {
+        let op = op_of(command)?;
         let at = self.tick();
-        self.history.invoke(client, op_of(command), at)
+        Some(self.history.invoke(client, op, at))
     }
 
     pub fn complete(&mut self, index: usize, result: &[u8]) {

@@ -63,13 +63,48 @@ pub enum KvOp {
     PutMany {
         pairs: Vec<(Vec<u8>, Vec<u8>)>,
     },
+    /// Writes the value when `when` holds of the key; returns the value before when
+    /// `get`, else `Ok` if it wrote and `Value(None)` if not (Redis's SET NX|XX [GET]).
+    SetWhen {
+        key: Vec<u8>,
+        value: Vec<u8>,
+        when: Presence,
+        get: bool,
+    },
+    /// Concatenates onto the value (missing: empty); returns the new length.
+    Append {
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    /// Returns the value's length, 0 when missing.
+    Length {
+        key: Vec<u8>,
+    },
+    /// Returns the value and removes the key.
+    Take {
+        key: Vec<u8>,
+    },
+}
+
+/// When a conditional write writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Presence {
+    Any,
+    Missing,
+    Present,
 }
 
 impl KvOp {
     /// Every key the command touches, in order, repeats included.
     pub fn keys(&self) -> Vec<&[u8]> {
         match self {
-            KvOp::Put { key, .. } | KvOp::Get { key } | KvOp::Increment { key, .. } => alloc::vec![key.as_slice()],
+            KvOp::Put { key, .. }
+            | KvOp::Get { key }
+            | KvOp::Increment { key, .. }
+            | KvOp::SetWhen { key, .. }
+            | KvOp::Append { key, .. }
+            | KvOp::Length { key }
+            | KvOp::Take { key } => alloc::vec![key.as_slice()],
             KvOp::Delete { keys } | KvOp::Exists { keys } | KvOp::GetMany { keys } => {
                 keys.iter().map(Vec::as_slice).collect()
             }
@@ -78,7 +113,7 @@ impl KvOp {
     }
 
     pub fn is_read_only(&self) -> bool {
-        matches!(self, KvOp::Get { .. } | KvOp::Exists { .. } | KvOp::GetMany { .. })
+        matches!(self, KvOp::Get { .. } | KvOp::Exists { .. } | KvOp::GetMany { .. } | KvOp::Length { .. })
     }
 }
 
@@ -90,6 +125,10 @@ pub enum KvOutput {
     Values(Vec<Option<Vec<u8>>>),
     Integer(i64),
     Error,
+    /// Refused before it could take effect (a command the cluster's release lacks):
+    /// it never happened, so the check leaves it out. Had it taken effect after all,
+    /// the reads after it would say so.
+    Refused,
 }
 
 /// One client operation: invoked at `invoke`, and either completed at a later time with an
@@ -323,6 +362,42 @@ fn model_step(state: &ModelState, op: &KvOp) -> (KvOutput, Option<ModelState>) {
             }
             (KvOutput::Ok, Some(next))
         }
+        KvOp::SetWhen { key, value, when, get } => {
+            let before = state.get(key).cloned();
+            let writes = match when {
+                Presence::Any => true,
+                Presence::Missing => before.is_none(),
+                Presence::Present => before.is_some(),
+            };
+            let output = if *get {
+                KvOutput::Value(before)
+            } else if writes {
+                KvOutput::Ok
+            } else {
+                KvOutput::Value(None)
+            };
+            let next = writes.then(|| {
+                let mut next = state.clone();
+                next.insert(key.clone(), value.clone());
+                next
+            });
+            (output, next)
+        }
+        KvOp::Append { key, value } => {
+            let mut joined = state.get(key).cloned().unwrap_or_default();
+            joined.extend_from_slice(value);
+            let output = KvOutput::Integer(joined.len() as i64);
+            let mut next = state.clone();
+            next.insert(key.clone(), joined);
+            (output, Some(next))
+        }
+        KvOp::Length { key } => (KvOutput::Integer(state.get(key).map_or(0, |value| value.len() as i64)), None),
+        KvOp::Take { key } => {
+            let mut next = state.clone();
+            let taken = next.remove(key);
+            let changed = taken.is_some();
+            (KvOutput::Value(taken), changed.then_some(next))
+        }
     }
 }
 
@@ -349,7 +424,11 @@ fn find_root(parent: &mut [usize], mut node: usize) -> usize {
 
 /// Groups the operations that matter by connected keys, smallest group first.
 fn split_into_components(operations: &[Operation]) -> Vec<Component> {
-    let matters = |operation: &Operation| operation.complete.is_some() || !operation.op.is_read_only();
+    let matters = |operation: &Operation| match &operation.complete {
+        Some((_, KvOutput::Refused)) => false,
+        Some(_) => true,
+        None => !operation.op.is_read_only(),
+    };
     let mut key_ids: BTreeMap<&[u8], usize> = BTreeMap::new();
     let mut parent: Vec<usize> = Vec::new();
     let mut first_key_of: Vec<Option<usize>> = Vec::with_capacity(operations.len());
@@ -685,6 +764,18 @@ impl fmt::Display for KvOp {
                 f.write_str("put-many")?;
                 pairs.iter().try_for_each(|(key, value)| write!(f, " {}={}", Bytes(key), Bytes(value)))
             }
+            KvOp::SetWhen { key, value, when, get } => {
+                let when = match when {
+                    Presence::Any => "",
+                    Presence::Missing => " if missing",
+                    Presence::Present => " if present",
+                };
+                let get = if *get { " answering the old value" } else { "" };
+                write!(f, "put {} {}{when}{get}", Bytes(key), Bytes(value))
+            }
+            KvOp::Append { key, value } => write!(f, "append {} {}", Bytes(key), Bytes(value)),
+            KvOp::Length { key } => write!(f, "length {}", Bytes(key)),
+            KvOp::Take { key } => write!(f, "take {}", Bytes(key)),
         }
     }
 }
@@ -706,6 +797,7 @@ impl fmt::Display for KvOutput {
             }
             KvOutput::Integer(number) => write!(f, "{number}"),
             KvOutput::Error => f.write_str("error"),
+            KvOutput::Refused => f.write_str("refused"),
         }
     }
 }
@@ -842,6 +934,41 @@ mod tests {
             ),
         ]);
         assert_eq!(report.keys, key_list(&["a", "b"]));
+    }
+
+    #[test]
+    fn a_refused_op_never_happened() {
+        let append = KvOp::Append { key: bytes("a"), value: bytes("x") };
+        assert_linearizable(&[
+            done(1, put("a", "1"), 1, 2, KvOutput::Ok),
+            done(2, append.clone(), 3, 4, KvOutput::Refused),
+            done(1, get("a"), 5, 6, value("1")),
+        ]);
+        // Had it taken effect after all, the read after it says so.
+        assert_violation(&[
+            done(1, put("a", "1"), 1, 2, KvOutput::Ok),
+            done(2, append, 3, 4, KvOutput::Refused),
+            done(1, get("a"), 5, 6, value("1x")),
+        ]);
+    }
+
+    #[test]
+    fn conditional_writes_append_and_take_follow_the_model() {
+        let set_if = |value: &str, when, get| KvOp::SetWhen { key: bytes("k"), value: bytes(value), when, get };
+        assert_linearizable(&[
+            done(1, set_if("1", Presence::Missing, false), 1, 2, KvOutput::Ok),
+            done(1, set_if("2", Presence::Missing, false), 3, 4, KvOutput::Value(None)),
+            done(1, set_if("3", Presence::Present, true), 5, 6, value("1")),
+            done(1, KvOp::Append { key: bytes("k"), value: bytes("45") }, 7, 8, KvOutput::Integer(3)),
+            done(1, KvOp::Length { key: bytes("k") }, 9, 10, KvOutput::Integer(3)),
+            done(1, KvOp::Take { key: bytes("k") }, 11, 12, value("345")),
+            done(1, get("k"), 13, 14, KvOutput::Value(None)),
+        ]);
+        // SET NX that claims to have written over a present key.
+        assert_violation(&[
+            done(1, put("k", "1"), 1, 2, KvOutput::Ok),
+            done(1, set_if("2", Presence::Missing, false), 3, 4, KvOutput::Ok),
+        ]);
     }
 
     #[test]

@@ -1,81 +1,24 @@
-//! The replicated state machine behind a trait, and the built-in key-value machine.
+//! The built-in key-value machine: an ordered map of byte strings.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
-use serde::{Deserialize, Serialize};
 
+use super::command::{KvCommand, KvResult, SetCondition, KEYS_REPLY_MAX, SCAN_COUNT_MAX};
+use super::glob::glob_match;
+use super::{SnapshotError, StateMachine};
 use crate::checksum::Hasher64;
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SnapshotError;
-
-/// What the replicas apply, in log order, identically on every member.
-pub trait StateMachine {
-    /// Apply one operation (in the machine's own encoding) and return its result.
-    /// Must be deterministic: the same operations in the same order give the same state.
-    fn apply(&mut self, operation: &[u8]) -> Vec<u8>;
-    /// A digest of the whole state, maintained cheaply: the checkers call it often.
-    fn digest(&self) -> u64;
-    fn snapshot(&self) -> Vec<u8>;
-    fn restore(&mut self, snapshot: &[u8]) -> Result<(), SnapshotError>;
-    /// The encoded result of a request the replica refused without applying it, such
-    /// as one whose session was evicted (`code` is the spec's kebab-case code).
-    fn refusal(code: &str) -> Vec<u8>
-    where
-        Self: Sized;
-}
-
-/// Commands of the key-value machine.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum KvCommand {
-    Put { key: Vec<u8>, value: Vec<u8> },
-    Get { key: Vec<u8> },
-    Delete { keys: Vec<Vec<u8>> },
-    Exists { keys: Vec<Vec<u8>> },
-    Increment { key: Vec<u8>, by: i64 },
-    GetMany { keys: Vec<Vec<u8>> },
-    PutMany { pairs: Vec<(Vec<u8>, Vec<u8>)> },
-}
-
-impl KvCommand {
-    pub fn encode(&self) -> Vec<u8> {
-        postcard::to_allocvec(self).expect("a KvCommand always encodes")
-    }
-
-    pub fn decode(bytes: &[u8]) -> Option<KvCommand> {
-        postcard::from_bytes(bytes).ok()
-    }
-
-    pub fn is_read_only(&self) -> bool {
-        matches!(self, KvCommand::Get { .. } | KvCommand::Exists { .. } | KvCommand::GetMany { .. })
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum KvResult {
-    Ok,
-    Value(Option<Vec<u8>>),
-    Values(Vec<Option<Vec<u8>>>),
-    Integer(i64),
-    Error(String),
-}
-
-impl KvResult {
-    pub fn encode(&self) -> Vec<u8> {
-        postcard::to_allocvec(self).expect("a KvResult always encodes")
-    }
-
-    pub fn decode(bytes: &[u8]) -> Option<KvResult> {
-        postcard::from_bytes(bytes).ok()
-    }
-}
+use crate::release::Release;
 
 /// An ordered map with a digest kept up to date on every change (an XOR of per-pair
-/// hashes), so that digests cost nothing to read.
+/// hashes), so that digests cost nothing to read. Keys are also indexed by a hash of
+/// each, for SCAN: Redis clients take a cursor for a number, and a number cannot name
+/// a place among arbitrary byte keys, but it can name a place in hash order, which
+/// insertions and deletions elsewhere do not move.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KvStore {
     map: BTreeMap<Vec<u8>, Vec<u8>>,
+    by_hash: BTreeSet<(u64, Vec<u8>)>,
     digest: u64,
 }
 
@@ -85,6 +28,14 @@ fn pair_hash(key: &[u8], value: &[u8]) -> u64 {
     hasher.write_bytes(key);
     hasher.write_bytes(value);
     hasher.finish()
+}
+
+/// A key's place in SCAN order; never 0, the cursor that starts and ends a scan.
+fn scan_hash(key: &[u8]) -> u64 {
+    let mut hasher = Hasher64::new();
+    hasher.write_u64(0x5ca9);
+    hasher.write_bytes(key);
+    hasher.finish().max(1)
 }
 
 impl KvStore {
@@ -106,19 +57,66 @@ impl KvStore {
 
     fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
         self.digest ^= pair_hash(&key, &value);
-        if let Some(old) = self.map.insert(key.clone(), value) {
-            self.digest ^= pair_hash(&key, &old);
+        match self.map.get_mut(&key) {
+            Some(slot) => {
+                let old = core::mem::replace(slot, value);
+                self.digest ^= pair_hash(&key, &old);
+            }
+            None => {
+                self.by_hash.insert((scan_hash(&key), key.clone()));
+                self.map.insert(key, value);
+            }
         }
     }
 
+    /// Removes the key; its value, if it had one.
+    fn take(&mut self, key: &[u8]) -> Option<Vec<u8>> {
+        let old = self.map.remove(key)?;
+        self.digest ^= pair_hash(key, &old);
+        self.by_hash.remove(&(scan_hash(key), key.to_vec()));
+        Some(old)
+    }
+
     fn delete(&mut self, key: &[u8]) -> bool {
-        match self.map.remove(key) {
-            Some(old) => {
-                self.digest ^= pair_hash(key, &old);
-                true
+        self.take(key).is_some()
+    }
+
+    /// One SCAN page: up to `count` keys in hash order from `cursor`, then every key
+    /// sharing the last one's hash (so a page never ends inside a group the next could
+    /// not tell apart), filtered by `pattern`. A key present from the scan's start to
+    /// its end is returned exactly once, whatever else changes, as Redis promises.
+    fn scan(&self, cursor: u64, pattern: Option<&[u8]>, count: u32) -> KvResult {
+        let count = count.clamp(1, SCAN_COUNT_MAX) as usize;
+        let mut visited = 0;
+        let mut last_hash = None;
+        let mut keys = Vec::new();
+        let mut entries = self.by_hash.range((cursor, Vec::new())..).peekable();
+        while let Some((hash, key)) = entries.peek() {
+            if visited >= count && last_hash != Some(*hash) {
+                return KvResult::Scan { cursor: *hash, keys };
             }
-            None => false,
+            if pattern.is_none_or(|pattern| glob_match(pattern, key)) {
+                keys.push(key.clone());
+            }
+            last_hash = Some(*hash);
+            visited += 1;
+            entries.next();
         }
+        KvResult::Scan { cursor: 0, keys }
+    }
+
+    fn keys(&self, pattern: &[u8]) -> KvResult {
+        let mut keys = Vec::new();
+        for key in self.map.keys().filter(|key| glob_match(pattern, key)) {
+            if keys.len() == KEYS_REPLY_MAX {
+                return KvResult::Error(alloc::format!(
+                    "KEYS {} matches more than {KEYS_REPLY_MAX} keys, more than one reply carries: use SCAN",
+                    String::from_utf8_lossy(pattern)
+                ));
+            }
+            keys.push(Some(key.clone()));
+        }
+        KvResult::Values(keys)
     }
 
     pub fn execute(&mut self, command: KvCommand) -> KvResult {
@@ -155,17 +153,62 @@ impl KvStore {
                 }
                 KvResult::Ok
             }
+            KvCommand::Set { key, value, condition, get } => {
+                let old = self.map.get(&key).cloned();
+                let write = match condition {
+                    SetCondition::Always => true,
+                    SetCondition::IfAbsent => old.is_none(),
+                    SetCondition::IfPresent => old.is_some(),
+                };
+                if write {
+                    self.put(key, value);
+                }
+                match (get, write) {
+                    (true, _) => KvResult::Value(old),
+                    (false, true) => KvResult::Ok,
+                    (false, false) => KvResult::Value(None),
+                }
+            }
+            KvCommand::Append { key, value } => {
+                let mut joined = self.map.get(&key).cloned().unwrap_or_default();
+                joined.extend_from_slice(&value);
+                let length = joined.len() as i64;
+                self.put(key, joined);
+                KvResult::Integer(length)
+            }
+            KvCommand::StrLen { key } => KvResult::Integer(self.map.get(&key).map_or(0, |value| value.len() as i64)),
+            KvCommand::GetDel { key } => KvResult::Value(self.take(&key)),
+            KvCommand::Scan { cursor, pattern, count } => self.scan(cursor, pattern.as_deref(), count),
+            KvCommand::Keys { pattern } => self.keys(&pattern),
+            KvCommand::DbSize => KvResult::Integer(self.map.len() as i64),
+        }
+    }
+
+    /// Runs `command` as the cluster at `release` does: one its release lacks changes
+    /// nothing and answers `feature-off`, on every member alike.
+    pub fn execute_at(&mut self, release: Release, command: KvCommand) -> KvResult {
+        match command.check_release(release) {
+            Ok(()) => self.execute(command),
+            Err(refusal) => KvResult::Error(refusal),
         }
     }
 }
 
 impl StateMachine for KvStore {
-    fn apply(&mut self, operation: &[u8]) -> Vec<u8> {
+    fn apply(&mut self, release: Release, operation: &[u8]) -> Vec<u8> {
         let result = match KvCommand::decode(operation) {
-            Some(command) => self.execute(command),
+            Some(command) => self.execute_at(release, command),
             None => KvResult::Error(String::from("malformed key-value command")),
         };
         result.encode()
+    }
+
+    fn admit(release: Release, operation: &[u8]) -> Result<(), Vec<u8>> {
+        match KvCommand::decode(operation).map(|command| command.check_release(release)) {
+            Some(Err(refusal)) => Err(KvResult::Error(refusal).encode()),
+            // A malformed operation is logged and answered as such, as before.
+            _ => Ok(()),
+        }
     }
 
     fn digest(&self) -> u64 {
@@ -215,6 +258,19 @@ mod tests {
     }
 
     #[test]
+    fn the_scan_index_follows_the_map() {
+        let mut kv = KvStore::new();
+        put(&mut kv, "a", "1");
+        put(&mut kv, "a", "2");
+        put(&mut kv, "b", "1");
+        kv.execute(KvCommand::Delete { keys: vec![b"b".to_vec()] });
+        assert_eq!(kv.by_hash.len(), kv.map.len());
+        let mut restored = KvStore::new();
+        restored.restore(&kv.snapshot()).unwrap();
+        assert_eq!(restored, kv);
+    }
+
+    #[test]
     fn snapshot_restores_state_and_digest() {
         let mut a = KvStore::new();
         put(&mut a, "k", "v");
@@ -238,7 +294,141 @@ mod tests {
     #[test]
     fn malformed_operation_is_an_error_result() {
         let mut kv = KvStore::new();
-        let result = KvResult::decode(&kv.apply(&[0xff])).unwrap();
+        let result = KvResult::decode(&kv.apply(Release::new(1, 4, 0), &[0xff])).unwrap();
         assert!(matches!(result, KvResult::Error(_)));
+    }
+
+    fn set(key: &str, value: &str, condition: SetCondition, get: bool) -> KvCommand {
+        KvCommand::Set { key: key.into(), value: value.into(), condition, get }
+    }
+
+    fn value(text: &str) -> KvResult {
+        KvResult::Value(Some(text.into()))
+    }
+
+    #[test]
+    fn conditional_sets_write_only_when_their_condition_holds() {
+        let mut kv = KvStore::new();
+        assert_eq!(kv.execute(set("k", "1", SetCondition::IfPresent, false)), KvResult::Value(None));
+        assert_eq!(kv.get(b"k"), None);
+        assert_eq!(kv.execute(set("k", "1", SetCondition::IfAbsent, false)), KvResult::Ok);
+        assert_eq!(kv.execute(set("k", "2", SetCondition::IfAbsent, false)), KvResult::Value(None));
+        assert_eq!(kv.execute(set("k", "3", SetCondition::IfPresent, true)), value("1"));
+        assert_eq!(
+            kv.execute(set("k", "4", SetCondition::IfAbsent, true)),
+            value("3"),
+            "GET answers, NX does not write"
+        );
+        assert_eq!(kv.execute(set("k", "5", SetCondition::Always, true)), value("3"));
+        assert_eq!(kv.get(b"k").unwrap(), b"5");
+    }
+
+    #[test]
+    fn append_strlen_and_getdel() {
+        let mut kv = KvStore::new();
+        assert_eq!(kv.execute(KvCommand::Append { key: "k".into(), value: "ab".into() }), KvResult::Integer(2));
+        assert_eq!(kv.execute(KvCommand::Append { key: "k".into(), value: "cde".into() }), KvResult::Integer(5));
+        assert_eq!(kv.execute(KvCommand::StrLen { key: "k".into() }), KvResult::Integer(5));
+        assert_eq!(kv.execute(KvCommand::StrLen { key: "none".into() }), KvResult::Integer(0));
+        let digest_with = kv.digest();
+        assert_eq!(kv.execute(KvCommand::GetDel { key: "k".into() }), value("abcde"));
+        assert_eq!(kv.execute(KvCommand::GetDel { key: "k".into() }), KvResult::Value(None));
+        assert_ne!(kv.digest(), digest_with);
+        assert_eq!((kv.digest(), kv.execute(KvCommand::DbSize)), (0, KvResult::Integer(0)));
+    }
+
+    /// Every page of a full scan, following cursors until 0.
+    fn full_scan(kv: &mut KvStore, pattern: Option<&str>, count: u32) -> Vec<Vec<u8>> {
+        let mut cursor = 0;
+        let mut keys = Vec::new();
+        loop {
+            let pattern = pattern.map(|p| p.as_bytes().to_vec());
+            let KvResult::Scan { cursor: next, keys: page } = kv.execute(KvCommand::Scan { cursor, pattern, count })
+            else {
+                panic!("SCAN answers a page")
+            };
+            keys.extend(page);
+            if next == 0 {
+                return keys;
+            }
+            assert!(next > cursor, "cursors move forward");
+            cursor = next;
+        }
+    }
+
+    #[test]
+    fn a_full_scan_returns_every_key_once() {
+        let mut kv = KvStore::new();
+        for n in 0..500 {
+            put(&mut kv, &alloc::format!("key:{n}"), "v");
+        }
+        let mut seen = full_scan(&mut kv, None, 7);
+        seen.sort();
+        let mut all: Vec<Vec<u8>> = kv.map.keys().cloned().collect();
+        all.sort();
+        assert_eq!(seen, all);
+        let matched = full_scan(&mut kv, Some("key:1?"), 50);
+        assert_eq!(matched.len(), 10);
+        assert_eq!(kv.execute(KvCommand::DbSize), KvResult::Integer(500));
+    }
+
+    #[test]
+    fn keys_that_stay_are_scanned_once_while_others_come_and_go() {
+        let mut kv = KvStore::new();
+        for n in 0..200 {
+            put(&mut kv, &alloc::format!("stay:{n}"), "v");
+        }
+        let mut cursor = 0;
+        let mut seen = Vec::new();
+        let mut round = 0;
+        loop {
+            // Churn between pages: new keys, and deleted ones.
+            put(&mut kv, &alloc::format!("new:{round}"), "v");
+            kv.execute(KvCommand::Delete { keys: vec![alloc::format!("new:{}", round / 2).into_bytes()] });
+            round += 1;
+            let KvResult::Scan { cursor: next, keys } =
+                kv.execute(KvCommand::Scan { cursor, pattern: Some(b"stay:*".to_vec()), count: 5 })
+            else {
+                panic!("a page")
+            };
+            seen.extend(keys);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        let mut sorted = seen.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!((seen.len(), sorted.len()), (200, 200), "each staying key once");
+    }
+
+    #[test]
+    fn keys_lists_in_order_and_refuses_a_reply_too_large() {
+        let mut kv = KvStore::new();
+        for key in ["b", "a", "ab", "c"] {
+            put(&mut kv, key, "v");
+        }
+        let listed = kv.execute(KvCommand::Keys { pattern: b"a*".to_vec() });
+        assert_eq!(listed, KvResult::Values(vec![Some(b"a".to_vec()), Some(b"ab".to_vec())]));
+        for n in 0..=KEYS_REPLY_MAX {
+            put(&mut kv, &alloc::format!("many:{n}"), "");
+        }
+        assert!(
+            matches!(kv.execute(KvCommand::Keys { pattern: b"*".to_vec() }), KvResult::Error(text) if text.contains("use SCAN"))
+        );
+    }
+
+    #[test]
+    fn a_command_of_a_later_release_changes_nothing() {
+        let mut kv = KvStore::new();
+        let append = KvCommand::Append { key: "k".into(), value: "x".into() };
+        let refused = KvResult::decode(&kv.apply(Release::new(1, 3, 0), &append.encode())).unwrap();
+        assert_eq!(refused.error_code(), Some(super::super::FEATURE_OFF));
+        assert_eq!(kv.digest(), 0);
+        assert!(KvStore::admit(Release::new(1, 3, 0), &append.encode()).is_err());
+        assert!(KvStore::admit(Release::new(1, 4, 0), &append.encode()).is_ok());
+        assert!(KvStore::admit(Release::new(1, 0, 0), &KvCommand::Get { key: Vec::new() }.encode()).is_ok());
+        assert_eq!(KvResult::decode(&kv.apply(Release::new(1, 4, 0), &append.encode())), Some(KvResult::Integer(1)));
     }
 }

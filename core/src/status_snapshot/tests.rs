@@ -54,20 +54,20 @@ fn the_primary_shows_the_cluster_as_it_knows_it() {
     assert!(snapshot.is_primary);
     assert_eq!(snapshot.primary_hint, primary);
     assert!(snapshot.commit >= 3 && snapshot.commit == snapshot.commit_max, "{snapshot:?}");
-    assert_eq!(snapshot.cluster_release, "1.3.0");
+    assert_eq!(snapshot.cluster_release, "1.4.0");
     assert!(snapshot.features.iter().all(|feature| feature.on), "{:?}", snapshot.features);
     let events: Vec<&str> = snapshot.upgrade_events.iter().map(|event| event.event.as_str()).collect();
-    assert_eq!(events, ["committed 1.0.0 -> 1.3.0"]);
+    assert_eq!(events, ["committed 1.0.0 -> 1.4.0"]);
     assert_eq!(snapshot.upgrade_target, None);
     assert_eq!((snapshot.membership.active(), snapshot.membership.standbys()), (&[0, 1, 2][..], &[3][..]));
     assert_eq!(snapshot.advertised.len(), 4);
-    assert!(snapshot.advertised.iter().all(|advertised| advertised.release.as_deref() == Some("1.3.0")));
+    assert!(snapshot.advertised.iter().all(|advertised| advertised.release.as_deref() == Some("1.4.0")));
     let standby = &snapshot.standbys[..];
     assert_eq!(standby.len(), 1);
     assert_eq!((standby[0].view.member, standby[0].view.healthy), (3, true));
     assert!(!standby[0].lag_history.is_empty());
     assert_eq!(snapshot.standby_stats.healthy, 1);
-    assert_eq!(snapshot.counters.len(), 12);
+    assert_eq!(snapshot.counters.len(), 13);
 }
 
 #[test]

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use viewstamp_core::release::Release;
 use viewstamp_core::replica::read_refusal::ReadRefusal;
 use viewstamp_core::replica::sessions::SESSION_EVICTED;
 use viewstamp_core::replica::Role;
@@ -18,7 +19,9 @@ use viewstamp_core::types::{ClientId, MemberId, Op, RequestNumber};
 
 use super::info::info_sections;
 use super::requests::{client_id, Outcome, ReadMode};
-use super::resp::{info_reply, kv_reply, Command, ParserLimits, Reply, RequestParser, ServerFacts, Session};
+use super::resp::{
+    info_reply, kv_reply, set_nx_reply, Command, ParserLimits, Reply, RequestParser, ServerFacts, Session,
+};
 use super::snapshot::NodeSnapshot;
 
 /// A data command for the node loop.
@@ -168,6 +171,7 @@ async fn answer(port: &ClientPort, session: &mut Session, connection: &mut Conne
     match command {
         Command::Info { sections } => info_reply(&info_sections(&snapshot, &port.version), &sections),
         Command::Kv(kv) => data_command(port, session, connection, &snapshot, kv).await,
+        Command::SetNx(kv) => set_nx_reply(data_command(port, session, connection, &snapshot, kv).await),
         // answer_local answers every other command.
         _ => Reply::error("ERR internal error: a command reached the node that the connection should answer"),
     }
@@ -180,6 +184,13 @@ async fn data_command(
     snapshot: &NodeSnapshot,
     command: KvCommand,
 ) -> Reply {
+    // Refused here, before anything is sent, when this member knows the cluster lacks
+    // the command's release; the primary checks again before logging it.
+    if let Ok(release) = snapshot.replica.cluster_release.parse::<Release>() {
+        if let Err(refusal) = command.check_release(release) {
+            return Reply::Error(format!("ERR {refusal}"));
+        }
+    }
     // READONLY reads at a standby are served locally; everywhere else, by the primary.
     let mode = if session.readonly && command.is_read_only() && snapshot.replica.role == Role::Standby {
         ReadMode::StandbyRead { min_op: connection.highest_op_seen }

@@ -1,7 +1,7 @@
 //! Argument vectors to typed commands, with Redis 7's error texts for unknown commands,
 //! wrong arities and bad arguments, so that clients and people see familiar messages.
 
-use viewstamp_core::state_machine::KvCommand;
+use viewstamp_core::state_machine::{KvCommand, SetCondition};
 
 use super::parse::parse_integer;
 use super::reply::{Protocol, Reply};
@@ -16,8 +16,11 @@ pub enum Command {
     Echo {
         message: Vec<u8>,
     },
-    /// SET, GET, DEL, EXISTS, INCR, DECR, INCRBY, DECRBY, MGET, MSET.
+    /// SET, GET, DEL, EXISTS, INCR, DECR, INCRBY, DECRBY, MGET, MSET; from 1.4.0
+    /// SET's NX, XX and GET, GETSET, APPEND, STRLEN, GETDEL, SCAN, KEYS, DBSIZE.
     Kv(KvCommand),
+    /// `SETNX key value`: SET NX, answered 1 or 0 as Redis does.
+    SetNx(KvCommand),
     /// `INFO [section ...]`, sections lower-cased; the node fills in the text.
     Info {
         sections: Vec<String>,
@@ -85,6 +88,14 @@ pub const COMMAND_NAMES: &[&str] = &[
     "decrby",
     "mget",
     "mset",
+    "setnx",
+    "getset",
+    "append",
+    "strlen",
+    "getdel",
+    "scan",
+    "keys",
+    "dbsize",
     "info",
     "hello",
     "auth",
@@ -134,8 +145,10 @@ const CONFIG_HELP: &[&str] = &[
     "    Print this help.",
 ];
 
-/// SET options Redis has and the key-value machine does not (expiry, conditions).
-const UNSUPPORTED_SET_OPTIONS: &[&str] = &["nx", "xx", "get", "ex", "px", "exat", "pxat", "keepttl"];
+/// SET options Redis has and the key-value machine does not yet (expiry, from 1.5.0).
+const UNSUPPORTED_SET_OPTIONS: &[&str] = &["ex", "px", "exat", "pxat", "keepttl"];
+/// SCAN's COUNT when none is given, as in Redis.
+const SCAN_COUNT_DEFAULT: u32 = 10;
 
 pub fn syntax_error() -> Reply {
     Reply::error("ERR syntax error")
@@ -218,9 +231,10 @@ impl Command {
         let name = String::from_utf8_lossy(name).to_ascii_lowercase();
         let arity = match name.as_str() {
             "ping" | "info" | "hello" | "quit" | "command" => -1,
-            "echo" | "get" | "incr" | "decr" | "select" => 2,
-            "incrby" | "decrby" => 3,
-            "readonly" | "readwrite" => 1,
+            "echo" | "get" | "incr" | "decr" | "select" | "strlen" | "getdel" | "keys" => 2,
+            "incrby" | "decrby" | "setnx" | "getset" | "append" => 3,
+            "readonly" | "readwrite" | "dbsize" => 1,
+            "scan" => -2,
             "set" | "mset" => -3,
             "del" | "exists" | "mget" | "auth" | "client" | "config" => -2,
             _ => return Err(unknown_command(&arguments)),
@@ -238,10 +252,33 @@ impl Command {
             },
             "echo" => Ok(Command::Echo { message: arguments.swap_remove(1) }),
             "set" => {
-                check_set_options(&arguments)?;
+                let (condition, get) = set_options(&arguments)?;
                 let value = arguments.swap_remove(2);
-                kv(KvCommand::Put { key: arguments.swap_remove(1), value })
+                let key = arguments.swap_remove(1);
+                // A plain SET stays the base command, which every release runs.
+                if condition == SetCondition::Always && !get {
+                    return kv(KvCommand::Put { key, value });
+                }
+                kv(KvCommand::Set { key, value, condition, get })
             }
+            "setnx" => {
+                let value = arguments.swap_remove(2);
+                let key = arguments.swap_remove(1);
+                Ok(Command::SetNx(KvCommand::Set { key, value, condition: SetCondition::IfAbsent, get: false }))
+            }
+            "getset" => {
+                let value = arguments.swap_remove(2);
+                kv(KvCommand::Set { key: arguments.swap_remove(1), value, condition: SetCondition::Always, get: true })
+            }
+            "append" => {
+                let value = arguments.swap_remove(2);
+                kv(KvCommand::Append { key: arguments.swap_remove(1), value })
+            }
+            "strlen" => kv(KvCommand::StrLen { key: arguments.swap_remove(1) }),
+            "getdel" => kv(KvCommand::GetDel { key: arguments.swap_remove(1) }),
+            "scan" => parse_scan(&mut arguments),
+            "keys" => kv(KvCommand::Keys { pattern: arguments.swap_remove(1) }),
+            "dbsize" => kv(KvCommand::DbSize),
             "get" => kv(KvCommand::Get { key: arguments.swap_remove(1) }),
             "del" => kv(KvCommand::Delete { keys: arguments.split_off(1) }),
             "exists" => kv(KvCommand::Exists { keys: arguments.split_off(1) }),
@@ -303,19 +340,58 @@ impl Command {
     }
 }
 
-/// SET's options beyond `key value`: Redis's own are refused by name, others as Redis does.
-fn check_set_options(arguments: &[Vec<u8>]) -> Result<(), Reply> {
-    if let Some(option) = arguments.get(3) {
+/// SET's options beyond `key value`: `NX`, `XX` (not both) and `GET`; expiry is refused
+/// by name, anything else as Redis does.
+fn set_options(arguments: &[Vec<u8>]) -> Result<(SetCondition, bool), Reply> {
+    let mut condition = SetCondition::Always;
+    let mut get = false;
+    for option in &arguments[3..] {
         let lowered = String::from_utf8_lossy(option).to_ascii_lowercase();
-        if UNSUPPORTED_SET_OPTIONS.contains(&lowered.as_str()) {
-            return Err(Reply::Error(format!(
-                "ERR SET option '{}' is not supported: viewstamp keeps no expiry or conditions, send SET key value",
-                clipped(option, 32)
-            )));
+        match lowered.as_str() {
+            "nx" | "xx" if condition != SetCondition::Always => return Err(syntax_error()),
+            "nx" => condition = SetCondition::IfAbsent,
+            "xx" => condition = SetCondition::IfPresent,
+            "get" => get = true,
+            unsupported if UNSUPPORTED_SET_OPTIONS.contains(&unsupported) => {
+                return Err(Reply::Error(format!(
+                    "ERR SET option '{}' is not supported: viewstamp keeps no expiry before release 1.5.0",
+                    clipped(option, 32)
+                )))
+            }
+            _ => return Err(syntax_error()),
         }
-        return Err(syntax_error());
     }
-    Ok(())
+    Ok((condition, get))
+}
+
+/// `SCAN cursor [MATCH pattern] [COUNT count]`, with Redis's error texts.
+fn parse_scan(arguments: &mut [Vec<u8>]) -> Result<Command, Reply> {
+    let cursor = std::str::from_utf8(&arguments[1])
+        .ok()
+        .and_then(|text| text.parse::<u64>().ok())
+        .ok_or_else(|| Reply::error("ERR invalid cursor"))?;
+    let (mut pattern, mut count, mut other_type) = (None, SCAN_COUNT_DEFAULT, false);
+    let mut at = 2;
+    while at < arguments.len() {
+        let option = String::from_utf8_lossy(&arguments[at]).to_ascii_lowercase();
+        let Some(value) = arguments.get(at + 1) else { return Err(syntax_error()) };
+        match option.as_str() {
+            "match" => pattern = Some(value.clone()),
+            "count" => match integer_argument(value)? {
+                n if n >= 1 => count = n.min(u32::MAX as i64) as u32,
+                _ => return Err(syntax_error()),
+            },
+            // Every value is a string: TYPE string filters nothing, another type everything.
+            "type" => other_type = !value.eq_ignore_ascii_case(b"string"),
+            _ => return Err(syntax_error()),
+        }
+        at += 2;
+    }
+    if other_type {
+        // `[]` is a set of no bytes: it matches no key, and the cursor still moves on.
+        pattern = Some(b"[]".to_vec());
+    }
+    Ok(Command::Kv(KvCommand::Scan { cursor, pattern, count }))
 }
 
 /// `HELLO [protover [AUTH user pass] [SETNAME name]]`, checked in Redis's order.

@@ -18,32 +18,41 @@ pub fn to_kv(command: &super::command::Command) -> Option<KvCommand> {
 pub fn kv_reply(command: &KvCommand, result: &KvResult) -> Reply {
     match (command, result) {
         (_, KvResult::Error(text)) => Reply::Error(format!("ERR {text}")),
-        (KvCommand::Put { .. } | KvCommand::PutMany { .. }, KvResult::Ok) => Reply::ok(),
-        (KvCommand::Get { .. }, KvResult::Value(value)) => Reply::optional_bulk(value.clone()),
-        (KvCommand::Delete { .. } | KvCommand::Exists { .. } | KvCommand::Increment { .. }, KvResult::Integer(n)) => {
-            Reply::Integer(*n)
+        (KvCommand::Put { .. } | KvCommand::PutMany { .. } | KvCommand::Set { .. }, KvResult::Ok) => Reply::ok(),
+        (KvCommand::Get { .. } | KvCommand::Set { .. } | KvCommand::GetDel { .. }, KvResult::Value(value)) => {
+            Reply::optional_bulk(value.clone())
         }
-        (KvCommand::GetMany { .. }, KvResult::Values(values)) => {
+        (
+            KvCommand::Delete { .. }
+            | KvCommand::Exists { .. }
+            | KvCommand::Increment { .. }
+            | KvCommand::Append { .. }
+            | KvCommand::StrLen { .. }
+            | KvCommand::DbSize,
+            KvResult::Integer(n),
+        ) => Reply::Integer(*n),
+        (KvCommand::GetMany { .. } | KvCommand::Keys { .. }, KvResult::Values(values)) => {
             Reply::Array(values.iter().cloned().map(Reply::optional_bulk).collect())
         }
+        (KvCommand::Scan { .. }, KvResult::Scan { cursor, keys }) => Reply::Array(vec![
+            Reply::bulk(cursor.to_string()),
+            Reply::Array(keys.iter().cloned().map(Reply::Bulk).collect()),
+        ]),
         // Only a state machine from another release could answer this; say so, do not guess.
         (command, result) => Reply::Error(format!(
             "ERR internal error: the state machine answered {} with {}",
-            command_name(command),
+            command.name(),
             result_kind(result)
         )),
     }
 }
 
-fn command_name(command: &KvCommand) -> &'static str {
-    match command {
-        KvCommand::Put { .. } => "SET",
-        KvCommand::Get { .. } => "GET",
-        KvCommand::Delete { .. } => "DEL",
-        KvCommand::Exists { .. } => "EXISTS",
-        KvCommand::Increment { .. } => "INCRBY",
-        KvCommand::GetMany { .. } => "MGET",
-        KvCommand::PutMany { .. } => "MSET",
+/// SETNX's reply from SET NX's: 1 when it wrote, 0 when the key was there.
+pub fn set_nx_reply(reply: Reply) -> Reply {
+    match reply {
+        Reply::Status(_) => Reply::Integer(1),
+        Reply::Null => Reply::Integer(0),
+        other => other,
     }
 }
 
@@ -54,5 +63,6 @@ fn result_kind(result: &KvResult) -> &'static str {
         KvResult::Values(_) => "a list of values",
         KvResult::Integer(_) => "an integer",
         KvResult::Error(_) => "an error",
+        KvResult::Scan { .. } => "a scan page",
     }
 }

@@ -1,4 +1,4 @@
-use viewstamp_core::state_machine::KvCommand;
+use viewstamp_core::state_machine::{KvCommand, KvResult, SetCondition};
 
 use super::*;
 
@@ -159,15 +159,67 @@ fn bad_arguments_get_redis_texts() {
 }
 
 #[test]
-fn set_options_are_refused_clearly() {
-    for option in ["EX", "px", "NX", "xx", "GET", "KEEPTTL", "EXAT", "PXAT"] {
+fn set_expiry_options_are_refused_clearly() {
+    for option in ["EX", "px", "KEEPTTL", "EXAT", "PXAT"] {
         let text = error_text(&format!("SET k v {option} 10"));
         assert_eq!(
             text,
-            format!("ERR SET option '{option}' is not supported: viewstamp keeps no expiry or conditions, send SET key value")
+            format!("ERR SET option '{option}' is not supported: viewstamp keeps no expiry before release 1.5.0")
         );
     }
     assert_eq!(error_text("SET k v BOGUS"), "ERR syntax error");
+    assert_eq!(error_text("SET k v NX XX"), "ERR syntax error");
+}
+
+fn set(condition: SetCondition, get: bool) -> KvCommand {
+    KvCommand::Set { key: b"k".to_vec(), value: b"v".to_vec(), condition, get }
+}
+
+#[test]
+fn release_1_4_0_commands_parse() {
+    assert_eq!(kv("SET k v NX"), set(SetCondition::IfAbsent, false));
+    assert_eq!(kv("set k v xx get"), set(SetCondition::IfPresent, true));
+    assert_eq!(kv("SET k v GET"), set(SetCondition::Always, true));
+    assert_eq!(kv("GETSET k v"), set(SetCondition::Always, true));
+    assert_eq!(parse("SETNX k v"), Ok(Command::SetNx(set(SetCondition::IfAbsent, false))));
+    assert_eq!(kv("APPEND k v"), KvCommand::Append { key: b"k".to_vec(), value: b"v".to_vec() });
+    assert_eq!(kv("STRLEN k"), KvCommand::StrLen { key: b"k".to_vec() });
+    assert_eq!(kv("GETDEL k"), KvCommand::GetDel { key: b"k".to_vec() });
+    assert_eq!(kv("KEYS user:*"), KvCommand::Keys { pattern: b"user:*".to_vec() });
+    assert_eq!(kv("DBSIZE"), KvCommand::DbSize);
+    assert_eq!(kv("SCAN 0"), KvCommand::Scan { cursor: 0, pattern: None, count: 10 });
+    assert_eq!(
+        kv("SCAN 17 MATCH a* COUNT 100 TYPE string"),
+        KvCommand::Scan { cursor: 17, pattern: Some(b"a*".to_vec()), count: 100 }
+    );
+    assert_eq!(kv("SCAN 0 TYPE hash"), KvCommand::Scan { cursor: 0, pattern: Some(b"[]".to_vec()), count: 10 });
+    assert_eq!(error_text("SCAN x"), "ERR invalid cursor");
+    assert_eq!(error_text("SCAN 0 COUNT 0"), "ERR syntax error");
+    assert_eq!(error_text("SCAN 0 MATCH"), "ERR syntax error");
+    assert_eq!(error_text("SCAN 0 COUNT x"), "ERR value is not an integer or out of range");
+    assert_eq!(error_text("STRLEN"), "ERR wrong number of arguments for 'strlen' command");
+    assert_eq!(error_text("DBSIZE x"), "ERR wrong number of arguments for 'dbsize' command");
+}
+
+#[test]
+fn release_1_4_0_replies_are_redis_shaped() {
+    let scan = KvCommand::Scan { cursor: 0, pattern: None, count: 10 };
+    let page = KvResult::Scan { cursor: 42, keys: vec![b"a".to_vec()] };
+    assert_eq!(kv_reply(&scan, &page), Reply::Array(vec![Reply::bulk("42"), Reply::Array(vec![Reply::bulk("a")])]));
+    let nx = set(SetCondition::IfAbsent, false);
+    assert_eq!(kv_reply(&nx, &KvResult::Ok), Reply::ok());
+    assert_eq!(kv_reply(&nx, &KvResult::Value(None)), Reply::Null);
+    assert_eq!(set_nx_reply(kv_reply(&nx, &KvResult::Ok)), Reply::Integer(1));
+    assert_eq!(set_nx_reply(kv_reply(&nx, &KvResult::Value(None))), Reply::Integer(0));
+    let getset = set(SetCondition::Always, true);
+    assert_eq!(kv_reply(&getset, &KvResult::Value(Some(b"old".to_vec()))), Reply::bulk("old"));
+    assert_eq!(kv_reply(&KvCommand::DbSize, &KvResult::Integer(3)), Reply::Integer(3));
+    let refused =
+        KvResult::Error("feature-off: APPEND needs release 1.4.0 (kv_commands); the cluster runs 1.3.0".into());
+    let append = KvCommand::Append { key: b"k".to_vec(), value: b"v".to_vec() };
+    assert!(
+        matches!(kv_reply(&append, &refused), Reply::Error(text) if text.starts_with("ERR feature-off: APPEND needs release 1.4.0"))
+    );
 }
 
 #[test]

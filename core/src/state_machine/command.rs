@@ -1,0 +1,220 @@
+//! The key-value machine's commands and results, as they cross the wire and sit in
+//! the log. Variants are only ever appended: postcard names a variant by its index,
+//! and an archived release must keep decoding every command it knows.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+use crate::release::{Feature, Release};
+
+/// The code that starts the error of a command the cluster's release lacks.
+pub const FEATURE_OFF: &str = "feature-off";
+/// The most keys one SCAN visits, whatever its COUNT: a bound on one op's work.
+pub const SCAN_COUNT_MAX: u32 = 10_000;
+/// The most keys KEYS returns; past it the reply would not fit a message. SCAN has no limit.
+pub const KEYS_REPLY_MAX: usize = 10_000;
+
+/// When `SET` writes (`NX`, `XX`, or always).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SetCondition {
+    Always,
+    /// `NX`: only when the key is absent.
+    IfAbsent,
+    /// `XX`: only when the key is present.
+    IfPresent,
+}
+
+/// Commands of the key-value machine.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KvCommand {
+    Put {
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    Get {
+        key: Vec<u8>,
+    },
+    Delete {
+        keys: Vec<Vec<u8>>,
+    },
+    Exists {
+        keys: Vec<Vec<u8>>,
+    },
+    Increment {
+        key: Vec<u8>,
+        by: i64,
+    },
+    GetMany {
+        keys: Vec<Vec<u8>>,
+    },
+    PutMany {
+        pairs: Vec<(Vec<u8>, Vec<u8>)>,
+    },
+    // ----- 1.4.0, `kv_commands` -----
+    /// `SET key value [NX|XX] [GET]`, and `GETSET key value` (`get`, always).
+    Set {
+        key: Vec<u8>,
+        value: Vec<u8>,
+        condition: SetCondition,
+        /// Answer the value before the command (`GET`), written or not.
+        get: bool,
+    },
+    /// Appends to the value (a missing key counts as empty); answers the new length.
+    Append {
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    /// The value's length in bytes, 0 for a missing key.
+    StrLen {
+        key: Vec<u8>,
+    },
+    /// Answers the value and deletes the key.
+    GetDel {
+        key: Vec<u8>,
+    },
+    /// `SCAN cursor [MATCH pattern] [COUNT n]`: visits up to `count` keys from `cursor`.
+    Scan {
+        cursor: u64,
+        pattern: Option<Vec<u8>>,
+        count: u32,
+    },
+    /// Every key matching the glob `pattern`, in key order.
+    Keys {
+        pattern: Vec<u8>,
+    },
+    /// How many keys there are.
+    DbSize,
+}
+
+impl KvCommand {
+    pub fn encode(&self) -> Vec<u8> {
+        postcard::to_allocvec(self).expect("a KvCommand always encodes")
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<KvCommand> {
+        postcard::from_bytes(bytes).ok()
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        matches!(
+            self,
+            KvCommand::Get { .. }
+                | KvCommand::Exists { .. }
+                | KvCommand::GetMany { .. }
+                | KvCommand::StrLen { .. }
+                | KvCommand::Scan { .. }
+                | KvCommand::Keys { .. }
+                | KvCommand::DbSize
+        )
+    }
+
+    /// The feature that brings this command, for those after the base protocol.
+    pub fn feature(&self) -> Option<Feature> {
+        match self {
+            KvCommand::Put { .. }
+            | KvCommand::Get { .. }
+            | KvCommand::Delete { .. }
+            | KvCommand::Exists { .. }
+            | KvCommand::Increment { .. }
+            | KvCommand::GetMany { .. }
+            | KvCommand::PutMany { .. } => None,
+            KvCommand::Set { .. }
+            | KvCommand::Append { .. }
+            | KvCommand::StrLen { .. }
+            | KvCommand::GetDel { .. }
+            | KvCommand::Scan { .. }
+            | KvCommand::Keys { .. }
+            | KvCommand::DbSize => Some(Feature::KvCommands),
+        }
+    }
+
+    /// The Redis command a person wrote to get this one.
+    pub fn name(&self) -> &'static str {
+        match self {
+            KvCommand::Put { .. } | KvCommand::Set { .. } => "SET",
+            KvCommand::Get { .. } => "GET",
+            KvCommand::Delete { .. } => "DEL",
+            KvCommand::Exists { .. } => "EXISTS",
+            KvCommand::Increment { .. } => "INCRBY",
+            KvCommand::GetMany { .. } => "MGET",
+            KvCommand::PutMany { .. } => "MSET",
+            KvCommand::Append { .. } => "APPEND",
+            KvCommand::StrLen { .. } => "STRLEN",
+            KvCommand::GetDel { .. } => "GETDEL",
+            KvCommand::Scan { .. } => "SCAN",
+            KvCommand::Keys { .. } => "KEYS",
+            KvCommand::DbSize => "DBSIZE",
+        }
+    }
+
+    /// `Err(text)` when the cluster at `release` lacks this command: the text starts
+    /// with the spec's code and names the release that brings it.
+    pub fn check_release(&self, release: Release) -> Result<(), String> {
+        match self.feature() {
+            Some(feature) if !feature.enabled_at(release) => Err(alloc::format!(
+                "{FEATURE_OFF}: {} needs release {} ({}); the cluster runs {release}",
+                self.name(),
+                feature.since(),
+                feature.name()
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KvResult {
+    Ok,
+    Value(Option<Vec<u8>>),
+    Values(Vec<Option<Vec<u8>>>),
+    Integer(i64),
+    Error(String),
+    // ----- 1.4.0 -----
+    /// SCAN's page: the cursor to continue from (0 once every key was visited) and the
+    /// matching keys of the page.
+    Scan {
+        cursor: u64,
+        keys: Vec<Vec<u8>>,
+    },
+}
+
+impl KvResult {
+    pub fn encode(&self) -> Vec<u8> {
+        postcard::to_allocvec(self).expect("a KvResult always encodes")
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<KvResult> {
+        postcard::from_bytes(bytes).ok()
+    }
+
+    /// The spec's code of an error result, if it has one (`feature-off: ...` has).
+    pub fn error_code(&self) -> Option<&str> {
+        let KvResult::Error(text) = self else { return None };
+        Some(text.split_once(':').map_or(text.as_str(), |(code, _)| code))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_commands_keep_their_encoding() {
+        // The indexes 1.3.0 knows: appending variants must not move them.
+        assert_eq!(KvCommand::Put { key: b"k".to_vec(), value: b"v".to_vec() }.encode(), [0, 1, b'k', 1, b'v']);
+        assert_eq!(KvCommand::PutMany { pairs: Vec::new() }.encode(), [6, 0]);
+        assert_eq!(KvCommand::DbSize.encode(), [13]);
+        assert_eq!(KvResult::Error(String::from("x")).encode(), [4, 1, b'x']);
+    }
+
+    #[test]
+    fn a_later_command_names_its_release() {
+        let append = KvCommand::Append { key: b"k".to_vec(), value: b"x".to_vec() };
+        let refusal = append.check_release(Release::new(1, 3, 0)).unwrap_err();
+        assert_eq!(refusal, "feature-off: APPEND needs release 1.4.0 (kv_commands); the cluster runs 1.3.0");
+        assert_eq!(KvResult::Error(refusal).error_code(), Some(FEATURE_OFF));
+        assert_eq!(append.check_release(Release::new(1, 4, 0)), Ok(()));
+        assert_eq!(KvCommand::Get { key: Vec::new() }.check_release(Release::new(1, 0, 0)), Ok(()));
+    }
+}
