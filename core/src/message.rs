@@ -355,6 +355,23 @@ pub struct Checkpoint {
     pub data: CheckpointData,
 }
 
+/// The primary asks its fellow voters to confirm it still leads `view` (1.4.0,
+/// `read_index`): reads waiting when it sent `round` are served once a quorum has.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmPrimacy {
+    pub view: View,
+    pub from: MemberId,
+    pub round: u64,
+}
+
+/// A voter, normal in `view`, confirms its primary's `round`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrimacyConfirmed {
+    pub view: View,
+    pub from: MemberId,
+    pub round: u64,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(clippy::large_enum_variant)] // One message is moved a few times; boxing buys nothing.
 pub enum Message {
@@ -374,6 +391,9 @@ pub enum Message {
     RequestCheckpoint(RequestCheckpoint),
     Checkpoint(Checkpoint),
     ReadRequest(ReadRequest),
+    // ----- 1.4.0: appended, so that every older kind keeps its index -----
+    ConfirmPrimacy(ConfirmPrimacy),
+    PrimacyConfirmed(PrimacyConfirmed),
 }
 
 impl Message {
@@ -396,6 +416,8 @@ impl Message {
             Message::RequestCheckpoint(_) => "request_checkpoint",
             Message::Checkpoint(_) => "checkpoint",
             Message::ReadRequest(_) => "read_request",
+            Message::ConfirmPrimacy(_) => "confirm_primacy",
+            Message::PrimacyConfirmed(_) => "primacy_confirmed",
         }
     }
 }

@@ -196,13 +196,14 @@ fn standbys<S: StateMachine>(replica: &Replica<S>, now: Tick) -> Vec<StandbyStat
 }
 
 /// Destructured so that a new counter does not compile until it is shown.
-fn named_counters(counters: &Counters) -> [(&'static str, u64); 13] {
+fn named_counters(counters: &Counters) -> [(&'static str, u64); 14] {
     let Counters {
         messages_dropped,
         messages_invalid,
         abdications,
         sessions_evicted_refused,
         requests_refused_release,
+        reads_by_index,
         requests_dropped,
         view_changes,
         repairs_requested,
@@ -218,6 +219,7 @@ fn named_counters(counters: &Counters) -> [(&'static str, u64); 13] {
         ("abdications", abdications),
         ("sessions_evicted_refused", sessions_evicted_refused),
         ("requests_refused_release", requests_refused_release),
+        ("reads_by_index", reads_by_index),
         ("requests_dropped", requests_dropped),
         ("view_changes", view_changes),
         ("repairs_requested", repairs_requested),

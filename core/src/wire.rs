@@ -38,7 +38,7 @@ use core::fmt;
 
 use crate::checksum::Hasher64;
 use crate::message::Message;
-use crate::release::{Release, OLDEST_RELEASE};
+use crate::release::{Feature, Release, OLDEST_RELEASE};
 
 /// The first four bytes of every frame.
 pub const FRAME_MAGIC: [u8; 4] = *b"VSTP";
@@ -159,11 +159,11 @@ impl std::error::Error for WireError {}
 /// The release that introduced a message kind to the wire. A binary older than it
 /// cannot decode the kind: its decoder meets an unknown variant.
 ///
-/// Every kind so far is part of the 1.0.0 wire, on purpose: features are gated on the
-/// committed release, not on what can be decoded, so that an old binary can still
-/// answer, for instance a read at a standby with `feature-off` as the spec requires.
-/// A kind added later gets its release here, and `encode_for` keeps it off the wire
-/// until the cluster runs that release.
+/// The kinds up to 1.3.0 are all part of the 1.0.0 wire, on purpose: features are
+/// gated on the committed release, not on what can be decoded, so that an old binary
+/// can still answer, for instance a read at a standby with `feature-off` as the spec
+/// requires. A kind added later gets its release here (1.4.0's read_index rounds), and
+/// `encode_for` keeps it off the wire until the cluster runs that release.
 pub fn introduced_in(message: &Message) -> Release {
     match message {
         Message::Request(_)
@@ -182,6 +182,7 @@ pub fn introduced_in(message: &Message) -> Release {
         | Message::RequestCheckpoint(_)
         | Message::Checkpoint(_)
         | Message::ReadRequest(_) => OLDEST_RELEASE,
+        Message::ConfirmPrimacy(_) | Message::PrimacyConfirmed(_) => Feature::ReadIndex.since(),
     }
 }
 

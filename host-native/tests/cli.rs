@@ -11,7 +11,7 @@ put a 1
 until reply[1] = ok within 500
 get a
 until reply[1] = 1 within 500
-until commit[*] >= 2 within 500
+until commit[*] >= 1 within 500
 expect violations = 0
 ";
 

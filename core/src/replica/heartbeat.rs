@@ -131,6 +131,8 @@ impl<S: StateMachine> Replica<S> {
         }
         self.maybe_propose_upgrade();
         self.maybe_auto_promote();
+        // A round or its answers may have been lost: waiting reads ask again.
+        self.ask_again_for_waiting_reads();
         self.timers.set(Timer::Heartbeat, self.now + self.options.heartbeat_interval_ticks);
     }
 

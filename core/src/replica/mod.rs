@@ -17,6 +17,7 @@ mod heartbeat;
 mod normal;
 mod open;
 mod phase;
+mod read_index;
 pub mod reconfig;
 mod repair;
 mod scrub;
@@ -266,6 +267,8 @@ pub struct Counters {
     pub sessions_evicted_refused: u64,
     /// Commands refused before logging: they need a release the cluster has not committed.
     pub requests_refused_release: u64,
+    /// Reads the primary served by read_index, without a log entry.
+    pub reads_by_index: u64,
     pub requests_dropped: u64,
     pub view_changes: u64,
     pub repairs_requested: u64,
@@ -329,6 +332,8 @@ pub struct Replica<S: StateMachine> {
     heard_round_at: [Option<Tick>; MEMBERS_MAX],
     request_queue: VecDeque<Request>,
     inflight: BTreeMap<ClientId, RequestNumber>,
+    /// Reads waiting for a confirmed round (`read_index`, 1.4.0).
+    read_index: read_index::ReadIndex,
 
     // Backup.
     prepare_ok_sent: Op,
@@ -448,6 +453,8 @@ impl<S: StateMachine> Replica<S> {
             Message::RequestCheckpoint(request) => self.on_request_checkpoint(request),
             Message::Checkpoint(checkpoint) => self.on_checkpoint(checkpoint),
             Message::ReadRequest(read) => self.on_read_request(read),
+            Message::ConfirmPrimacy(confirm) => self.on_confirm_primacy(confirm),
+            Message::PrimacyConfirmed(confirmed) => self.on_primacy_confirmed(confirmed),
             Message::Reply(_) => self.counters.messages_dropped += 1,
         }
         self.arm_scrub();
@@ -516,6 +523,8 @@ impl<S: StateMachine> Replica<S> {
     }
 
     pub fn poll_send(&mut self) -> Option<Outgoing> {
+        // One confirmation round for every read that asked since the last drain.
+        self.send_wanted_round();
         self.outbox.pop_front()
     }
 

@@ -65,6 +65,18 @@ impl<S: StateMachine> Replica<S> {
         {
             return RequestOutcome::InProgress;
         }
+        if self.reads_by_index(&request) {
+            if self.read_index.waits_for(&request) {
+                self.ask_again_for_waiting_reads();
+                return RequestOutcome::InProgress;
+            }
+            if self.read_index.waiting_len() >= self.options.request_queue_max {
+                self.counters.requests_dropped += 1;
+                return RequestOutcome::Dropped(RequestDrop::QueueFull);
+            }
+            self.queue_indexed_read(request);
+            return RequestOutcome::Queued;
+        }
         if self.request_queue.len() >= self.options.request_queue_max {
             self.counters.requests_dropped += 1;
             return RequestOutcome::Dropped(RequestDrop::QueueFull);
@@ -316,6 +328,7 @@ impl<S: StateMachine> Replica<S> {
             let checksum = slot.header.checksum;
             self.execute(op, checksum, body);
         }
+        self.serve_indexed_reads();
         if self.applied >= self.checkpoint.op + self.options.checkpoint_interval_ops()
             && self.status() != Status::Halted
         {

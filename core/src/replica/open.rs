@@ -97,6 +97,7 @@ impl<S: StateMachine> Replica<S> {
             heard_round_at: [None; MEMBERS_MAX],
             request_queue: VecDeque::new(),
             inflight: BTreeMap::new(),
+            read_index: Default::default(),
             prepare_ok_sent: 0,
             awaiting_checkpoint: false,
             backup_of_view: None,

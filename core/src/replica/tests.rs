@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 
 use super::*;
 use crate::message::{Body, ConfigStamp, Prepare, PrepareOk, StartViewChange};
-use crate::state_machine::{KvCommand, KvStore};
+use crate::state_machine::{KvCommand, KvResult, KvStore};
 
 fn options() -> Options {
     Options::new(3, 0)
@@ -212,3 +212,106 @@ fn restart_keeps_damaged_entries_as_holes_to_repair() {
 }
 
 use alloc::string::ToString;
+
+/// A primary with client 7's session and `a=1` committed, at the newest release.
+fn primary_with_a_write() -> Replica<KvStore> {
+    let mut primary = Replica::new_formatted(options(), 0, KvStore::new(), 0);
+    drain_sends(&mut primary);
+    primary.handle_request(1, Request::register(7));
+    let persists = drain_persists(&mut primary);
+    primary.handle_persisted(1, persists[0].id);
+    ack(&mut primary, 1, 1, 1);
+    let operation = KvCommand::Put { key: b"a".to_vec(), value: b"1".to_vec() }.encode();
+    primary.handle_request(1, Request { client: 7, session: 1, request: 1, operation });
+    let persists = drain_persists(&mut primary);
+    primary.handle_persisted(2, persists[0].id);
+    ack(&mut primary, 2, 2, 1);
+    assert_eq!(primary.commit(), 2);
+    drain_sends(&mut primary);
+    primary
+}
+
+fn read_a(request: RequestNumber) -> Request {
+    Request { client: 7, session: 1, request, operation: KvCommand::Get { key: b"a".to_vec() }.encode() }
+}
+
+fn replies(sends: &[Outgoing]) -> Vec<&crate::message::Reply> {
+    sends
+        .iter()
+        .filter_map(|out| match &out.message {
+            Message::Reply(reply) => Some(reply),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_read_by_index_waits_for_a_quorum_round_and_logs_nothing() {
+    use crate::message::PrimacyConfirmed;
+    let mut primary = primary_with_a_write();
+    assert_eq!(primary.handle_request(3, read_a(2)), RequestOutcome::Queued);
+    assert_eq!(primary.handle_request(3, read_a(2)), RequestOutcome::InProgress, "a resend waits with it");
+    let sends = drain_sends(&mut primary);
+    let rounds: Vec<u64> = sends
+        .iter()
+        .filter_map(|out| match &out.message {
+            Message::ConfirmPrimacy(confirm) => Some(confirm.round),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rounds, [1, 1], "one round, to both other voters, for the read and its resend");
+    assert!(replies(&sends).is_empty(), "no answer before a quorum confirms");
+    // A confirmation of another view, or of no round yet sent, confirms nothing.
+    primary.handle_message(4, Message::PrimacyConfirmed(PrimacyConfirmed { view: 1, from: 1, round: 1 }));
+    assert!(replies(&drain_sends(&mut primary)).is_empty());
+    primary.handle_message(4, Message::PrimacyConfirmed(PrimacyConfirmed { view: 0, from: 2, round: 1 }));
+    let sends = drain_sends(&mut primary);
+    let answered = replies(&sends);
+    assert_eq!(answered.len(), 1);
+    assert_eq!(KvResult::decode(&answered[0].result), Some(KvResult::Value(Some(b"1".to_vec()))));
+    assert_eq!((primary.op(), primary.counters.reads_by_index), (2, 1), "no log entry for the read");
+}
+
+#[test]
+fn a_read_by_index_sees_the_last_op_of_the_log_not_the_commit_number() {
+    use crate::message::PrimacyConfirmed;
+    let mut primary = primary_with_a_write();
+    let operation = KvCommand::Put { key: b"a".to_vec(), value: b"2".to_vec() }.encode();
+    primary.handle_request(3, Request { client: 7, session: 1, request: 2, operation });
+    let persists = drain_persists(&mut primary);
+    primary.handle_persisted(3, persists[0].id);
+    assert_eq!((primary.op(), primary.commit()), (3, 2), "a=2 is prepared, not committed");
+    primary.handle_request(4, read_a(3));
+    drain_sends(&mut primary);
+    primary.handle_message(5, Message::PrimacyConfirmed(PrimacyConfirmed { view: 0, from: 1, round: 1 }));
+    assert!(replies(&drain_sends(&mut primary)).iter().all(|reply| reply.request != 3), "waits for op 3");
+    ack(&mut primary, 6, 3, 1);
+    let sends = drain_sends(&mut primary);
+    let answer = replies(&sends).into_iter().find(|reply| reply.request == 3).expect("answered once op 3 applies");
+    assert_eq!(KvResult::decode(&answer.result), Some(KvResult::Value(Some(b"2".to_vec()))));
+}
+
+#[test]
+fn a_lost_round_is_asked_again_at_the_next_heartbeat() {
+    let mut primary = primary_with_a_write();
+    primary.handle_request(3, read_a(2));
+    drain_sends(&mut primary);
+    let heartbeat_at = primary.poll_timeout().expect("the heartbeat timer");
+    primary.handle_timeout(heartbeat_at);
+    let sends = drain_sends(&mut primary);
+    assert!(sends.iter().any(|out| matches!(&out.message, Message::ConfirmPrimacy(confirm) if confirm.round == 2)));
+}
+
+#[test]
+fn below_1_4_0_reads_go_through_the_log() {
+    let release = Release::new(1, 3, 0);
+    let options = Options { binary_release: release, initial_release: release, ..options() };
+    let mut primary = Replica::new_formatted(options, 0, KvStore::new(), 0);
+    drain_sends(&mut primary);
+    primary.handle_request(1, Request::register(7));
+    assert_eq!(primary.op(), 1);
+    primary.handle_request(1, read_a(1));
+    assert_eq!(primary.op(), 2, "the read is an entry of the log");
+    let sends = drain_sends(&mut primary);
+    assert!(sends.iter().all(|out| !matches!(out.message, Message::ConfirmPrimacy(_))), "no 1.4.0 message");
+}

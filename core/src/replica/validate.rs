@@ -41,6 +41,8 @@ impl<S: StateMachine> Replica<S> {
                 from(request.from).or_else(|| (request.op == 0).then_some("op 0 is no entry"))
             }
             Message::RequestCheckpoint(request) => from(request.from),
+            Message::ConfirmPrimacy(confirm) => from(confirm.from),
+            Message::PrimacyConfirmed(confirmed) => from(confirmed.from),
             Message::Checkpoint(checkpoint) => {
                 from(checkpoint.from).or_else(|| self.invalid_checkpoint(&checkpoint.data))
             }

@@ -748,6 +748,8 @@ fn describe(message: &Message) -> String {
         Message::RequestCheckpoint(m) => alloc::format!(" v={}", m.view),
         Message::Checkpoint(m) => alloc::format!(" op={}", m.data.op),
         Message::ReadRequest(m) => alloc::format!(" client={} request={} min_op={}", m.client, m.request, m.min_op),
+        Message::ConfirmPrimacy(m) => alloc::format!(" v={} round={}", m.view, m.round),
+        Message::PrimacyConfirmed(m) => alloc::format!(" v={} round={}", m.view, m.round),
     }
 }
 

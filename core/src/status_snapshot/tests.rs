@@ -67,7 +67,7 @@ fn the_primary_shows_the_cluster_as_it_knows_it() {
     assert_eq!((standby[0].view.member, standby[0].view.healthy), (3, true));
     assert!(!standby[0].lag_history.is_empty());
     assert_eq!(snapshot.standby_stats.healthy, 1);
-    assert_eq!(snapshot.counters.len(), 13);
+    assert_eq!(snapshot.counters.len(), 14);
 }
 
 #[test]

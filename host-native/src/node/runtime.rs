@@ -579,6 +579,8 @@ fn claimed_sender(message: &Message) -> Option<MemberId> {
         Message::RequestPrepare(m) => Some(m.from),
         Message::RequestCheckpoint(m) => Some(m.from),
         Message::Checkpoint(m) => Some(m.from),
+        Message::ConfirmPrimacy(m) => Some(m.from),
+        Message::PrimacyConfirmed(m) => Some(m.from),
         Message::Request(_)
         | Message::Reply(_)
         | Message::Prepare(_)
