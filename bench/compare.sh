@@ -137,8 +137,13 @@ redis_bench() {
     [[ -n ${result[$name:SET:rps]:-} ]] || { echo "redis-benchmark gave no SET figure for $name" >&2; exit 1; }
 }
 
+# run_viewstamp NAME [RELEASE]: a 3-replica cluster, with every binary acting as
+# RELEASE when given (1.3.0: reads go through the log; 1.4.0 reads by read_index).
 run_viewstamp() {
-    local dir=$work_dir/viewstamp id
+    local name=$1 release=${2:-}
+    local dir=$work_dir/$name id
+    local release_args=()
+    [[ -n $release ]] && release_args=(--binary-release "$release")
     mkdir -p "$dir"
     require_free_ports $vs_client_base $((vs_client_base + 1)) $((vs_client_base + 2)) \
         $vs_peer_base $((vs_peer_base + 1)) $((vs_peer_base + 2)) \
@@ -152,10 +157,10 @@ run_viewstamp() {
         done
     } >"$dir/cluster.toml"
     for id in 0 1 2; do
-        "$viewstamp_bin" format --config "$dir/cluster.toml" --member "$id" >>"$dir/format.log" 2>&1
+        "$viewstamp_bin" format --config "$dir/cluster.toml" --member "$id" "${release_args[@]}" >>"$dir/format.log" 2>&1
     done
     for id in 0 1 2; do
-        "$viewstamp_bin" start --config "$dir/cluster.toml" --member "$id" >"$dir/member-$id.log" 2>&1 &
+        "$viewstamp_bin" start --config "$dir/cluster.toml" --member "$id" "${release_args[@]}" >"$dir/member-$id.log" 2>&1 &
         pids+=($!)
         vs_pids[$id]=$!
     done
@@ -166,12 +171,13 @@ run_viewstamp() {
     [[ $primary =~ ^[0-2]$ ]] || { echo "cannot tell the viewstamp primary from INFO replication" >&2; exit 1; }
     log "viewstamp: primary is member $primary (pid ${vs_pids[$primary]})"
     vs_primary_pid=${vs_pids[$primary]}
-    redis_bench viewstamp $((vs_client_base + primary))
+    redis_bench "$name" $((vs_client_base + primary))
     local view_changes
     view_changes=$(curl -s "http://127.0.0.1:$((vs_admin_base + primary))/metrics" |
         sed -n 's/^viewstamp_view_changes_total[^ ]* //p' | head -1)
-    result[viewstamp:view_changes]=${view_changes:-?}
-    fsync_summary $((vs_admin_base + primary))
+    result[$name:view_changes]=${view_changes:-?}
+    [[ $name == viewstamp ]] && fsync_summary $((vs_admin_base + primary))
+    return 0
 }
 
 # Mean fsync time on the primary over the whole run, from its histogram.
@@ -280,7 +286,7 @@ report() {
     printf 'machine: %s cores, %s, data on %s\n\n' "$(nproc)" "$(uname -r)" \
         "$(df -T "$work_dir" | awk 'NR == 2 { print $2 " (" $1 ")" }')"
     printf '%-22s %5s %12s %10s %10s\n' system test ops/s p50_ms p99_ms
-    for name in viewstamp redis-fsync etcd; do
+    for name in viewstamp viewstamp-at-1.3.0 redis-fsync etcd; do
         for test in SET GET; do
             printf '%-22s %5s %12s %10s %10s\n' "$name" "$test" "${result[$name:$test:rps]:-?}" \
                 "${result[$name:$test:p50]:-?}" "${result[$name:$test:p99]:-?}"
@@ -299,6 +305,8 @@ report() {
     printf '%-44s %9sx %s\n' "SET ops/s >= 5x etcd" "$(ratio "$vs_set" "$etcd_set")" $verdict
     verdict=FAIL; at_least "$(awk -v r="$redis_p99" 'BEGIN { print 2 * r }')" "$vs_p99" && verdict=PASS
     printf '%-44s %9sx %s\n' "SET p99 <= 2x Redis's" "$(ratio "$vs_p99" "$redis_p99")" $verdict
+    printf '%-44s %9sx\n' "GET ops/s at 1.4.0 (read_index) / at 1.3.0" \
+        "$(ratio "${result[viewstamp:GET:rps]}" "${result[viewstamp-at-1.3.0:GET:rps]}")"
 }
 
 install_missing
@@ -308,7 +316,9 @@ declare -a vs_pids
 vs_primary_pid=""
 log "work directory $work_dir; viewstamp binary $viewstamp_bin"
 
-run_viewstamp
+run_viewstamp viewstamp
+stop_system
+run_viewstamp viewstamp-at-1.3.0 1.3.0
 stop_system
 run_redis
 stop_system

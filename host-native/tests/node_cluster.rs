@@ -425,3 +425,67 @@ fn viewstamp_dev_starts_a_local_cluster_and_stops_every_process() {
         assert!(TcpStream::connect(("127.0.0.1", base + member)).is_err(), "member {member} still running");
     }
 }
+
+#[test]
+fn release_1_4_0_commands_and_reads_by_index_work_through_the_redis_crate() {
+    let mut cluster = Cluster::format(3, 0, None);
+    cluster.start_all(None);
+    let primary = cluster.wait_for_primary();
+    let url = format!("redis://{}/", cluster.client_address(primary));
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut connection = client.get_connection().unwrap();
+    let set_nx: bool =
+        redis::cmd("SET").arg("k").arg("v").arg("NX").query::<Option<String>>(&mut connection).unwrap().is_some();
+    assert!(set_nx);
+    let again: Option<String> = redis::cmd("SET").arg("k").arg("w").arg("NX").query(&mut connection).unwrap();
+    assert_eq!(again, None, "NX does not overwrite");
+    let old: Option<String> = redis::cmd("GETSET").arg("k").arg("x").query(&mut connection).unwrap();
+    assert_eq!(old.as_deref(), Some("v"));
+    let length: i64 = redis::cmd("APPEND").arg("k").arg("yz").query(&mut connection).unwrap();
+    assert_eq!(length, 3);
+    let setnx: i64 = redis::cmd("SETNX").arg("k").arg("_").query(&mut connection).unwrap();
+    assert_eq!(setnx, 0);
+    for n in 0..30 {
+        let _: () = redis::cmd("SET").arg(format!("user:{n}")).arg(n).query(&mut connection).unwrap();
+    }
+    let scanned: Vec<String> =
+        redis::Commands::scan_match::<_, String>(&mut connection, "user:*").unwrap().collect::<Result<_, _>>().unwrap();
+    let distinct: std::collections::BTreeSet<&String> = scanned.iter().collect();
+    assert_eq!((scanned.len(), distinct.len()), (30, 30), "every key once: {scanned:?}");
+    let size: i64 = redis::cmd("DBSIZE").query(&mut connection).unwrap();
+    assert_eq!(size, 31);
+    let taken: Option<String> = redis::cmd("GETDEL").arg("k").query(&mut connection).unwrap();
+    assert_eq!(taken.as_deref(), Some("xyz"));
+
+    // Reads take no log entry: the commit number stays while the primary serves them.
+    let commit_before = cluster.status(primary).unwrap()["commit"].as_u64().unwrap();
+    for _ in 0..50 {
+        let value: Option<String> = redis::cmd("GET").arg("user:7").query(&mut connection).unwrap();
+        assert_eq!(value.as_deref(), Some("7"));
+    }
+    let status = cluster.status(primary).unwrap();
+    assert_eq!(status["commit"].as_u64().unwrap(), commit_before, "reads are not ops");
+    assert!(status["counters"]["reads_by_index"].as_u64().unwrap() >= 50, "{}", status["counters"]);
+}
+
+#[test]
+fn a_1_3_0_cluster_refuses_1_4_0_commands_before_logging_them() {
+    // Binaries of 1.3.0 (the current code acting as 1.3.0): the cluster stays there.
+    let mut cluster = Cluster::format(3, 0, Some("1.3.0"));
+    cluster.start_all(Some("1.3.0"));
+    let primary = cluster.wait_for_primary();
+    cluster.command_until_ok(primary, &["SET", "a", "1"], LONG);
+    let commit_before = cluster.status(primary).unwrap()["commit"].as_u64().unwrap();
+    let backup = (0..3).find(|m| *m != primary).unwrap();
+    for member in [primary, backup] {
+        let refused = resp(&cluster.client_address(member), &["APPEND", "a", "x"]).unwrap();
+        assert!(refused.is_error(), "{refused:?}");
+        assert!(refused.text().contains("feature-off: APPEND needs release 1.4.0"), "{}", refused.text());
+        let scan = resp(&cluster.client_address(member), &["SCAN", "0"]).unwrap();
+        assert!(scan.text().contains("needs release 1.4.0"), "{}", scan.text());
+    }
+    let value = resp(&cluster.client_address(primary), &["GET", "a"]).unwrap();
+    assert_eq!(value.text(), "1", "nothing appended");
+    assert_eq!(cluster.status(primary).unwrap()["counters"]["reads_by_index"], 0, "1.3.0 reads go through the log");
+    assert!(cluster.status(primary).unwrap()["commit"].as_u64().unwrap() > commit_before, "the GET was an op");
+}

@@ -172,7 +172,7 @@ test("lag history, events of some kinds, and feature releases", () => {
   const snap = sim.snapshot();
   const primary = snap.members[snap.primary].replica;
   assert.deepEqual(primary.features.find((f) => f.name === "cluster_reconfig"), { name: "cluster_reconfig", since: "1.2.0", on: true });
-  assert.deepEqual(snap.knownReleases, ["1.0.0", "1.1.0", "1.2.0", "1.3.0"]);
+  assert.deepEqual(snap.knownReleases, ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0"]);
   const events = primary.upgrade_events.map((e) => `op ${e.op}: ${e.event}`);
   assert.ok(events.some((text) => /committed 1\.0\.0 -> 1\.3\.0/.test(text)), events.join("; "));
 });

@@ -17,6 +17,8 @@ export const KIND_COLOURS = {
   request_start_view: "#f472b6",
   reply: "#ca8a04",
   read_request: "#65a30d",
+  confirm_primacy: "#0d9488",
+  primacy_confirmed: "#14b8a6",
 };
 const OTHER_COLOUR = "#475569";
 

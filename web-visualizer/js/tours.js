@@ -4,7 +4,7 @@
 
 export const TOURS = {
   upgrade: {
-    title: "Rolling upgrade 1.0.0 → 1.3.0",
+    title: "Rolling upgrade 1.0.0 → 1.4.0",
     header: "cluster replicas=3 standbys=1 seed=7 binary=1.0.0",
     steps: [
       {
@@ -12,23 +12,23 @@ export const TOURS = {
         commands: ["put a 1", "until commit[0] >= 1 within 300"],
       },
       {
-        text: "Restart member 0, the primary, with a 1.3.0 binary. It comes back running the cluster's release 1.0.0 (the yellow “run” badge would show it behind if it were); the others elect a new primary meanwhile.",
-        commands: ["restart 0 binary=1.3.0", "until status[0] = normal within 1000"],
+        text: "Restart member 0, the primary, with a 1.4.0 binary. It comes back running the cluster's release 1.0.0 (the yellow “run” badge would show it behind if it were); the others elect a new primary meanwhile.",
+        commands: ["restart 0 binary=1.4.0", "until status[0] = normal within 1000"],
       },
       {
         text: "Member 1 next: one member at a time, so a quorum stays up.",
-        commands: ["restart 1 binary=1.3.0", "until status[1] = normal within 1000"],
+        commands: ["restart 1 binary=1.4.0", "until status[1] = normal within 1000"],
       },
       {
-        text: "Member 2. Every active replica now advertises 1.3.0, but the standby still runs 1.0.0, so the cluster cannot move yet.",
-        commands: ["restart 2 binary=1.3.0", "until status[2] = normal within 1000"],
+        text: "Member 2. Every active replica now advertises 1.4.0, but the standby still runs 1.0.0, so the cluster cannot move yet.",
+        commands: ["restart 2 binary=1.4.0", "until status[2] = normal within 1000"],
       },
       {
         text: "Finally the standby. With auto upgrade on, the primary proposes the newest release every member advertises; it commits through the log. Watch the Version negotiation panel: cluster release and feature flags.",
-        commands: ["restart 3 binary=1.3.0", "until cluster-release = 1.3.0 within 3000"],
+        commands: ["restart 3 binary=1.4.0", "until cluster-release = 1.4.0 within 3000"],
       },
       {
-        text: "On 1.1.0 and later the standby receives the log. Three clients write at once; the standby's lag (Standbys chart) rises and falls back to 0. On 1.3.0 it may also answer reads itself.",
+        text: "On 1.1.0 and later the standby receives the log. Three clients write at once; the standby's lag (Standbys chart) rises and falls back to 0. From 1.3.0 it may also answer reads itself, and from 1.4.0 the primary serves reads without a log entry: watch the confirm_primacy round go out to the backups.",
         commands: ["until lag[3] = 0 within 3000", "put b 2 client=2", "put c 3 client=3", "put d 4 client=4", "tick 20", "until lag[3] = 0 within 3000", "get a at=3", "until reply[1] != pending within 1000"],
       },
     ],

@@ -37,18 +37,18 @@ async function fact(page, name) {
   return (await page.textContent(`[data-fact="${name}"]`)).trim();
 }
 
-test("tour 1: a rolling upgrade from 1.0.0 to 1.3.0", async () => {
+test("tour 1: a rolling upgrade from 1.0.0 to 1.4.0", async () => {
   const { page } = session;
   const steps = await runTour("upgrade", { 2: "tour-upgrade-1-midway" });
   assert.equal(steps, 6);
   const snap = await snapshotOf(page);
-  assert.equal(primaryOf(snap).cluster_release, "1.3.0");
-  assert.equal(await fact(page, "release"), "1.3.0");
-  assert.equal((await page.textContent('[data-version="Cluster release"]')).trim(), "1.3.0");
+  assert.equal(primaryOf(snap).cluster_release, "1.4.0");
+  assert.equal(await fact(page, "release"), "1.4.0");
+  assert.equal((await page.textContent('[data-version="Cluster release"]')).trim(), "1.4.0");
   assert.equal((await page.textContent('[data-version="Pending target"]')).trim(), "none");
   for (const member of snap.members) {
-    assert.equal(member.binary, "1.3.0");
-    assert.equal((await page.textContent(`[data-binary="${member.id}"]`)).trim(), "1.3.0");
+    assert.equal(member.binary, "1.4.0");
+    assert.equal((await page.textContent(`[data-binary="${member.id}"]`)).trim(), "1.4.0");
   }
   for (const flag of featuresOf(snap)) {
     assert.equal(flag.on, true, flag.name);
@@ -56,8 +56,8 @@ test("tour 1: a rolling upgrade from 1.0.0 to 1.3.0", async () => {
   }
   assert.deepEqual(standbysOf(snap).map((s) => s.lag_ops), [0]);
   assert.equal((await page.textContent('[data-lag="3"]')).trim(), "0");
-  assert.match(await page.textContent("#upgrade-timeline"), /committed 1\.0\.0 -> 1\.3\.0/);
-  assert.match(await page.textContent("#upgrade-timeline"), /restart 3 binary=1\.3\.0/);
+  assert.match(await page.textContent("#upgrade-timeline"), /committed 1\.0\.0 -> 1\.4\.0/);
+  assert.match(await page.textContent("#upgrade-timeline"), /restart 3 binary=1\.4\.0/);
   // The lag chart draws the standby's series, ending at 0.
   assert.match(await page.textContent("#lag-chart"), /standby 3: 0/);
   assert.ok((await page.$$("#lag-chart path")).length >= 1);
