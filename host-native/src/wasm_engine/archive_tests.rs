@@ -154,6 +154,63 @@ fn archived_1_3_0_members_and_native_ones_commit_a_request_together() {
     commit_a_request(vec![native(0), archived_member(&module, 1), native(2)]);
 }
 
+/// A 1.4.0 binary (this build) joining a 1.3.0 cluster, as a rolling upgrade does.
+fn config_1_4_0(id: u8) -> Vec<u8> {
+    let mut options = Options::new(3, 0);
+    options.cluster = CLUSTER;
+    options.preregistered_clients = 1;
+    options.report_applied = true;
+    options.seed = 3;
+    options.binary_release = Release::new(1, 4, 0);
+    options.initial_release = RELEASE_1_3_0;
+    encode_config(
+        MEMBER_ABI_VERSION,
+        &Config { id, now: 0, options: MemberOptions::from(&options), start: Start::Formatted },
+    )
+}
+
+fn request(request: u64, command: KvCommand) -> Request {
+    Request { client: 1, session: 0, request, operation: command.encode() }
+}
+
+/// The real 1.3.0 code as both backups of a 1.4.0 primary, mid-upgrade: the cluster
+/// stays at 1.3.0 (the backups advertise 1.3.0), the primary refuses 1.4.0's commands
+/// before logging them, sends reads through the log and sends no 1.4.0 message (a
+/// 1.3.0 member would count one as a bad frame). The backups apply all it logs, to the
+/// primary's digest.
+#[test]
+fn a_1_4_0_primary_with_real_1_3_0_backups_logs_nothing_they_cannot_run() {
+    let module = archived_module("1.3.0");
+    let primary: Box<dyn MemberEngine> = Box::new(NativeMember::create(&config_1_4_0(0)).expect("a 1.4.0 member"));
+    let mut members = vec![primary, archived_member(&module, 1), archived_member(&module, 2)];
+    let mut step = |member: usize, input: &[u8]| {
+        members[member].input_bytes(input).unwrap_or_else(|error| panic!("member {member}: {error:?}"))
+    };
+    let mut cluster = Loopback::new(CLUSTER, 3);
+    cluster.submit(0, put(1, "a", "1"));
+    assert!(cluster.run(2_000, &mut step, |c| c.replies.len() == 1), "no reply by tick {}", cluster.now());
+    cluster.submit(0, request(2, KvCommand::Append { key: "a".into(), value: "x".into() }));
+    cluster.submit(0, request(3, KvCommand::Scan { cursor: 0, pattern: None, count: 10 }));
+    assert!(cluster.run(3_000, &mut step, |c| c.replies.len() == 3));
+    for refused in &cluster.replies[1..3] {
+        let result = KvResult::decode(&refused.result).expect("a result");
+        assert_eq!(result.error_code(), Some("feature-off"), "{result:?}");
+    }
+    cluster.submit(0, request(4, KvCommand::Get { key: "a".into() }));
+    assert!(cluster.run(4_000, &mut step, |c| c.replies.len() == 4));
+    assert_eq!(KvResult::decode(&cluster.replies[3].result), Some(KvResult::Value(Some("1".into()))));
+    // Heartbeats for a while: the cluster never moves past what every member runs.
+    let later = cluster.now() + 2_000;
+    cluster.run(later, &mut step, |_| false);
+    let applied = |c: &Loopback| c.summaries.iter().all(|s| s.as_ref().is_some_and(|s| s.commit == 2));
+    assert!(cluster.run(later + 2_000, &mut step, applied), "{:?}", cluster.summaries);
+    let summaries: Vec<_> = cluster.summaries.iter().map(|s| s.as_ref().unwrap()).collect();
+    assert!(summaries.iter().all(|s| s.release == RELEASE_1_3_0 && s.op == 2), "{summaries:?}");
+    assert!(summaries.iter().all(|s| s.state_digest == summaries[0].state_digest), "{summaries:?}");
+    let outcomes: Vec<_> = cluster.outcomes.iter().filter(|(_, o)| !matches!(o, Outcome::Request(_))).collect();
+    assert!(outcomes.is_empty(), "a member refused a frame or a message: {outcomes:?}");
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
