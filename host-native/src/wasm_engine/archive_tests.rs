@@ -94,12 +94,17 @@ fn the_archived_1_3_0_module_speaks_member_abi_1_and_imports_nothing() {
 /// A member of a 1.3.0 cluster: both kinds run 1.3.0's options (its binary release
 /// and initial release), whatever this binary's newest release is.
 fn config(id: u8) -> Vec<u8> {
+    config_of_binary(id, RELEASE_1_3_0)
+}
+
+/// A member whose binary runs up to `binary`, formatted into a 1.3.0 cluster.
+fn config_of_binary(id: u8, binary: Release) -> Vec<u8> {
     let mut options = Options::new(3, 0);
     options.cluster = CLUSTER;
     options.preregistered_clients = 1;
     options.report_applied = true;
     options.seed = 3;
-    options.binary_release = RELEASE_1_3_0;
+    options.binary_release = binary;
     options.initial_release = RELEASE_1_3_0;
     encode_config(
         MEMBER_ABI_VERSION,
@@ -154,21 +159,6 @@ fn archived_1_3_0_members_and_native_ones_commit_a_request_together() {
     commit_a_request(vec![native(0), archived_member(&module, 1), native(2)]);
 }
 
-/// A 1.4.0 binary (this build) joining a 1.3.0 cluster, as a rolling upgrade does.
-fn config_1_4_0(id: u8) -> Vec<u8> {
-    let mut options = Options::new(3, 0);
-    options.cluster = CLUSTER;
-    options.preregistered_clients = 1;
-    options.report_applied = true;
-    options.seed = 3;
-    options.binary_release = Release::new(1, 4, 0);
-    options.initial_release = RELEASE_1_3_0;
-    encode_config(
-        MEMBER_ABI_VERSION,
-        &Config { id, now: 0, options: MemberOptions::from(&options), start: Start::Formatted },
-    )
-}
-
 fn request(request: u64, command: KvCommand) -> Request {
     Request { client: 1, session: 0, request, operation: command.encode() }
 }
@@ -181,8 +171,10 @@ fn request(request: u64, command: KvCommand) -> Request {
 #[test]
 fn a_1_4_0_primary_with_real_1_3_0_backups_logs_nothing_they_cannot_run() {
     let module = archived_module("1.3.0");
-    let primary: Box<dyn MemberEngine> = Box::new(NativeMember::create(&config_1_4_0(0)).expect("a 1.4.0 member"));
-    let mut members = vec![primary, archived_member(&module, 1), archived_member(&module, 2)];
+    // A 1.4.0 binary (this build) joining the 1.3.0 cluster, as a rolling upgrade does.
+    let primary = NativeMember::create(&config_of_binary(0, Release::new(1, 4, 0))).expect("a 1.4.0 member");
+    let mut members =
+        [Box::new(primary) as Box<dyn MemberEngine>, archived_member(&module, 1), archived_member(&module, 2)];
     let mut step = |member: usize, input: &[u8]| {
         members[member].input_bytes(input).unwrap_or_else(|error| panic!("member {member}: {error:?}"))
     };
