@@ -16,4 +16,5 @@ pub mod report;
 pub mod resp;
 pub mod rng;
 pub mod run;
+pub mod timeline;
 pub mod workload;

@@ -15,6 +15,7 @@ use super::registers::{self, Call, Operation, Outcome};
 use super::report::{self, Counts};
 use super::resp::RespClient;
 use super::rng::Rng;
+use super::timeline::Timeline;
 use super::workload::{self, classify, History, Record, Workload, CONNECT_TIMEOUT};
 
 /// What happens besides the random faults.
@@ -106,7 +107,10 @@ pub fn run(options: &Options) -> Result<RunOutcome, String> {
         cluster.start(id)?;
     }
     let mut rng = Rng::new(options.seed);
-    let history = History::new(Instant::now());
+    let started = Instant::now();
+    let history = History::new(started);
+    let admins = (0..cluster.members.len() as u64).map(|id| cluster.member(id).admin).collect();
+    let timeline = Timeline::start(&options.dir.join("timeline.txt"), admins, started)?;
     let log_path = options.dir.join("nemesis.log");
     let log = File::create(&log_path).map_err(|error| format!("cannot create {}: {error}", log_path.display()))?;
     let mut nemesis = Nemesis::new(&mut cluster, rng.fork(1), log, history.clone());
@@ -169,6 +173,7 @@ pub fn run(options: &Options) -> Result<RunOutcome, String> {
     }
     let events = nemesis.events.clone();
     drop(nemesis);
+    timeline.stop();
 
     let records = history.records();
     let operations: Vec<Operation> = records.iter().map(|record| record.operation.clone()).collect();
@@ -201,7 +206,7 @@ pub fn run(options: &Options) -> Result<RunOutcome, String> {
         }
         let _ = writeln!(
             summary,
-            "  kept: {} (history.txt, nemesis.log, member-N/member.log, member-N/data-kept)\n  rerun: {}",
+            "  kept: {} (history.txt, nemesis.log, timeline.txt, member-N/member.log, member-N/data-kept)\n  rerun: {}",
             options.dir.display(),
             rerun_command(options)
         );
