@@ -33,6 +33,7 @@ impl<S: StateMachine> Replica<S> {
         // Only what members advertise in this view counts towards an upgrade.
         self.advertised.begin_view(self.id, self.options.binary_release);
         self.serving_since = now;
+        self.inherited_op = self.log.op();
         self.lease_granted_until = now;
         self.standbys.reset(now);
         let standbys: alloc::vec::Vec<MemberId> = self.membership().standbys().to_vec();

@@ -332,6 +332,8 @@ pub struct Replica<S: StateMachine> {
     heard_round_at: [Option<Tick>; MEMBERS_MAX],
     request_queue: VecDeque<Request>,
     inflight: BTreeMap<ClientId, RequestNumber>,
+    /// The last op of the log this primary took over when it began serving its view.
+    inherited_op: Op,
     /// Reads waiting for a confirmed round (`read_index`, 1.4.0).
     read_index: read_index::ReadIndex,
 

@@ -55,6 +55,15 @@ impl<S: StateMachine> Replica<S> {
             Admission::Evicted => {}
         }
         if let Err(refusal) = S::admit(self.upgrade.release, &request.operation) {
+            if self.applied < self.inherited_op {
+                // The release is the applied one, and the log this primary inherited
+                // from older views may hold, unapplied, the upgrade or this very
+                // request logged by an older primary: refusing now could deny what
+                // will run. The client resends; once that log is applied the answer is
+                // final (what this primary logs itself, it admitted at this release).
+                self.counters.requests_dropped += 1;
+                return RequestOutcome::Dropped(RequestDrop::CatchingUp);
+            }
             // Never logged: no member meets a command its release lacks.
             self.counters.requests_refused_release += 1;
             self.reply(&request, self.applied, refusal);

@@ -97,6 +97,7 @@ impl<S: StateMachine> Replica<S> {
             heard_round_at: [None; MEMBERS_MAX],
             request_queue: VecDeque::new(),
             inflight: BTreeMap::new(),
+            inherited_op: 0,
             read_index: Default::default(),
             prepare_ok_sent: 0,
             awaiting_checkpoint: false,

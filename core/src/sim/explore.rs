@@ -127,6 +127,19 @@ impl Builder {
     }
 }
 
+/// One of 1.4.0's key-value commands on `key`, its value unique by `serial`.
+fn kv_command_words(prng: &mut Prng, key: String, serial: u64) -> Vec<String> {
+    let value = alloc::format!("w{serial}");
+    let words: Vec<&str> = match prng.range_inclusive(0, 4) {
+        0 => alloc::vec!["SET", &key, &value, "NX"],
+        1 => alloc::vec!["SET", &key, &value, "XX", "GET"],
+        2 => alloc::vec!["APPEND", &key, &value],
+        3 => alloc::vec!["GETDEL", &key],
+        _ => alloc::vec!["STRLEN", &key],
+    };
+    words.into_iter().map(String::from).collect()
+}
+
 /// The schedule for one seed.
 pub fn generate(seed: u64, options: &ExploreOptions) -> Script {
     let mut prng = Prng::new(seed ^ 0x5eed_5eed_5eed_5eed);
@@ -151,6 +164,11 @@ pub fn generate(seed: u64, options: &ExploreOptions) -> Script {
                 // Not idempotent: an increment applied twice shows in every later read.
                 let counter = alloc::format!("n{}", prng.range_inclusive(0, 3));
                 b.push(Command::Cmd { words: alloc::vec![String::from("INCR"), counter], client });
+            } else if prng.chance_ppm(120_000) {
+                // 1.4.0's commands (refused as feature-off below it): conditional and
+                // read-modify-write, which a write applied twice or out of order betrays.
+                writes += 1;
+                b.push(Command::Cmd { words: kv_command_words(&mut prng, key, writes), client });
             } else {
                 writes += 1;
                 let value = alloc::format!("v{writes}");
