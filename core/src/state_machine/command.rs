@@ -25,6 +25,38 @@ pub enum SetCondition {
     IfPresent,
 }
 
+/// What each command is, by variant index (`KvCommand::tag`).
+struct Variant {
+    /// The Redis command a person writes for it.
+    name: &'static str,
+    read_only: bool,
+    /// The feature that brings it, for those after the base protocol.
+    feature: Option<Feature>,
+}
+
+const fn variant(name: &'static str, read_only: bool, feature: Option<Feature>) -> Variant {
+    Variant { name, read_only, feature }
+}
+
+const LATER: Option<Feature> = Some(Feature::KvCommands);
+
+const VARIANTS: [Variant; 14] = [
+    variant("SET", false, None),
+    variant("GET", true, None),
+    variant("DEL", false, None),
+    variant("EXISTS", true, None),
+    variant("INCRBY", false, None),
+    variant("MGET", true, None),
+    variant("MSET", false, None),
+    variant("SET", false, LATER),
+    variant("APPEND", false, LATER),
+    variant("STRLEN", true, LATER),
+    variant("GETDEL", false, LATER),
+    variant("SCAN", true, LATER),
+    variant("KEYS", true, LATER),
+    variant("DBSIZE", true, LATER),
+];
+
 /// Commands of the key-value machine.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KvCommand {
@@ -96,56 +128,51 @@ impl KvCommand {
         postcard::from_bytes(bytes).ok()
     }
 
+    /// Its variant index, which postcard writes first (one byte: there are fewer
+    /// than 128), and so its row of `VARIANTS`.
+    fn tag(&self) -> usize {
+        match self {
+            KvCommand::Put { .. } => 0,
+            KvCommand::Get { .. } => 1,
+            KvCommand::Delete { .. } => 2,
+            KvCommand::Exists { .. } => 3,
+            KvCommand::Increment { .. } => 4,
+            KvCommand::GetMany { .. } => 5,
+            KvCommand::PutMany { .. } => 6,
+            KvCommand::Set { .. } => 7,
+            KvCommand::Append { .. } => 8,
+            KvCommand::StrLen { .. } => 9,
+            KvCommand::GetDel { .. } => 10,
+            KvCommand::Scan { .. } => 11,
+            KvCommand::Keys { .. } => 12,
+            KvCommand::DbSize => 13,
+        }
+    }
+
+    /// The row of an encoded command, read from its first byte without decoding (and
+    /// copying) its keys and values: the primary asks this of every request.
+    fn variant_of_encoded(operation: &[u8]) -> Option<&'static Variant> {
+        VARIANTS.get(*operation.first()? as usize)
+    }
+
     pub fn is_read_only(&self) -> bool {
-        matches!(
-            self,
-            KvCommand::Get { .. }
-                | KvCommand::Exists { .. }
-                | KvCommand::GetMany { .. }
-                | KvCommand::StrLen { .. }
-                | KvCommand::Scan { .. }
-                | KvCommand::Keys { .. }
-                | KvCommand::DbSize
-        )
+        VARIANTS[self.tag()].read_only
+    }
+
+    /// Whether an encoded operation is a read-only command (false for bytes that are
+    /// no command's: those are logged and answered as malformed).
+    pub fn is_read_only_encoded(operation: &[u8]) -> bool {
+        Self::variant_of_encoded(operation).is_some_and(|variant| variant.read_only)
     }
 
     /// The feature that brings this command, for those after the base protocol.
     pub fn feature(&self) -> Option<Feature> {
-        match self {
-            KvCommand::Put { .. }
-            | KvCommand::Get { .. }
-            | KvCommand::Delete { .. }
-            | KvCommand::Exists { .. }
-            | KvCommand::Increment { .. }
-            | KvCommand::GetMany { .. }
-            | KvCommand::PutMany { .. } => None,
-            KvCommand::Set { .. }
-            | KvCommand::Append { .. }
-            | KvCommand::StrLen { .. }
-            | KvCommand::GetDel { .. }
-            | KvCommand::Scan { .. }
-            | KvCommand::Keys { .. }
-            | KvCommand::DbSize => Some(Feature::KvCommands),
-        }
+        VARIANTS[self.tag()].feature
     }
 
     /// The Redis command a person wrote to get this one.
     pub fn name(&self) -> &'static str {
-        match self {
-            KvCommand::Put { .. } | KvCommand::Set { .. } => "SET",
-            KvCommand::Get { .. } => "GET",
-            KvCommand::Delete { .. } => "DEL",
-            KvCommand::Exists { .. } => "EXISTS",
-            KvCommand::Increment { .. } => "INCRBY",
-            KvCommand::GetMany { .. } => "MGET",
-            KvCommand::PutMany { .. } => "MSET",
-            KvCommand::Append { .. } => "APPEND",
-            KvCommand::StrLen { .. } => "STRLEN",
-            KvCommand::GetDel { .. } => "GETDEL",
-            KvCommand::Scan { .. } => "SCAN",
-            KvCommand::Keys { .. } => "KEYS",
-            KvCommand::DbSize => "DBSIZE",
-        }
+        VARIANTS[self.tag()].name
     }
 
     /// `Err(text)` when the cluster at `release` lacks this command: the text starts
@@ -158,6 +185,20 @@ impl KvCommand {
                 feature.since(),
                 feature.name()
             )),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl KvCommand {
+    /// `check_release` of an encoded command, without decoding it (bytes that are no
+    /// command's pass: they are logged and answered as malformed, as before).
+    pub fn check_release_encoded(operation: &[u8], release: Release) -> Result<(), String> {
+        match Self::variant_of_encoded(operation).and_then(|variant| variant.feature) {
+            Some(feature) if !feature.enabled_at(release) => match Self::decode(operation) {
+                Some(command) => command.check_release(release),
+                None => Ok(()),
+            },
             _ => Ok(()),
         }
     }
@@ -206,6 +247,40 @@ mod tests {
         assert_eq!(KvCommand::PutMany { pairs: Vec::new() }.encode(), [6, 0]);
         assert_eq!(KvCommand::DbSize.encode(), [13]);
         assert_eq!(KvResult::Error(String::from("x")).encode(), [4, 1, b'x']);
+    }
+
+    fn one_of_each() -> [KvCommand; 14] {
+        let key = || b"k".to_vec();
+        [
+            KvCommand::Put { key: key(), value: key() },
+            KvCommand::Get { key: key() },
+            KvCommand::Delete { keys: alloc::vec![key()] },
+            KvCommand::Exists { keys: alloc::vec![key()] },
+            KvCommand::Increment { key: key(), by: -1 },
+            KvCommand::GetMany { keys: alloc::vec![key()] },
+            KvCommand::PutMany { pairs: alloc::vec![(key(), key())] },
+            KvCommand::Set { key: key(), value: key(), condition: SetCondition::IfAbsent, get: true },
+            KvCommand::Append { key: key(), value: key() },
+            KvCommand::StrLen { key: key() },
+            KvCommand::GetDel { key: key() },
+            KvCommand::Scan { cursor: 300, pattern: Some(key()), count: 10 },
+            KvCommand::Keys { pattern: key() },
+            KvCommand::DbSize,
+        ]
+    }
+
+    #[test]
+    fn the_encoded_form_tells_its_row_without_decoding() {
+        let release_1_3 = Release::new(1, 3, 0);
+        for command in one_of_each() {
+            let bytes = command.encode();
+            assert_eq!(bytes[0] as usize, command.tag(), "{command:?}");
+            assert_eq!(KvCommand::is_read_only_encoded(&bytes), command.is_read_only(), "{command:?}");
+            assert_eq!(KvCommand::check_release_encoded(&bytes, release_1_3), command.check_release(release_1_3));
+        }
+        assert!(!KvCommand::is_read_only_encoded(&[]));
+        assert!(!KvCommand::is_read_only_encoded(&[99]));
+        assert_eq!(KvCommand::check_release_encoded(&[99, 1, 2], release_1_3), Ok(()));
     }
 
     #[test]

@@ -204,11 +204,7 @@ impl StateMachine for KvStore {
     }
 
     fn admit(release: Release, operation: &[u8]) -> Result<(), Vec<u8>> {
-        match KvCommand::decode(operation).map(|command| command.check_release(release)) {
-            Some(Err(refusal)) => Err(KvResult::Error(refusal).encode()),
-            // A malformed operation is logged and answered as such, as before.
-            _ => Ok(()),
-        }
+        KvCommand::check_release_encoded(operation, release).map_err(|refusal| KvResult::Error(refusal).encode())
     }
 
     fn digest(&self) -> u64 {

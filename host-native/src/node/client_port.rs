@@ -186,9 +186,11 @@ async fn data_command(
 ) -> Reply {
     // Refused here, before anything is sent, when this member knows the cluster lacks
     // the command's release; the primary checks again before logging it.
-    if let Ok(release) = snapshot.replica.cluster_release.parse::<Release>() {
-        if let Err(refusal) = command.check_release(release) {
-            return Reply::Error(format!("ERR {refusal}"));
+    if command.feature().is_some() {
+        if let Ok(release) = snapshot.replica.cluster_release.parse::<Release>() {
+            if let Err(refusal) = command.check_release(release) {
+                return Reply::Error(format!("ERR {refusal}"));
+            }
         }
     }
     // READONLY reads at a standby are served locally; everywhere else, by the primary.

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
-use viewstamp_core::message::{Message, ReadRequest, Request};
+use viewstamp_core::message::{Message, ReadRequest, Reply, Request};
 use viewstamp_core::replica::{Destination, Replica, RequestDrop, RequestOutcome, Status};
 use viewstamp_core::state_machine::KvStore;
 use viewstamp_core::status_snapshot::ReportedStatus;
@@ -350,13 +350,17 @@ impl Node {
             return;
         }
         match message {
-            Message::Reply(reply) => {
-                let answer = Answer { result: reply.result, op: reply.op };
-                if self.pending.complete(reply.client, reply.request, answer) {
-                    self.primary_unanswering_since = None;
-                }
-            }
+            Message::Reply(reply) => self.deliver_reply(reply),
             message => self.replica.handle_message(self.clock.now(), message),
+        }
+    }
+
+    /// A reply for a client of this member, from the local replica or a peer: an
+    /// answer from the primary, so it is reachable again.
+    fn deliver_reply(&mut self, reply: Reply) {
+        let answer = Answer { result: reply.result, op: reply.op };
+        if self.pending.complete(reply.client, reply.request, answer) {
+            self.primary_unanswering_since = None;
         }
     }
 
@@ -495,10 +499,7 @@ impl Node {
                     if origin == me {
                         let outcome = outcome_name(&reply.result);
                         *self.requests_by_outcome.entry(outcome.to_string()).or_default() += 1;
-                        let answer = Answer { result: reply.result, op: reply.op };
-                        if self.pending.complete(reply.client, reply.request, answer) {
-                            self.primary_unanswering_since = None;
-                        }
+                        self.deliver_reply(reply);
                     } else {
                         *self.requests_by_outcome.entry("forwarded_reply".to_string()).or_default() += 1;
                         self.send_to(origin, &Message::Reply(reply));
