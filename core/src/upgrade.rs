@@ -141,9 +141,34 @@ impl UpgradeState {
 
     fn record(&mut self, op: Op, kind: UpgradeEventKind) {
         if self.history.len() == HISTORY_MAX {
-            self.history.remove(0);
+            // From 1.4.0 the commits stay (`release_at` reads them; strictly rising
+            // releases, so few); below it, the rule older binaries apply alike.
+            let oldest = if Feature::KvCommands.enabled_at(self.release) {
+                self.history.iter().position(|event| !matches!(event.kind, UpgradeEventKind::Committed(..)))
+            } else {
+                None
+            };
+            self.history.remove(oldest.unwrap_or(0));
         }
         self.history.push(UpgradeEvent { op, kind });
+    }
+
+    /// The cluster release in force when `op` applied: the release a client session
+    /// registered at `op` opened under. From 1.4.0 on the history keeps every commit,
+    /// so the answer is exact from there; an op older than a commit evicted before
+    /// 1.4.0 may read a later release, but still one below 1.4.0, which is all that
+    /// the features checked by session (1.4.0's and later) need.
+    pub fn release_at(&self, op: Op) -> Release {
+        let mut release = self.release;
+        for event in self.history.iter().rev() {
+            if event.op < op {
+                break;
+            }
+            if let UpgradeEventKind::Committed(from, _) = event.kind {
+                release = from;
+            }
+        }
+        release
     }
 
     /// Apply a committed operator command. Commands were checked when proposed, but
@@ -227,6 +252,32 @@ mod tests {
         state.apply_command(6, UpgradeCommand::Cancel);
         assert_eq!(state.check_cancel(), Err(Refusal::NoUpgrade));
         assert_eq!(state.history.len(), 2);
+    }
+
+    #[test]
+    fn release_at_reads_the_release_in_force_at_an_op_and_keeps_it_from_1_4_0() {
+        let mut state = UpgradeState::new(r("1.0.0"));
+        state.apply_upgrade(10, r("1.3.0"));
+        state.apply_upgrade(20, r("1.4.0"));
+        assert_eq!((state.release_at(0), state.release_at(9)), (r("1.0.0"), r("1.0.0")));
+        assert_eq!((state.release_at(11), state.release_at(19)), (r("1.3.0"), r("1.3.0")));
+        assert_eq!(state.release_at(21), r("1.4.0"));
+        // A full history of other events keeps its commits from 1.4.0 on.
+        for op in 0..2 * HISTORY_MAX as u64 {
+            state.apply_command(100 + op, UpgradeCommand::Auto(op % 2 == 0));
+        }
+        assert_eq!(state.history.len(), HISTORY_MAX);
+        assert_eq!(
+            (state.release_at(9), state.release_at(19), state.release_at(21)),
+            (r("1.0.0"), r("1.3.0"), r("1.4.0"))
+        );
+        // Below 1.4.0 the oldest event goes, whatever it is, as older binaries do it.
+        let mut old = UpgradeState::new(r("1.0.0"));
+        old.apply_upgrade(10, r("1.3.0"));
+        for op in 0..HISTORY_MAX as u64 {
+            old.apply_command(100 + op, UpgradeCommand::Auto(true));
+        }
+        assert!(old.history.iter().all(|event| !matches!(event.kind, UpgradeEventKind::Committed(..))));
     }
 
     #[test]

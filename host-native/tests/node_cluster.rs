@@ -489,3 +489,36 @@ fn a_1_3_0_cluster_refuses_1_4_0_commands_before_logging_them() {
     assert_eq!(cluster.status(primary).unwrap()["counters"]["reads_by_index"], 0, "1.3.0 reads go through the log");
     assert!(cluster.status(primary).unwrap()["commit"].as_u64().unwrap() > commit_before, "the GET was an op");
 }
+
+#[test]
+fn a_connection_opened_before_1_4_0_runs_its_commands_once_the_cluster_has_it() {
+    let mut cluster = Cluster::format(3, 0, Some("1.3.0"));
+    cluster.start_all(Some("1.3.0"));
+    let first = cluster.wait_for_primary();
+    // The connection's member runs 1.4.0 code already; the cluster stays at 1.3.0 until
+    // the other two do.
+    let member = (0..3).find(|m| *m != first).unwrap();
+    cluster.stop(member);
+    cluster.start(member, None);
+    cluster.wait_until("the member back, normal", LONG, |c| c.status(member).is_some_and(|s| s["status"] == "normal"));
+    let url = format!("redis://{}/", cluster.client_address(member));
+    let mut connection = redis::Client::open(url.as_str()).unwrap().get_connection().unwrap();
+    let _: () = redis::cmd("SET").arg("a").arg("1").query(&mut connection).unwrap();
+    let refused = redis::cmd("APPEND").arg("a").arg("x").query::<i64>(&mut connection).unwrap_err();
+    assert!(refused.to_string().contains("feature-off: APPEND needs release 1.4.0"), "{refused}");
+    for other in (0..3).filter(|m| *m != member) {
+        cluster.stop(other);
+        cluster.start(other, None);
+    }
+    // (Until the member itself has applied the upgrade, it refuses the new commands
+    // without asking: a primary of 1.3.0 would log what it cannot run.)
+    cluster.wait_until("cluster release 1.4.0 at the connection's member", LONG, |c| {
+        c.status(member).is_some_and(|s| s["cluster_release"] == "1.4.0")
+    });
+    // Its session opened at 1.3.0: the member renews it and sends the command again,
+    // and the refused APPEND never ran.
+    let length: i64 = redis::cmd("APPEND").arg("a").arg("y").query(&mut connection).unwrap();
+    assert_eq!(length, 2);
+    let value: String = redis::cmd("GET").arg("a").query(&mut connection).unwrap();
+    assert_eq!(value, "1y");
+}

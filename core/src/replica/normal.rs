@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 
 use super::log::LogSlot;
-use super::sessions::{Admission, SESSION_EVICTED};
+use super::sessions::{Admission, SESSION_EVICTED, SESSION_TOO_OLD};
 use super::timers::Timer;
 use super::{Applied, AppliedRequest, Replica, RequestDrop, RequestOutcome, Status, Write};
 use crate::message::{Body, CheckpointData, Entry, Message, Prepare, PrepareOk, Reply, Request};
@@ -31,7 +31,7 @@ impl<S: StateMachine> Replica<S> {
             self.counters.requests_dropped += 1;
             return RequestOutcome::Dropped(RequestDrop::CatchingUp);
         }
-        match self.sessions.admit(&request) {
+        match self.sessions.admit(&request, self.feature_enabled(Feature::KvCommands)) {
             Admission::New => {}
             Admission::Duplicate(session) => {
                 // A registration is answered with its session; a request, with its op.
@@ -69,6 +69,14 @@ impl<S: StateMachine> Replica<S> {
             self.reply(&request, self.applied, refusal);
             return RequestOutcome::Answered;
         }
+        // A session in the table registered at an applied op, so its release is known
+        // here; one not in it yet is decided when the request applies.
+        let in_table = self.sessions.get(request.client).is_some_and(|session| session.session == request.session);
+        if let Some(refusal) = self.session_refusal(&request).filter(|_| in_table) {
+            self.counters.requests_refused_release += 1;
+            self.reply(&request, self.applied, refusal);
+            return RequestOutcome::Answered;
+        }
         if self.inflight.get(&request.client).is_some_and(|r| *r >= request.request)
             || self.request_queue.iter().any(|q| q.client == request.client && q.request >= request.request)
         {
@@ -93,6 +101,24 @@ impl<S: StateMachine> Replica<S> {
         self.request_queue.push_back(request);
         self.prepare_queued();
         RequestOutcome::Queued
+    }
+
+    /// The refusal of a command the cluster's release has but the release its session
+    /// opened under lacks (`SESSION_TOO_OLD`). Decided from logged data alone, so it is
+    /// final: a copy of a request refused `feature-off` before an upgrade committed is
+    /// refused again after it, never run.
+    fn session_refusal(&self, request: &Request) -> Option<Vec<u8>> {
+        if request.is_register() || S::admit(self.upgrade.release, &request.operation).is_err() {
+            return None;
+        }
+        let opened_at = self.upgrade.release_at(request.session);
+        S::admit(opened_at, &request.operation).err()?;
+        let text = alloc::format!(
+            "{SESSION_TOO_OLD}: this session opened at release {opened_at}, which lacks the command; \
+             the cluster runs {} now: open a new session and send it again",
+            self.upgrade.release
+        );
+        Some(S::refusal(&text))
     }
 
     fn reply(&mut self, request: &Request, op: Op, result: Vec<u8>) {
@@ -355,19 +381,23 @@ impl<S: StateMachine> Replica<S> {
                 for request in requests {
                     // Checked again here: the session may have been evicted since the
                     // request was prepared, and every member must decide alike.
-                    let (fresh, answered, result) = match self.sessions.admit(&request) {
-                        Admission::New if request.is_register() => {
-                            self.sessions.register(request.client, op);
-                            (true, true, Vec::new())
-                        }
-                        Admission::New => {
-                            let result = self.state.apply(self.upgrade.release, &request.operation);
-                            self.sessions.record(request.client, request.request, result.clone(), op);
-                            (true, true, result)
-                        }
-                        Admission::Evicted => (false, true, S::refusal(SESSION_EVICTED)),
-                        Admission::Duplicate(_) | Admission::Stale => (false, false, Vec::new()),
-                    };
+                    let (fresh, answered, result) =
+                        match self.sessions.admit(&request, self.feature_enabled(Feature::KvCommands)) {
+                            Admission::New if request.is_register() => {
+                                self.sessions.register(request.client, op);
+                                (true, true, Vec::new())
+                            }
+                            Admission::New => {
+                                let result = match self.session_refusal(&request) {
+                                    Some(refusal) => refusal,
+                                    None => self.state.apply(self.upgrade.release, &request.operation),
+                                };
+                                self.sessions.record(request.client, request.request, result.clone(), op);
+                                (true, true, result)
+                            }
+                            Admission::Evicted => (false, true, S::refusal(SESSION_EVICTED)),
+                            Admission::Duplicate(_) | Admission::Stale => (false, false, Vec::new()),
+                        };
                     if self.is_primary() && self.status() == super::Status::Normal {
                         if self.inflight.get(&request.client) == Some(&request.request) {
                             self.inflight.remove(&request.client);

@@ -7,7 +7,7 @@
 //! that is gone is refused (`session-evicted`), never executed again: the client cannot
 //! know whether it was applied, and a table that forgot it cannot either (TigerBeetle
 //! evicts clients the same way). A late copy of a registration, after the client moved
-//! on, opens nothing.
+//! on, opens nothing. From 1.4.0 a client may renew its session (see `SESSION_TOO_OLD`).
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -22,6 +22,12 @@ pub const SESSIONS_MAX: usize = 4096;
 
 /// The reply code of a request whose session was evicted.
 pub const SESSION_EVICTED: &str = "session-evicted";
+
+/// The reply code of a command whose release the cluster runs but the client's session
+/// predates. Refusing by the session's release, which never changes, makes the answer
+/// the same for every copy of the request at every member, before and after an upgrade
+/// commits; the client opens a new session and sends the command again as a new request.
+pub const SESSION_TOO_OLD: &str = "session-too-old";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
@@ -73,11 +79,16 @@ impl Sessions {
         self.by_client.is_empty()
     }
 
-    pub fn admit(&self, request: &Request) -> Admission<'_> {
+    /// How `request` stands. With `renewals` (from 1.4.0), a registration that names
+    /// the client's current session replaces it: how a client whose session is too old
+    /// for a command opens a new one. Its late copies name the replaced session, so
+    /// they open nothing.
+    pub fn admit(&self, request: &Request, renewals: bool) -> Admission<'_> {
         let session = self.by_client.get(&request.client);
         if request.is_register() {
             return match session {
                 None => Admission::New,
+                Some(session) if renewals && session.session == request.session => Admission::New,
                 Some(session) if session.request == 0 => Admission::Duplicate(session),
                 Some(_) => Admission::Stale,
             };
@@ -98,7 +109,9 @@ impl Sessions {
 
     /// Open a session for `client`, committed at `op`, evicting the oldest when full.
     pub fn register(&mut self, client: ClientId, op: Op) {
-        assert!(!self.by_client.contains_key(&client), "a client registers once per session");
+        if let Some(replaced) = self.by_client.remove(&client) {
+            assert!(replaced.session < op, "a renewal replaces an older session");
+        }
         if self.by_client.len() >= SESSIONS_MAX {
             // Deterministic: the same on every replica since all apply the same ops.
             let oldest = self.by_client.iter().min_by_key(|(id, session)| (session.op, **id)).map(|(id, _)| *id);
@@ -150,16 +163,16 @@ mod tests {
     #[test]
     fn registration_then_requests_apply_once() {
         let mut sessions = Sessions::default();
-        assert_eq!(sessions.admit(&Request::register(1)), Admission::New);
-        assert_eq!(sessions.admit(&request(1, 5, 1)), Admission::Evicted, "no session yet");
+        assert_eq!(sessions.admit(&Request::register(1), false), Admission::New);
+        assert_eq!(sessions.admit(&request(1, 5, 1), false), Admission::Evicted, "no session yet");
         sessions.register(1, 5);
-        assert!(matches!(sessions.admit(&Request::register(1)), Admission::Duplicate(_)));
-        assert_eq!(sessions.admit(&request(1, 5, 1)), Admission::New);
+        assert!(matches!(sessions.admit(&Request::register(1), false), Admission::Duplicate(_)));
+        assert_eq!(sessions.admit(&request(1, 5, 1), false), Admission::New);
         sessions.record(1, 1, vec![7], 6);
-        assert!(matches!(sessions.admit(&request(1, 5, 1)), Admission::Duplicate(s) if s.reply == vec![7]));
-        assert_eq!(sessions.admit(&request(1, 5, 2)), Admission::New);
-        assert_eq!(sessions.admit(&Request::register(1)), Admission::Stale, "a late copy opens nothing");
-        assert_eq!(sessions.admit(&request(1, 4, 2)), Admission::Evicted, "another session's request");
+        assert!(matches!(sessions.admit(&request(1, 5, 1), false), Admission::Duplicate(s) if s.reply == vec![7]));
+        assert_eq!(sessions.admit(&request(1, 5, 2), false), Admission::New);
+        assert_eq!(sessions.admit(&Request::register(1), false), Admission::Stale, "a late copy opens nothing");
+        assert_eq!(sessions.admit(&request(1, 4, 2), false), Admission::Evicted, "another session's request");
         assert_eq!(Sessions::decode(&sessions.encode()), Some(sessions.clone()));
     }
 
@@ -175,8 +188,25 @@ mod tests {
         sessions.register(99_999, 1_000_000);
         assert_eq!(sessions.len(), SESSIONS_MAX);
         assert!(sessions.get(0).is_none(), "the session committed longest ago goes");
-        assert_eq!(sessions.admit(&request(0, 1, 1)), Admission::Evicted, "its resend is refused");
-        assert_eq!(sessions.admit(&request(0, 1, 2)), Admission::Evicted);
-        assert_eq!(sessions.admit(&Request::register(0)), Admission::New, "it may register again");
+        assert_eq!(sessions.admit(&request(0, 1, 1), false), Admission::Evicted, "its resend is refused");
+        assert_eq!(sessions.admit(&request(0, 1, 2), false), Admission::Evicted);
+        assert_eq!(sessions.admit(&Request::register(0), false), Admission::New, "it may register again");
+    }
+
+    #[test]
+    fn a_renewal_replaces_the_session_it_names_and_its_late_copies_open_nothing() {
+        let mut sessions = Sessions::default();
+        sessions.register(1, 5);
+        sessions.record(1, 3, vec![7], 9);
+        let renewal = Request { client: 1, session: 5, request: 0, operation: vec![] };
+        assert_eq!(sessions.admit(&renewal, false), Admission::Stale, "below 1.4.0 a session is never renewed");
+        assert_eq!(sessions.admit(&renewal, true), Admission::New);
+        sessions.register(1, 12);
+        assert_eq!(sessions.get(1).map(|session| (session.session, session.request)), Some((12, 0)));
+        assert!(matches!(sessions.admit(&renewal, true), Admission::Duplicate(s) if s.session == 12));
+        assert_eq!(sessions.admit(&request(1, 5, 3), true), Admission::Evicted, "the old session's copies");
+        assert_eq!(sessions.admit(&request(1, 5, 4), true), Admission::Evicted);
+        sessions.record(1, 4, vec![8], 13);
+        assert_eq!(sessions.admit(&renewal, true), Admission::Stale, "a late copy opens nothing");
     }
 }

@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use super::{Endpoint, EventKind, SimError, Simulator, CLIENT_TIMEOUT_TICKS};
 use crate::message::{Message, ReadRequest, Reply, Request};
 use crate::replica::read_refusal::ReadRefusal;
-use crate::replica::sessions::SESSION_EVICTED;
+use crate::replica::sessions::{SESSION_EVICTED, SESSION_TOO_OLD};
 use crate::state_machine::{KvCommand, KvResult, FEATURE_OFF};
 use crate::types::{ClientId, MemberId, Op, RequestNumber, View};
 
@@ -118,6 +118,8 @@ pub struct SimClient {
     pub timer_generation: u64,
     /// The highest op this client has seen in a reply (monotonic reads).
     pub seen_op: Op,
+    /// Its session is too old for a command: the next registration renews it.
+    pub renewing: bool,
 }
 
 impl SimClient {
@@ -133,6 +135,7 @@ impl SimClient {
             reply: ClientReply::None,
             timer_generation: 0,
             seen_op: 0,
+            renewing: false,
         }
     }
 
@@ -187,7 +190,7 @@ impl Simulator {
         }
         let Some(next) = c.queue.front() else { return };
         let min_op = c.seen_op;
-        if next.at.is_none() && c.session.is_none() {
+        if next.at.is_none() && (c.session.is_none() || c.renewing) {
             // A session first: the registration executes nothing.
             c.outstanding =
                 Some(Outstanding { request: 0, operation: Vec::new(), at: None, min_op, attempts: 0, history: None });
@@ -254,11 +257,26 @@ impl Simulator {
         if c.registering() {
             c.outstanding = None;
             c.session = Some(reply.op);
+            c.renewing = false;
             self.log(format_args!("reply c{client} registered session={}", reply.op));
             self.client_next(client);
             return;
         }
         let outstanding = c.outstanding.take().expect("checked above");
+        if is_session_too_old(&reply.result) {
+            // Refused for good under this session: no copy of it will ever run. The
+            // command goes again, as a new request of a new session.
+            c.renewing = true;
+            if let Some(command) = KvCommand::decode(&outstanding.operation) {
+                c.queue.push_front(ClientOp { command, at: None, refused: None });
+            }
+            self.log(format_args!("renew c{client} session-too-old for request={}", reply.request));
+            if let Some(index) = outstanding.history.filter(|_| self.config.check) {
+                self.history.complete(index, &reply.result);
+            }
+            self.client_next(client);
+            return;
+        }
         c.reply = ClientReply::from_result(&reply.result);
         let refused = matches!(c.reply, ClientReply::Error(_));
         let evicted = c.reply == ClientReply::Error(String::from(SESSION_EVICTED));
@@ -287,4 +305,8 @@ impl Simulator {
         }
         self.client_next(client);
     }
+}
+
+fn is_session_too_old(result: &[u8]) -> bool {
+    KvResult::decode(result).is_some_and(|result| result.error_code() == Some(SESSION_TOO_OLD))
 }

@@ -7,6 +7,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::linearizability::{self, History, KvOp, KvOutput, Presence, Verdict};
+use crate::replica::sessions::SESSION_TOO_OLD;
 use crate::state_machine::{KvCommand, KvResult, SetCondition, FEATURE_OFF};
 use crate::types::ClientId;
 
@@ -60,7 +61,7 @@ pub fn is_checked(command: &KvCommand) -> bool {
 
 fn output_of(result: &[u8]) -> KvOutput {
     match KvResult::decode(result) {
-        Some(refused) if refused.error_code() == Some(FEATURE_OFF) => KvOutput::Refused,
+        Some(refused) if matches!(refused.error_code(), Some(FEATURE_OFF | SESSION_TOO_OLD)) => KvOutput::Refused,
         Some(KvResult::Ok) => KvOutput::Ok,
         Some(KvResult::Value(value)) => KvOutput::Value(value),
         Some(KvResult::Values(values)) => KvOutput::Values(values),

@@ -10,9 +10,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
-use viewstamp_core::release::Release;
 use viewstamp_core::replica::read_refusal::ReadRefusal;
-use viewstamp_core::replica::sessions::SESSION_EVICTED;
+use viewstamp_core::replica::sessions::{SESSION_EVICTED, SESSION_TOO_OLD};
 use viewstamp_core::replica::Role;
 use viewstamp_core::state_machine::{KvCommand, KvResult};
 use viewstamp_core::types::{ClientId, MemberId, Op, RequestNumber};
@@ -96,7 +95,8 @@ async fn serve_connection(
     let client = client_id(port.member, port.incarnation, connection);
     let mut session = Session::new(connection as u64);
     let mut parser = RequestParser::new(port.limits);
-    let mut connection_state = Connection { client, session: None, next_request: 1, highest_op_seen: 0 };
+    let mut connection_state =
+        Connection { client, session: None, next_request: 1, renewing: false, highest_op_seen: 0 };
     let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK_BYTES);
     let mut output: Vec<u8> = Vec::new();
     loop {
@@ -157,6 +157,8 @@ struct Connection {
     /// The op that committed this connection's registration, once it registered.
     session: Option<Op>,
     next_request: RequestNumber,
+    /// The session is too old for a command: the next registration renews it.
+    renewing: bool,
     /// For standby reads: never answer from a state older than one already seen.
     highest_op_seen: Op,
 }
@@ -184,52 +186,65 @@ async fn data_command(
     snapshot: &NodeSnapshot,
     command: KvCommand,
 ) -> Reply {
-    // Refused here, before anything is sent, when this member knows the cluster lacks
-    // the command's release; the primary checks again before logging it.
-    if command.feature().is_some() {
-        if let Ok(release) = snapshot.replica.cluster_release.parse::<Release>() {
-            if let Err(refusal) = command.check_release(release) {
-                return Reply::Error(format!("ERR {refusal}"));
-            }
-        }
-    }
     // READONLY reads at a standby are served locally; everywhere else, by the primary.
     let mode = if session.readonly && command.is_read_only() && snapshot.replica.role == Role::Standby {
         ReadMode::StandbyRead { min_op: connection.highest_op_seen }
     } else {
         ReadMode::Linearizable
     };
-    let session = match (mode, connection.session) {
-        (ReadMode::StandbyRead { .. }, _) => 0,
-        (ReadMode::Linearizable, Some(session)) => session,
-        (ReadMode::Linearizable, None) => match call(port, connection.client, 0, 0, Vec::new(), mode).await {
-            // A session first: the registration executes nothing, and its op names it.
-            Ok(answer) => {
-                connection.session = Some(answer.op);
-                answer.op
-            }
-            Err(reply) => return reply,
-        },
-    };
-    let request = connection.next_request;
-    connection.next_request += 1;
-    match call(port, connection.client, session, request, command.encode(), mode).await {
-        Ok(answer) => {
-            connection.highest_op_seen = connection.highest_op_seen.max(answer.op);
-            match KvResult::decode(&answer.result) {
-                Some(KvResult::Error(code)) if code == SESSION_EVICTED => {
-                    connection.session = None;
-                    Reply::error(
-                        "ERR session-evicted: this connection's session was evicted by newer clients, so the \
-                         command may or may not have been applied; check, then retry (a new session opens)",
-                    )
+    // At most one renewal: a session opened after the release always has its commands.
+    let mut renewals_left = 1;
+    loop {
+        let session = match (mode, connection.session) {
+            (ReadMode::StandbyRead { .. }, _) => 0,
+            (ReadMode::Linearizable, Some(session)) if !connection.renewing => session,
+            (ReadMode::Linearizable, current) => match register(port, connection.client, current.unwrap_or(0)).await {
+                Ok(session) => {
+                    connection.session = Some(session);
+                    connection.renewing = false;
+                    session
                 }
-                Some(KvResult::Error(code)) if mode != ReadMode::Linearizable => standby_refusal(&code),
-                Some(result) => kv_reply(&command, &result),
-                None => Reply::error("ERR internal error: the replica's answer does not decode"),
-            }
+                Err(reply) => return reply,
+            },
+        };
+        let request = connection.next_request;
+        connection.next_request += 1;
+        let answer = match call(port, connection.client, session, request, command.encode(), mode).await {
+            Ok(answer) => answer,
+            Err(reply) => return reply,
+        };
+        let result = KvResult::decode(&answer.result);
+        if renewals_left > 0 && result.as_ref().and_then(KvResult::error_code) == Some(SESSION_TOO_OLD) {
+            // Refused for good under the old session: sending it again under a new
+            // one cannot make it run twice.
+            renewals_left -= 1;
+            connection.renewing = true;
+            continue;
         }
-        Err(reply) => reply,
+        connection.highest_op_seen = connection.highest_op_seen.max(answer.op);
+        return kv_answer(&command, connection, mode, result);
+    }
+}
+
+/// Opens a session (renewing `current`, when it names one): the registration executes
+/// nothing, and the op that commits it names the session.
+async fn register(port: &ClientPort, client: ClientId, current: Op) -> Result<Op, Reply> {
+    call(port, client, current, 0, Vec::new(), ReadMode::Linearizable).await.map(|answer| answer.op)
+}
+
+/// The client's reply to a data command's result.
+fn kv_answer(command: &KvCommand, connection: &mut Connection, mode: ReadMode, result: Option<KvResult>) -> Reply {
+    match result {
+        Some(KvResult::Error(code)) if code == SESSION_EVICTED => {
+            connection.session = None;
+            Reply::error(
+                "ERR session-evicted: this connection's session was evicted by newer clients, so the \
+                 command may or may not have been applied; check, then retry (a new session opens)",
+            )
+        }
+        Some(KvResult::Error(code)) if mode != ReadMode::Linearizable => standby_refusal(&code),
+        Some(result) => kv_reply(command, &result),
+        None => Reply::error("ERR internal error: the replica's answer does not decode"),
     }
 }
 

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use viewstamp_core::message::{Message, ReadRequest, Reply, Request};
 use viewstamp_core::replica::{Destination, Replica, RequestDrop, RequestOutcome, Status};
-use viewstamp_core::state_machine::KvStore;
+use viewstamp_core::state_machine::{KvCommand, KvStore};
 use viewstamp_core::status_snapshot::ReportedStatus;
 use viewstamp_core::types::{MemberId, Tick};
 use viewstamp_core::upgrade::UpgradeCommand;
@@ -382,6 +382,14 @@ impl Node {
         }
         if let Some(why) = self.unanswering_refusal().filter(|_| call.mode == ReadMode::Linearizable) {
             let _ = call.answer.send(Outcome::Unavailable(why));
+            return;
+        }
+        // Refused before anything is sent when this member's cluster release lacks the
+        // command (a primary of an older release would log what it cannot run); the
+        // primary checks again before logging it. The release read here is the one this
+        // member applied, never older than what it told its clients.
+        if let Err(refusal) = KvCommand::check_release_encoded(&call.operation, self.replica.release()) {
+            let _ = call.answer.send(Outcome::Unavailable(refusal));
             return;
         }
         let now = self.clock.now();
