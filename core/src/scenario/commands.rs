@@ -96,6 +96,10 @@ pub fn kv_command(words: &[String]) -> Result<KvCommand, CmdError> {
             let (key, value) = (bytes(&args[0]), bytes(&args[1]));
             Ok(KvCommand::Set { key, value, condition: SetCondition::Always, get: true })
         }
+        "SETNX" => {
+            arity(args.len() == 2, "SETNX KEY VALUE")?;
+            Ok(KvCommand::SetNx { key: bytes(&args[0]), value: bytes(&args[1]) })
+        }
         "APPEND" => {
             arity(args.len() == 2, "APPEND KEY VALUE")?;
             Ok(KvCommand::Append { key: bytes(&args[0]), value: bytes(&args[1]) })

@@ -130,11 +130,12 @@ impl Builder {
 /// One of 1.4.0's key-value commands on `key`, its value unique by `serial`.
 fn kv_command_words(prng: &mut Prng, key: String, serial: u64) -> Vec<String> {
     let value = alloc::format!("w{serial}");
-    let words: Vec<&str> = match prng.range_inclusive(0, 4) {
+    let words: Vec<&str> = match prng.range_inclusive(0, 5) {
         0 => alloc::vec!["SET", &key, &value, "NX"],
         1 => alloc::vec!["SET", &key, &value, "XX", "GET"],
         2 => alloc::vec!["APPEND", &key, &value],
         3 => alloc::vec!["GETDEL", &key],
+        4 => alloc::vec!["SETNX", &key, &value],
         _ => alloc::vec!["STRLEN", &key],
     };
     words.into_iter().map(String::from).collect()

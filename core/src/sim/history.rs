@@ -47,6 +47,7 @@ fn op_of(command: &KvCommand) -> Option<KvOp> {
             };
             KvOp::SetWhen { key, value, when, get }
         }
+        KvCommand::SetNx { key, value } => KvOp::PutIfMissing { key, value },
         KvCommand::Append { key, value } => KvOp::Append { key, value },
         KvCommand::StrLen { key } => KvOp::Length { key },
         KvCommand::GetDel { key } => KvOp::Take { key },

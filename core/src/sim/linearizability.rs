@@ -71,6 +71,11 @@ pub enum KvOp {
         when: Presence,
         get: bool,
     },
+    /// Writes a missing key; returns 1 if it wrote, else 0 (Redis's SETNX).
+    PutIfMissing {
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
     /// Concatenates onto the value (missing: empty); returns the new length.
     Append {
         key: Vec<u8>,
@@ -102,6 +107,7 @@ impl KvOp {
             | KvOp::Get { key }
             | KvOp::Increment { key, .. }
             | KvOp::SetWhen { key, .. }
+            | KvOp::PutIfMissing { key, .. }
             | KvOp::Append { key, .. }
             | KvOp::Length { key }
             | KvOp::Take { key } => alloc::vec![key.as_slice()],
@@ -383,6 +389,14 @@ fn model_step(state: &ModelState, op: &KvOp) -> (KvOutput, Option<ModelState>) {
             });
             (output, next)
         }
+        KvOp::PutIfMissing { key, value } => match state.get(key) {
+            Some(_) => (KvOutput::Integer(0), None),
+            None => {
+                let mut next = state.clone();
+                next.insert(key.clone(), value.clone());
+                (KvOutput::Integer(1), Some(next))
+            }
+        },
         KvOp::Append { key, value } => {
             let mut joined = state.get(key).cloned().unwrap_or_default();
             joined.extend_from_slice(value);
@@ -773,6 +787,9 @@ impl fmt::Display for KvOp {
                 let get = if *get { " answering the old value" } else { "" };
                 write!(f, "put {} {}{when}{get}", Bytes(key), Bytes(value))
             }
+            KvOp::PutIfMissing { key, value } => {
+                write!(f, "put {} {} if missing, answering 1 or 0", Bytes(key), Bytes(value))
+            }
             KvOp::Append { key, value } => write!(f, "append {} {}", Bytes(key), Bytes(value)),
             KvOp::Length { key } => write!(f, "length {}", Bytes(key)),
             KvOp::Take { key } => write!(f, "take {}", Bytes(key)),
@@ -963,6 +980,16 @@ mod tests {
             done(1, KvOp::Length { key: bytes("k") }, 9, 10, KvOutput::Integer(3)),
             done(1, KvOp::Take { key: bytes("k") }, 11, 12, value("345")),
             done(1, get("k"), 13, 14, KvOutput::Value(None)),
+        ]);
+        assert_linearizable(&[
+            done(1, KvOp::PutIfMissing { key: bytes("n"), value: bytes("1") }, 1, 2, KvOutput::Integer(1)),
+            done(1, KvOp::PutIfMissing { key: bytes("n"), value: bytes("2") }, 3, 4, KvOutput::Integer(0)),
+            done(1, get("n"), 5, 6, value("1")),
+        ]);
+        // SETNX that claims to have written a present key.
+        assert_violation(&[
+            done(1, put("n", "1"), 1, 2, KvOutput::Ok),
+            done(1, KvOp::PutIfMissing { key: bytes("n"), value: bytes("2") }, 3, 4, KvOutput::Integer(1)),
         ]);
         // SET NX that claims to have written over a present key.
         assert_violation(&[

@@ -40,7 +40,7 @@ const fn variant(name: &'static str, read_only: bool, feature: Option<Feature>) 
 
 const LATER: Option<Feature> = Some(Feature::KvCommands);
 
-const VARIANTS: [Variant; 14] = [
+const VARIANTS: [Variant; 15] = [
     variant("SET", false, None),
     variant("GET", true, None),
     variant("DEL", false, None),
@@ -55,6 +55,7 @@ const VARIANTS: [Variant; 14] = [
     variant("SCAN", true, LATER),
     variant("KEYS", true, LATER),
     variant("DBSIZE", true, LATER),
+    variant("SETNX", false, LATER),
 ];
 
 /// Commands of the key-value machine.
@@ -117,6 +118,11 @@ pub enum KvCommand {
     },
     /// How many keys there are.
     DbSize,
+    /// `SETNX key value`: writes only a missing key; answers 1 if it wrote, else 0.
+    SetNx {
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
 }
 
 impl KvCommand {
@@ -146,6 +152,7 @@ impl KvCommand {
             KvCommand::Scan { .. } => 11,
             KvCommand::Keys { .. } => 12,
             KvCommand::DbSize => 13,
+            KvCommand::SetNx { .. } => 14,
         }
     }
 

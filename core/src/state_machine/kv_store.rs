@@ -181,6 +181,14 @@ impl KvStore {
             KvCommand::Scan { cursor, pattern, count } => self.scan(cursor, pattern.as_deref(), count),
             KvCommand::Keys { pattern } => self.keys(&pattern),
             KvCommand::DbSize => KvResult::Integer(self.map.len() as i64),
+            KvCommand::SetNx { key, value } => {
+                if self.map.contains_key(&key) {
+                    KvResult::Integer(0)
+                } else {
+                    self.put(key, value);
+                    KvResult::Integer(1)
+                }
+            }
         }
     }
 

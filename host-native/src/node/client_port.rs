@@ -18,9 +18,7 @@ use viewstamp_core::types::{ClientId, MemberId, Op, RequestNumber};
 
 use super::info::info_sections;
 use super::requests::{client_id, Outcome, ReadMode};
-use super::resp::{
-    info_reply, kv_reply, set_nx_reply, Command, ParserLimits, Reply, RequestParser, ServerFacts, Session,
-};
+use super::resp::{info_reply, kv_reply, Command, ParserLimits, Reply, RequestParser, ServerFacts, Session};
 use super::snapshot::NodeSnapshot;
 
 /// A data command for the node loop.
@@ -173,7 +171,6 @@ async fn answer(port: &ClientPort, session: &mut Session, connection: &mut Conne
     match command {
         Command::Info { sections } => info_reply(&info_sections(&snapshot, &port.version), &sections),
         Command::Kv(kv) => data_command(port, session, connection, &snapshot, kv).await,
-        Command::SetNx(kv) => set_nx_reply(data_command(port, session, connection, &snapshot, kv).await),
         // answer_local answers every other command.
         _ => Reply::error("ERR internal error: a command reached the node that the connection should answer"),
     }

@@ -17,10 +17,8 @@ pub enum Command {
         message: Vec<u8>,
     },
     /// SET, GET, DEL, EXISTS, INCR, DECR, INCRBY, DECRBY, MGET, MSET; from 1.4.0
-    /// SET's NX, XX and GET, GETSET, APPEND, STRLEN, GETDEL, SCAN, KEYS, DBSIZE.
+    /// SET's NX, XX and GET, GETSET, SETNX, APPEND, STRLEN, GETDEL, SCAN, KEYS, DBSIZE.
     Kv(KvCommand),
-    /// `SETNX key value`: SET NX, answered 1 or 0 as Redis does.
-    SetNx(KvCommand),
     /// `INFO [section ...]`, sections lower-cased; the node fills in the text.
     Info {
         sections: Vec<String>,
@@ -264,7 +262,7 @@ impl Command {
             "setnx" => {
                 let value = arguments.swap_remove(2);
                 let key = arguments.swap_remove(1);
-                Ok(Command::SetNx(KvCommand::Set { key, value, condition: SetCondition::IfAbsent, get: false }))
+                kv(KvCommand::SetNx { key, value })
             }
             "getset" => {
                 let value = arguments.swap_remove(2);

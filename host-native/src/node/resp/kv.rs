@@ -28,6 +28,7 @@ pub fn kv_reply(command: &KvCommand, result: &KvResult) -> Reply {
             | KvCommand::Increment { .. }
             | KvCommand::Append { .. }
             | KvCommand::StrLen { .. }
+            | KvCommand::SetNx { .. }
             | KvCommand::DbSize,
             KvResult::Integer(n),
         ) => Reply::Integer(*n),
@@ -44,15 +45,6 @@ pub fn kv_reply(command: &KvCommand, result: &KvResult) -> Reply {
             command.name(),
             result_kind(result)
         )),
-    }
-}
-
-/// SETNX's reply from SET NX's: 1 when it wrote, 0 when the key was there.
-pub fn set_nx_reply(reply: Reply) -> Reply {
-    match reply {
-        Reply::Status(_) => Reply::Integer(1),
-        Reply::Null => Reply::Integer(0),
-        other => other,
     }
 }
 

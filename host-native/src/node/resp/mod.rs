@@ -17,10 +17,10 @@ mod tests;
 // The node loop is the first user of these; until it lands only tests are.
 #[allow(unused_imports)]
 pub use command::{Command, Credentials, LibraryAttribute, COMMAND_NAMES};
+#[allow(unused_imports)]
+pub use kv::kv_reply;
 #[cfg(test)]
 pub use kv::to_kv;
-#[allow(unused_imports)]
-pub use kv::{kv_reply, set_nx_reply};
 #[allow(unused_imports)]
 pub use parse::{ParserLimits, ProtocolError, RequestParser};
 #[allow(unused_imports)]

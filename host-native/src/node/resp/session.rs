@@ -36,7 +36,7 @@ impl Session {
     /// node answers.
     pub fn answer_local(&mut self, command: &Command, server: &ServerFacts) -> Option<Reply> {
         let reply = match command {
-            Command::Kv(_) | Command::SetNx(_) | Command::Info { .. } => return None,
+            Command::Kv(_) | Command::Info { .. } => return None,
             Command::Ping { message: None } => Reply::Status(String::from("PONG")),
             Command::Ping { message: Some(message) } => Reply::bulk(message.clone()),
             Command::Echo { message } => Reply::bulk(message.clone()),

@@ -181,7 +181,7 @@ fn release_1_4_0_commands_parse() {
     assert_eq!(kv("set k v xx get"), set(SetCondition::IfPresent, true));
     assert_eq!(kv("SET k v GET"), set(SetCondition::Always, true));
     assert_eq!(kv("GETSET k v"), set(SetCondition::Always, true));
-    assert_eq!(parse("SETNX k v"), Ok(Command::SetNx(set(SetCondition::IfAbsent, false))));
+    assert_eq!(kv("SETNX k v"), KvCommand::SetNx { key: b"k".to_vec(), value: b"v".to_vec() });
     assert_eq!(kv("APPEND k v"), KvCommand::Append { key: b"k".to_vec(), value: b"v".to_vec() });
     assert_eq!(kv("STRLEN k"), KvCommand::StrLen { key: b"k".to_vec() });
     assert_eq!(kv("GETDEL k"), KvCommand::GetDel { key: b"k".to_vec() });
@@ -209,8 +209,8 @@ fn release_1_4_0_replies_are_redis_shaped() {
     let nx = set(SetCondition::IfAbsent, false);
     assert_eq!(kv_reply(&nx, &KvResult::Ok), Reply::ok());
     assert_eq!(kv_reply(&nx, &KvResult::Value(None)), Reply::Null);
-    assert_eq!(set_nx_reply(kv_reply(&nx, &KvResult::Ok)), Reply::Integer(1));
-    assert_eq!(set_nx_reply(kv_reply(&nx, &KvResult::Value(None))), Reply::Integer(0));
+    let set_nx = KvCommand::SetNx { key: b"k".to_vec(), value: b"v".to_vec() };
+    assert_eq!(kv_reply(&set_nx, &KvResult::Integer(1)), Reply::Integer(1));
     let getset = set(SetCondition::Always, true);
     assert_eq!(kv_reply(&getset, &KvResult::Value(Some(b"old".to_vec()))), Reply::bulk("old"));
     assert_eq!(kv_reply(&KvCommand::DbSize, &KvResult::Integer(3)), Reply::Integer(3));
