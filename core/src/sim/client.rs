@@ -267,11 +267,10 @@ impl Simulator {
             // Refused for good under this session: no copy of it will ever run. The
             // command goes again, as a new request of a new session.
             c.renewing = true;
-            if let Some(command) = KvCommand::decode(&outstanding.operation) {
-                c.queue.push_front(ClientOp { command, at: None, refused: None });
-            }
+            let command = KvCommand::decode(&outstanding.operation).expect("a client's own command decodes");
+            c.queue.push_front(ClientOp { command, at: None, refused: None });
             self.log(format_args!("renew c{client} session-too-old for request={}", reply.request));
-            if let Some(index) = outstanding.history.filter(|_| self.config.check) {
+            if let Some(index) = outstanding.history {
                 self.history.complete(index, &reply.result);
             }
             self.client_next(client);

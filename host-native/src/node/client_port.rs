@@ -93,8 +93,7 @@ async fn serve_connection(
     let client = client_id(port.member, port.incarnation, connection);
     let mut session = Session::new(connection as u64);
     let mut parser = RequestParser::new(port.limits);
-    let mut connection_state =
-        Connection { client, session: None, next_request: 1, renewing: false, highest_op_seen: 0 };
+    let mut connection_state = Connection { client, session: None, next_request: 1, highest_op_seen: 0 };
     let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK_BYTES);
     let mut output: Vec<u8> = Vec::new();
     loop {
@@ -155,8 +154,6 @@ struct Connection {
     /// The op that committed this connection's registration, once it registered.
     session: Option<Op>,
     next_request: RequestNumber,
-    /// The session is too old for a command: the next registration renews it.
-    renewing: bool,
     /// For standby reads: never answer from a state older than one already seen.
     highest_op_seen: Op,
 }
@@ -189,44 +186,46 @@ async fn data_command(
     } else {
         ReadMode::Linearizable
     };
-    // At most one renewal: a session opened after the release always has its commands.
-    let mut renewals_left = 1;
-    loop {
-        let session = match (mode, connection.session) {
+    let outcome = async {
+        let mut session = match (mode, connection.session) {
             (ReadMode::StandbyRead { .. }, _) => 0,
-            (ReadMode::Linearizable, Some(session)) if !connection.renewing => session,
-            (ReadMode::Linearizable, current) => match register(port, connection.client, current.unwrap_or(0)).await {
-                Ok(session) => {
-                    connection.session = Some(session);
-                    connection.renewing = false;
-                    session
-                }
-                Err(reply) => return reply,
-            },
+            (ReadMode::Linearizable, Some(session)) => session,
+            (ReadMode::Linearizable, None) => register(port, connection, 0).await?,
         };
-        let request = connection.next_request;
-        connection.next_request += 1;
-        let answer = match call(port, connection.client, session, request, command.encode(), mode).await {
-            Ok(answer) => answer,
-            Err(reply) => return reply,
-        };
-        let result = KvResult::decode(&answer.result);
-        if renewals_left > 0 && result.as_ref().and_then(KvResult::error_code) == Some(SESSION_TOO_OLD) {
-            // Refused for good under the old session: sending it again under a new
-            // one cannot make it run twice.
-            renewals_left -= 1;
-            connection.renewing = true;
-            continue;
+        let mut answer = send(port, connection, session, &command, mode).await?;
+        let mut result = KvResult::decode(&answer.result);
+        if result.as_ref().and_then(KvResult::error_code) == Some(SESSION_TOO_OLD) {
+            // Refused for good under the old session, so sending it again under a new
+            // one cannot make it run twice; a session opened now has the command.
+            session = register(port, connection, session).await?;
+            answer = send(port, connection, session, &command, mode).await?;
+            result = KvResult::decode(&answer.result);
         }
         connection.highest_op_seen = connection.highest_op_seen.max(answer.op);
-        return kv_answer(&command, connection, mode, result);
-    }
+        Ok(kv_answer(&command, connection, mode, result))
+    };
+    outcome.await.unwrap_or_else(|reply: Reply| reply)
 }
 
-/// Opens a session (renewing `current`, when it names one): the registration executes
-/// nothing, and the op that commits it names the session.
-async fn register(port: &ClientPort, client: ClientId, current: Op) -> Result<Op, Reply> {
-    call(port, client, current, 0, Vec::new(), ReadMode::Linearizable).await.map(|answer| answer.op)
+/// One data command as the connection's next request.
+async fn send(
+    port: &ClientPort,
+    connection: &mut Connection,
+    session: Op,
+    command: &KvCommand,
+    mode: ReadMode,
+) -> Result<super::requests::Answer, Reply> {
+    let request = connection.next_request;
+    connection.next_request += 1;
+    call(port, connection.client, session, request, command.encode(), mode).await
+}
+
+/// Opens the connection's session (renewing `current`, when it names one): the
+/// registration executes nothing, and the op that commits it names the session.
+async fn register(port: &ClientPort, connection: &mut Connection, current: Op) -> Result<Op, Reply> {
+    let answer = call(port, connection.client, current, 0, Vec::new(), ReadMode::Linearizable).await?;
+    connection.session = Some(answer.op);
+    Ok(answer.op)
 }
 
 /// The client's reply to a data command's result.
