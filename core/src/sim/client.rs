@@ -10,7 +10,7 @@ use super::{Endpoint, EventKind, SimError, Simulator, CLIENT_TIMEOUT_TICKS};
 use crate::message::{Message, ReadRequest, Reply, Request};
 use crate::replica::read_refusal::ReadRefusal;
 use crate::replica::sessions::{SESSION_EVICTED, SESSION_TOO_OLD};
-use crate::state_machine::{KvCommand, KvResult, FEATURE_OFF};
+use crate::state_machine::{KvCommand, KvResult, FEATURE_OFF, MALFORMED};
 use crate::types::{ClientId, MemberId, Op, RequestNumber, View};
 
 /// Requests a client may have queued behind its outstanding one.
@@ -56,6 +56,9 @@ impl ClientReply {
                 ClientReply::Value(parts.join(","))
             }
             Some(refused) if refused.error_code() == Some(FEATURE_OFF) => ClientReply::Error(String::from(FEATURE_OFF)),
+            // A client sends only well-formed commands, so code that cannot decode one
+            // is an older release's, which lacks it: what the spec calls feature-off.
+            Some(KvResult::Error(text)) if text == MALFORMED => ClientReply::Error(String::from(FEATURE_OFF)),
             // Refusals answer with the spec's codes; anything else failed.
             Some(KvResult::Error(code))
                 if code == SESSION_EVICTED

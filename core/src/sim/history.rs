@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 
 use super::linearizability::{self, History, KvOp, KvOutput, Presence, Verdict};
 use crate::replica::sessions::SESSION_TOO_OLD;
-use crate::state_machine::{KvCommand, KvResult, SetCondition, FEATURE_OFF};
+use crate::state_machine::{KvCommand, KvResult, SetCondition, FEATURE_OFF, MALFORMED};
 use crate::types::ClientId;
 
 /// Search steps one check may take before it gives up (and says so).
@@ -63,6 +63,9 @@ pub fn is_checked(command: &KvCommand) -> bool {
 fn output_of(result: &[u8]) -> KvOutput {
     match KvResult::decode(result) {
         Some(refused) if matches!(refused.error_code(), Some(FEATURE_OFF | SESSION_TOO_OLD)) => KvOutput::Refused,
+        // The clients send only well-formed commands: code that cannot decode one is
+        // an older release's, that never had it. It changed nothing.
+        Some(KvResult::Error(text)) if text == MALFORMED => KvOutput::Refused,
         Some(KvResult::Ok) => KvOutput::Ok,
         Some(KvResult::Value(value)) => KvOutput::Value(value),
         Some(KvResult::Values(values)) => KvOutput::Values(values),

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::release::{Feature, Release};
 
+/// What every release answers for an operation it cannot decode (1.3.0 included): a
+/// result text, not a code, so that old and new members cache the same reply.
+pub const MALFORMED: &str = "malformed key-value command";
 /// The code that starts the error of a command the cluster's release lacks.
 pub const FEATURE_OFF: &str = "feature-off";
 /// The most keys one SCAN visits, whatever its COUNT: a bound on one op's work.

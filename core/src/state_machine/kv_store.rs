@@ -4,7 +4,7 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::command::{KvCommand, KvResult, SetCondition, KEYS_REPLY_MAX, SCAN_COUNT_MAX};
+use super::command::{KvCommand, KvResult, SetCondition, KEYS_REPLY_MAX, MALFORMED, SCAN_COUNT_MAX};
 use super::glob::glob_match;
 use super::{SnapshotError, StateMachine};
 use crate::checksum::Hasher64;
@@ -192,12 +192,17 @@ impl KvStore {
         }
     }
 
-    /// Runs `command` as the cluster at `release` does: one its release lacks changes
-    /// nothing and answers `feature-off`, on every member alike.
+    /// Runs `command` as the code of `release` runs it. A command that came after
+    /// `release` can only be in the log because a primary of an older release logged
+    /// it (a newer one refuses it before logging, `admit`), and that release's code
+    /// cannot decode it: so it changes nothing and answers exactly what the old code
+    /// answers, [`MALFORMED`], on every member alike. (Answering `feature-off` here
+    /// instead would cache another reply in the sessions than the old members do, and
+    /// the members would diverge.)
     pub fn execute_at(&mut self, release: Release, command: KvCommand) -> KvResult {
         match command.check_release(release) {
             Ok(()) => self.execute(command),
-            Err(refusal) => KvResult::Error(refusal),
+            Err(_) => KvResult::Error(String::from(MALFORMED)),
         }
     }
 }
@@ -206,7 +211,7 @@ impl StateMachine for KvStore {
     fn apply(&mut self, release: Release, operation: &[u8]) -> Vec<u8> {
         let result = match KvCommand::decode(operation) {
             Some(command) => self.execute_at(release, command),
-            None => KvResult::Error(String::from("malformed key-value command")),
+            None => KvResult::Error(String::from(MALFORMED)),
         };
         result.encode()
     }
@@ -427,9 +432,15 @@ mod tests {
     fn a_command_of_a_later_release_changes_nothing() {
         let mut kv = KvStore::new();
         let append = KvCommand::Append { key: "k".into(), value: "x".into() };
-        let refused = KvResult::decode(&kv.apply(Release::new(1, 3, 0), &append.encode())).unwrap();
-        assert_eq!(refused.error_code(), Some(super::super::FEATURE_OFF));
+        // Applied at 1.3.0 it answers what 1.3.0's code answers for bytes it cannot
+        // decode, byte for byte, so old and new members cache the same reply.
+        let at_1_3_0 = kv.apply(Release::new(1, 3, 0), &append.encode());
+        assert_eq!(at_1_3_0, kv.apply(Release::new(1, 3, 0), &[0xff]));
+        assert_eq!(KvResult::decode(&at_1_3_0), Some(KvResult::Error(String::from(MALFORMED))));
         assert_eq!(kv.digest(), 0);
+        // The admission check before logging is the one that names the release.
+        let refusal = KvStore::admit(Release::new(1, 3, 0), &append.encode()).unwrap_err();
+        assert_eq!(KvResult::decode(&refusal).unwrap().error_code(), Some(super::super::FEATURE_OFF));
         assert!(KvStore::admit(Release::new(1, 3, 0), &append.encode()).is_err());
         assert!(KvStore::admit(Release::new(1, 4, 0), &append.encode()).is_ok());
         assert!(KvStore::admit(Release::new(1, 0, 0), &KvCommand::Get { key: Vec::new() }.encode()).is_ok());
