@@ -11,6 +11,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod checksum;
+pub mod member_abi;
 pub mod message;
 pub mod prng;
 pub mod release;

@@ -43,6 +43,21 @@ impl ReportedStatus {
             ReportedStatus::StorageFailed => "storage-failed",
         }
     }
+
+    pub const ALL: [ReportedStatus; 7] = [
+        ReportedStatus::Normal,
+        ReportedStatus::ViewChange,
+        ReportedStatus::Recovering,
+        ReportedStatus::CatchingUp,
+        ReportedStatus::Halted,
+        ReportedStatus::Crashed,
+        ReportedStatus::StorageFailed,
+    ];
+
+    /// The status a [`name`](Self::name) names (the member ABI's `Summary.status`).
+    pub fn from_name(name: &str) -> Option<ReportedStatus> {
+        ReportedStatus::ALL.into_iter().find(|status| status.name() == name)
+    }
 }
 
 impl Serialize for ReportedStatus {

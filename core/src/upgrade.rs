@@ -87,6 +87,25 @@ impl Refusal {
             Refusal::NoPrimary => "no-primary",
         }
     }
+
+    /// Every refusal, in the spec's order.
+    pub const ALL: [Refusal; 9] = [
+        Refusal::MajorMismatch,
+        Refusal::NotNewer,
+        Refusal::UnknownRelease,
+        Refusal::InProgress,
+        Refusal::NoUpgrade,
+        Refusal::NotStandby,
+        Refusal::NotPromotable,
+        Refusal::FeatureOff,
+        Refusal::NoPrimary,
+    ];
+
+    /// The refusal a [`code`](Self::code) names (what the member ABI and the admin
+    /// endpoint carry).
+    pub fn from_code(code: &str) -> Option<Refusal> {
+        Refusal::ALL.into_iter().find(|refusal| refusal.code() == code)
+    }
 }
 
 impl core::fmt::Display for Refusal {

@@ -60,14 +60,13 @@ fn sim(args: &BenchSimArgs) -> Result<u8, Error> {
     for check in [true, false] {
         let measured = measure(|totals| {
             for script in &scripts {
-                totals.add(&run_script(script, RunOptions { trace: false, check }, &mut |_| {}));
+                totals.add(&run_script(script, RunOptions::new(false, check), &mut |_| {}));
             }
         });
         rows.push(("schedules", check, measured));
     }
     for check in [true, false] {
-        let measured =
-            measure(|totals| totals.add(&run_text(&steady, RunOptions { trace: false, check }, &mut |_| {})));
+        let measured = measure(|totals| totals.add(&run_text(&steady, RunOptions::new(false, check), &mut |_| {})));
         rows.push(("steady load", check, measured));
     }
 
@@ -130,7 +129,7 @@ fn batching() {
                 continue;
             }
         };
-        let options = RunOptions { trace: false, check: false };
+        let options = RunOptions::new(false, false);
         let mut sim = match simulator_for(&script.header, options) {
             Ok(sim) => sim,
             Err(error) => {

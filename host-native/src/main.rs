@@ -7,6 +7,8 @@ mod bench;
 mod cli;
 mod dev;
 mod error;
+#[cfg(test)]
+mod golden_tests;
 mod link_proxy;
 mod node;
 mod replay;

@@ -10,7 +10,7 @@ use viewstamp_wasm::replay::{replay as replay_collected, ReplayReport, FLAG_TRAC
 
 use crate::cli::{Engine, ReplayArgs};
 use crate::error::{report, Error};
-use crate::wasm_engine::{WasmEngine, WasmError};
+use crate::wasm_engine::{shared_archive, WasmEngine, WasmError};
 
 /// The exit status of the run: the worst of the scripts' (2 > 1 > 0).
 pub fn run(args: &ReplayArgs) -> Result<u8, Error> {
@@ -35,7 +35,8 @@ pub fn run(args: &ReplayArgs) -> Result<u8, Error> {
         })?),
     };
 
-    let options = RunOptions { trace: !args.quiet, check: true };
+    let trace = !args.quiet;
+    let options = || RunOptions { archive: Some(shared_archive()), ..RunOptions::new(trace, true) };
     let mut out = BufWriter::new(io::stdout().lock());
     let several = scripts.len() > 1;
     let mut worst = 0;
@@ -45,14 +46,15 @@ pub fn run(args: &ReplayArgs) -> Result<u8, Error> {
             writeln!(out, "== {}", path.display()).map_err(Error::Output)?;
         }
         let status = match wasm {
-            None => replay_text(text, options, &mut out)?,
+            None => replay_text(text, options(), &mut out)?,
             Some(wasm) => {
                 let in_wasm = wasm
-                    .replay(text.as_bytes(), options.trace, Duration::from_secs(args.timeout))
+                    .replay(text.as_bytes(), trace, Duration::from_secs(args.timeout))
                     .map_err(|error| Error::Wasm { path: path.to_path_buf(), error })?;
                 // With both, the native run is the one printed: the reference.
                 let shown = if args.engine == Engine::Both {
-                    let native = replay_collected(text.as_bytes(), if options.trace { FLAG_TRACE } else { 0 });
+                    let native =
+                        replay_collected(text.as_bytes(), if trace { FLAG_TRACE } else { 0 }, Some(shared_archive()));
                     if let Some(difference) = first_difference(&native, &in_wasm) {
                         differences.push(Error::EnginesDiffer { path: path.to_path_buf(), difference });
                     }

@@ -9,7 +9,9 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Mutex;
 
 use viewstamp_core::scenario::run::{run_text, RunOptions};
-use viewstamp_core::sim::explore::{generate, run_seed, ExploreOptions, SeedOutcome};
+use viewstamp_core::sim::explore::{generate, run_seed_with, ExploreOptions, SeedOutcome};
+
+use crate::wasm_engine::shared_archive;
 
 use crate::cli::{faults_text, SimArgs};
 use crate::error::Error;
@@ -30,11 +32,12 @@ pub fn run(args: &SimArgs) -> Result<u8, Error> {
     let end = args.start.checked_add(args.seeds).ok_or(Error::SeedRange { start: args.start, seeds: args.seeds })?;
     let started = Instant::now();
     let mut progress = Progress::new(args.seeds);
-    let mut events = 0u64;
+    let (mut events, mut archived_starts) = (0u64, 0u64);
     quiet_panics();
     for (done, seed) in (args.start..end).enumerate() {
         let outcome = run_seed_caught(seed, &options);
         events += outcome.events;
+        archived_starts += outcome.archived_starts;
         if !outcome.passed {
             progress.clear();
             report_failure(&outcome, args)?;
@@ -45,7 +48,8 @@ pub fn run(args: &SimArgs) -> Result<u8, Error> {
     progress.clear();
     let rates = Rates::new(args.seeds, events, started.elapsed());
     println!(
-        "{} seeds passed: {:.1} seeds/s, {:.0} events/s ({events} events)",
+        "{} seeds passed: {:.1} seeds/s, {:.0} events/s ({events} events; {archived_starts} member starts ran \
+         archived code)",
         args.seeds, rates.seeds_per_second, rates.events_per_second
     );
     Ok(0)
@@ -70,12 +74,13 @@ fn take_panic() -> String {
 
 /// Run one seed; a panic becomes its failure, with the seed's script to replay it.
 fn run_seed_caught(seed: u64, options: &ExploreOptions) -> SeedOutcome {
-    match panic::catch_unwind(AssertUnwindSafe(|| run_seed(seed, options))) {
+    match panic::catch_unwind(AssertUnwindSafe(|| run_seed_with(seed, options, Some(shared_archive())))) {
         Ok(outcome) => outcome,
         Err(_) => SeedOutcome {
             seed,
             passed: false,
             events: 0,
+            archived_starts: 0,
             failure: vec![format!("panic: {}", take_panic())],
             script: generate(seed, options),
         },
@@ -142,11 +147,15 @@ fn summarize(failure: &[String], max: usize) -> Vec<String> {
 fn check_reproduces(text: &str, outcome: &SeedOutcome, path: &Path) {
     let mut failure = Vec::new();
     let replayed = panic::catch_unwind(AssertUnwindSafe(|| {
-        run_text(text, RunOptions { trace: false, check: true }, &mut |line: &str| {
-            if !line.starts_with("digest=") {
-                failure.push(line.to_owned());
-            }
-        })
+        run_text(
+            text,
+            RunOptions { archive: Some(shared_archive()), ..RunOptions::new(false, true) },
+            &mut |line: &str| {
+                if !line.starts_with("digest=") {
+                    failure.push(line.to_owned());
+                }
+            },
+        )
     }));
     let replayed = match replayed {
         Ok(replayed) => replayed,

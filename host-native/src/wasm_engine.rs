@@ -3,7 +3,9 @@
 //!
 //! wasmtime is set up so that a run depends on nothing but the script: NaNs are
 //! canonicalized, relaxed SIMD is deterministic, no threads, and the module imports
-//! nothing (no clock, no randomness, no WASI: checked before it runs). Epoch
+//! nothing but the archive (`viewstamp_archive::call` and `take`, which run archived
+//! releases' members, `archive.rs`): no clock, no randomness, no WASI, checked before
+//! it runs. Epoch
 //! interruption bounds a run's wall-clock time, so a script that never ends stops with
 //! an error instead of hanging; the module never sees that clock. (Fuel would stop at
 //! the same instruction everywhere, but it costs a third of the speed here, and where
@@ -13,8 +15,22 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::Duration;
 
+use viewstamp_core::sim::archive::{serve, ArchiveCall, ArchiveReply};
 use viewstamp_wasm::replay::{announced_len, decode, ReplayReport, FLAG_TRACE};
-use wasmtime::{Config, Engine, Instance, Memory, Module, OptLevel, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime::{
+    Caller, Config, Engine, Extern, Linker, Memory, Module, OptLevel, Store, StoreLimits, StoreLimitsBuilder, Trap,
+};
+
+pub use archive::WasmArchive;
+
+/// A fresh archive of every release this binary carries, for one simulator.
+pub fn shared_archive() -> viewstamp_core::sim::archive::SharedArchive {
+    std::rc::Rc::new(std::cell::RefCell::new(WasmArchive::new()))
+}
+
+/// The imports a module may have: the archive's, and nothing else.
+const ARCHIVE_IMPORTS: [&str; 2] = ["call", "take"];
+const ARCHIVE_MODULE: &str = "viewstamp_archive";
 
 /// The embedded module, or `None` when build.rs could not build it.
 #[cfg(viewstamp_wasm_built)]
@@ -71,10 +87,16 @@ impl WasmEngine {
             .epoch_interruption(true);
         let engine = Engine::new(&config).map_err(|error| format!("wasmtime refused its configuration: {error:#}"))?;
         let module = Module::new(&engine, bytes).map_err(|error| format!("the module does not compile: {error:#}"))?;
-        let imports: Vec<String> =
-            module.imports().map(|import| format!("{}::{}", import.module(), import.name())).collect();
+        let imports: Vec<String> = module
+            .imports()
+            .filter(|import| import.module() != ARCHIVE_MODULE || !ARCHIVE_IMPORTS.contains(&import.name()))
+            .map(|import| format!("{}::{}", import.module(), import.name()))
+            .collect();
         if !imports.is_empty() {
-            return Err(format!("the module imports {} (it must import nothing)", imports.join(", ")));
+            return Err(format!(
+                "the module imports {} (it may import only {ARCHIVE_MODULE}::call and ::take)",
+                imports.join(", ")
+            ));
         }
         // The epoch ticks for the life of the process; runs are measured against it.
         let ticker = engine.clone();
@@ -94,15 +116,32 @@ impl WasmEngine {
         self.module.imports().map(|import| format!("{}::{}", import.module(), import.name())).collect()
     }
 
-    /// Run one script in a fresh instance, stopping it after about `limit`.
-    pub fn replay(&self, script: &[u8], trace: bool, limit: Duration) -> Result<ReplayReport, WasmError> {
+    /// A store for one instance, bounded in memory, with `archive` behind its imports.
+    fn store(&self, archive: Option<WasmArchive>) -> Store<HostState> {
         let limits = StoreLimitsBuilder::new().memory_size(MEMORY_LIMIT_BYTES).instances(1).build();
-        let mut store = Store::new(&self.engine, limits);
-        store.limiter(|limits: &mut StoreLimits| limits);
+        let mut store = Store::new(&self.engine, HostState { limits, archive, reply: Vec::new() });
+        store.limiter(|state: &mut HostState| &mut state.limits);
+        store.epoch_deadline_trap();
+        store
+    }
+
+    /// An instance of the module in `store`, its archive imports served from the store.
+    fn instantiate(&self, store: &mut Store<HostState>) -> Result<wasmtime::Instance, String> {
+        let mut linker = Linker::new(&self.engine);
+        linker
+            .func_wrap(ARCHIVE_MODULE, "call", archive_call)
+            .and_then(|linker| linker.func_wrap(ARCHIVE_MODULE, "take", archive_take))
+            .map_err(|error| format!("cannot define the archive imports: {error:#}"))?;
+        linker.instantiate(store, &self.module).map_err(|error| format!("the module does not instantiate: {error:#}"))
+    }
+
+    /// Run one script in a fresh instance, stopping it after about `limit`; archived
+    /// releases run in `WasmArchive`, as natively.
+    pub fn replay(&self, script: &[u8], trace: bool, limit: Duration) -> Result<ReplayReport, WasmError> {
+        let mut store = self.store(Some(WasmArchive::new()));
         let ticks = limit.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1);
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
-        store.epoch_deadline_trap();
-        let instance = Instance::new(&mut store, &self.module, &[]).map_err(broken)?;
+        let instance = self.instantiate(&mut store).map_err(broken)?;
         let memory = instance.get_memory(&mut store, "memory").ok_or_else(|| broken("no exported memory"))?;
         let alloc = instance.get_typed_func::<u32, u32>(&mut store, "alloc").map_err(broken)?;
         let replay = instance.get_typed_func::<(u32, u32, u32), u32>(&mut store, "replay").map_err(broken)?;
@@ -121,7 +160,48 @@ impl WasmEngine {
     }
 }
 
-fn read_result(memory: &Memory, store: &Store<StoreLimits>, at: u32) -> Result<Vec<u8>, WasmError> {
+/// What a store of ours holds: its limits, and the archive its imports serve (none for
+/// a member's instance: members never call it).
+pub struct HostState {
+    limits: StoreLimits,
+    archive: Option<WasmArchive>,
+    /// The last `call`'s reply, until `take` copies it out.
+    reply: Vec<u8>,
+}
+
+fn caller_memory(caller: &mut Caller<'_, HostState>) -> wasmtime::Result<Memory> {
+    match caller.get_export("memory") {
+        Some(Extern::Memory(memory)) => Ok(memory),
+        _ => Err(wasmtime::Error::msg("the module exports no memory")),
+    }
+}
+
+/// `viewstamp_archive::call(ptr, len) -> len`: serve one `ArchiveCall`, keep the reply.
+fn archive_call(mut caller: Caller<'_, HostState>, at: u32, len: u32) -> wasmtime::Result<u32> {
+    let memory = caller_memory(&mut caller)?;
+    let mut request = vec![0u8; len as usize];
+    memory.read(&caller, at as usize, &mut request)?;
+    let reply = match (postcard::from_bytes::<ArchiveCall>(&request), caller.data_mut().archive.as_mut()) {
+        (Err(error), _) => ArchiveReply::Failed(format!("not an archive call: {error}")),
+        (Ok(ArchiveCall::Releases), None) => ArchiveReply::Releases(Vec::new()),
+        (Ok(_), None) => ArchiveReply::Failed(String::from("this instance has no archive")),
+        (Ok(call), Some(archive)) => serve(archive, call),
+    };
+    let bytes = postcard::to_allocvec(&reply).map_err(wasmtime::Error::msg)?;
+    let len = u32::try_from(bytes.len()).map_err(wasmtime::Error::msg)?;
+    caller.data_mut().reply = bytes;
+    Ok(len)
+}
+
+/// `viewstamp_archive::take(ptr)`: copy the last reply to `ptr`.
+fn archive_take(mut caller: Caller<'_, HostState>, at: u32) -> wasmtime::Result<()> {
+    let memory = caller_memory(&mut caller)?;
+    let reply = core::mem::take(&mut caller.data_mut().reply);
+    memory.write(&mut caller, at as usize, &reply)?;
+    Ok(())
+}
+
+fn read_result(memory: &Memory, store: &Store<HostState>, at: u32) -> Result<Vec<u8>, WasmError> {
     let mut prefix = [0u8; 4];
     memory.read(store, at as usize, &mut prefix).map_err(broken)?;
     let mut bytes = vec![0u8; announced_len(prefix)];
@@ -140,6 +220,7 @@ fn trapped(error: wasmtime::Error, limit: Duration) -> WasmError {
     }
 }
 
+mod archive;
 #[cfg(test)]
 mod archive_tests;
 pub mod bench;

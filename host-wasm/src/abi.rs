@@ -1,4 +1,5 @@
-//! The raw replay ABI for wasmtime: three exports and no imports.
+//! The raw replay ABI for wasmtime: three exports, and the archive's two imports
+//! (`archive_import.rs`).
 //!
 //! - `alloc(len) -> ptr`: a buffer of `len` bytes for the host to write a script into;
 //! - `replay(ptr, len, flags) -> ptr`: run the script (and free its buffer); the result
@@ -44,7 +45,7 @@ pub unsafe extern "C" fn dealloc(ptr: *mut u8, len: usize) {
 pub unsafe extern "C" fn replay(ptr: *mut u8, len: usize, flags: u32) -> *mut u8 {
     // SAFETY: the caller allocated `len` bytes with `alloc` and wrote all of them.
     let script = unsafe { take(ptr, len) };
-    hand_out(encode(&run(&script, flags)))
+    hand_out(encode(&run(&script, flags, Some(crate::archive_import::archive()))))
 }
 
 /// Take back a buffer from [`alloc`] that the host filled: it is freed when dropped.

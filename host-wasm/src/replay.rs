@@ -12,6 +12,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use viewstamp_core::scenario::run::{run_text, RunOptions};
+use viewstamp_core::sim::archive::SharedArchive;
 
 /// `replay` flag bit: print a line for every simulated event (off: `--quiet`).
 pub const FLAG_TRACE: u32 = 1;
@@ -32,14 +33,15 @@ pub struct ReplayReport {
     pub lines: Vec<String>,
 }
 
-/// Run a script's bytes as `viewstamp replay` does.
-pub fn replay(script: &[u8], flags: u32) -> ReplayReport {
+/// Run a script's bytes as `viewstamp replay` does, with archived releases running in
+/// `archive` (the wasm export passes its host's, reached through imports).
+pub fn replay(script: &[u8], flags: u32, archive: Option<SharedArchive>) -> ReplayReport {
     let mut lines = Vec::new();
     let Ok(text) = core::str::from_utf8(script) else {
         lines.push(String::from("the script is not UTF-8 text"));
         return ReplayReport { exit_status: 2, digest: None, violations: 0, events: 0, messages_delivered: 0, lines };
     };
-    let options = RunOptions { trace: flags & FLAG_TRACE != 0, check: true };
+    let options = RunOptions { archive, ..RunOptions::new(flags & FLAG_TRACE != 0, true) };
     let outcome = run_text(text, options, &mut |line: &str| lines.push(line.to_string()));
     ReplayReport {
         exit_status: outcome.exit_status,
@@ -159,7 +161,7 @@ mod tests {
 
     #[test]
     fn a_report_round_trips() {
-        let report = replay(SCRIPT.as_bytes(), FLAG_TRACE);
+        let report = replay(SCRIPT.as_bytes(), FLAG_TRACE, None);
         assert_eq!(report.exit_status, 0, "{:?}", report.lines);
         assert!(report.lines.len() > 3 && report.lines.last().unwrap().starts_with("digest="));
         assert_eq!(decode(&encode(&report)).unwrap(), report);
@@ -167,25 +169,25 @@ mod tests {
 
     #[test]
     fn quiet_runs_print_only_the_digest_and_keep_it() {
-        let loud = replay(SCRIPT.as_bytes(), FLAG_TRACE);
-        let quiet = replay(SCRIPT.as_bytes(), 0);
+        let loud = replay(SCRIPT.as_bytes(), FLAG_TRACE, None);
+        let quiet = replay(SCRIPT.as_bytes(), 0, None);
         assert_eq!(quiet.lines, [loud.lines.last().unwrap().clone()]);
         assert_eq!((quiet.digest, quiet.events), (loud.digest, loud.events));
     }
 
     #[test]
     fn bad_scripts_exit_2_without_a_digest() {
-        let report = replay(b"cluster replicas=3\nfly away\n", FLAG_TRACE);
+        let report = replay(b"cluster replicas=3\nfly away\n", FLAG_TRACE, None);
         assert_eq!((report.exit_status, report.digest), (2, None));
         assert!(report.lines[0].starts_with("line 2:"), "{:?}", report.lines);
-        let report = replay(&[0xff, 0xfe], FLAG_TRACE);
+        let report = replay(&[0xff, 0xfe], FLAG_TRACE, None);
         assert_eq!(report.exit_status, 2);
         assert_eq!(decode(&encode(&report)).unwrap(), report);
     }
 
     #[test]
     fn damaged_buffers_are_refused() {
-        let bytes = encode(&replay(SCRIPT.as_bytes(), 0));
+        let bytes = encode(&replay(SCRIPT.as_bytes(), 0, None));
         assert_eq!(announced_len(bytes[..4].try_into().unwrap()), bytes.len());
         assert!(decode(&bytes[..bytes.len() - 1]).is_err());
         let mut longer = bytes.clone();

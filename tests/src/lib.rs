@@ -2,3 +2,4 @@
 //! The library holds what those tests share: the chaos test's history checker.
 
 pub mod chaos;
+pub mod golden;

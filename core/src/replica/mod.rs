@@ -74,6 +74,11 @@ impl Role {
             Role::Removed => "removed",
         }
     }
+
+    /// The role a [`name`](Self::name) names (the member ABI's `Summary.role`).
+    pub fn from_name(name: &str) -> Option<Role> {
+        [Role::Active, Role::Standby, Role::Removed].into_iter().find(|role| role.name() == name)
+    }
 }
 
 impl serde::Serialize for Role {

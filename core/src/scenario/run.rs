@@ -8,22 +8,43 @@ use super::ast::{Command, CompareOp, Condition, Header, Line, MemberRef, Script,
 use super::parse::parse_script;
 use crate::release::{is_known_release, Release, NEWEST_RELEASE};
 use crate::replica::Role;
+use crate::sim::archive::SharedArchive;
 use crate::sim::{SimConfig, Simulator};
 use crate::state_machine::KvCommand;
 use crate::types::MemberId;
 use crate::upgrade::UpgradeCommand;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct RunOptions {
     /// Print a line for every simulated event.
     pub trace: bool,
     /// Run the invariant checkers after every event.
     pub check: bool,
+    /// Where the archived releases this host carries run (the spec's archived
+    /// releases); `None`: the current code acts as every release.
+    pub archive: Option<SharedArchive>,
+}
+
+impl RunOptions {
+    /// Tracing and checking as given, with no archive.
+    pub const fn new(trace: bool, check: bool) -> Self {
+        Self { trace, check, archive: None }
+    }
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        Self { trace: true, check: true }
+        Self::new(true, true)
+    }
+}
+
+impl core::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("trace", &self.trace)
+            .field("check", &self.check)
+            .field("archive", &self.archive.as_ref().map(|_| "archive"))
+            .finish()
     }
 }
 
@@ -36,6 +57,8 @@ pub struct RunOutcome {
     pub violations: u64,
     pub events: u64,
     pub messages_delivered: u64,
+    /// Member starts that ran an archived release's real code.
+    pub archived_starts: u64,
 }
 
 /// What stops a line from running.
@@ -51,7 +74,14 @@ pub fn run_text(text: &str, options: RunOptions, out: &mut dyn FnMut(&str)) -> R
         Ok(script) => run_script(&script, options, out),
         Err(error) => {
             out(&error.to_string());
-            RunOutcome { exit_status: 2, digest: None, violations: 0, events: 0, messages_delivered: 0 }
+            RunOutcome {
+                exit_status: 2,
+                digest: None,
+                violations: 0,
+                events: 0,
+                messages_delivered: 0,
+                archived_starts: 0,
+            }
         }
     }
 }
@@ -77,7 +107,7 @@ pub fn simulator_for(header: &Header, options: RunOptions) -> Result<Simulator, 
     config.release = release;
     config.trace = options.trace;
     config.check = options.check;
-    Ok(Simulator::new(config))
+    Ok(Simulator::with_archive(config, options.archive))
 }
 
 pub fn run_script(script: &Script, options: RunOptions, out: &mut dyn FnMut(&str)) -> RunOutcome {
@@ -97,7 +127,14 @@ pub fn run_script_with_tail(
         Ok(sim) => sim,
         Err(error) => {
             out(&error);
-            let outcome = RunOutcome { exit_status: 1, digest: None, violations: 0, events: 0, messages_delivered: 0 };
+            let outcome = RunOutcome {
+                exit_status: 1,
+                digest: None,
+                violations: 0,
+                events: 0,
+                messages_delivered: 0,
+                archived_starts: 0,
+            };
             return (outcome, Vec::new());
         }
     };
@@ -125,6 +162,7 @@ pub fn run_script_with_tail(
         violations,
         events: sim.events_processed(),
         messages_delivered: sim.messages_delivered(),
+        archived_starts: sim.archived_starts(),
     };
     (outcome, tail_lines)
 }
@@ -347,8 +385,24 @@ impl<'a> Runner<'a> {
     /// that know they were removed (one that does not know it yet still counts).
     fn members_up(&self) -> Vec<MemberId> {
         (0..self.sim.member_count())
-            .filter(|m| self.sim.replica(*m).is_some_and(|replica| replica.role() != Role::Removed))
+            .filter(|m| self.sim.member_state(*m).is_some_and(|state| state.role != Role::Removed))
             .collect()
+    }
+
+    /// The primary's replica for a subject only the primary tracks; an error when the
+    /// primary runs archived code, whose member ABI (version 1) does not report it.
+    fn primary_tracking(
+        &self,
+        subject: &Subject,
+    ) -> Result<Option<&crate::replica::Replica<crate::state_machine::KvStore>>, RunError> {
+        let Some(primary) = self.sim.primary() else { return Ok(None) };
+        match self.sim.member(primary).archived_release() {
+            Some(release) => Err(RunError(alloc::format!(
+                "{subject} cannot be read while the primary (member {primary}) runs archived release {release}: \
+                 its member ABI (version 1) does not report it"
+            ))),
+            None => Ok(self.sim.replica(primary)),
+        }
     }
 
     fn per_member(&self, target: &MemberRef, value: impl Fn(MemberId) -> String) -> Result<Vec<String>, RunError> {
@@ -362,11 +416,13 @@ impl<'a> Runner<'a> {
     /// or for a member that is no standby; `[*]` ranges over the standbys that are up.
     fn per_standby(
         &self,
+        subject: &Subject,
         target: &MemberRef,
         value: impl Fn(&crate::standby::StandbyView) -> String,
     ) -> Result<Vec<String>, RunError> {
-        let primary = self.sim.primary().and_then(|p| self.sim.replica(p));
-        let read = |member: MemberId| match primary.and_then(|p| p.standby_view(member)) {
+        let _ = subject;
+        let primary = self.sim.primary();
+        let read = |member: MemberId| match primary.and_then(|p| self.sim.standby_view(p, member)) {
             Some(view) => value(&view),
             None => String::from("none"),
         };
@@ -380,39 +436,41 @@ impl<'a> Runner<'a> {
 
     fn values(&self, subject: &Subject) -> Result<Vec<String>, RunError> {
         let none = || String::from("none");
-        let primary = self.sim.primary().and_then(|p| self.sim.replica(p));
+        let primary = self.sim.primary().and_then(|p| self.sim.member_state(p));
         let one = |value: String| Ok(alloc::vec![value]);
         match subject {
-            Subject::ClusterRelease => one(primary.map_or_else(none, |p| p.release().to_string())),
+            Subject::ClusterRelease => one(primary.map_or_else(none, |p| p.release.to_string())),
             Subject::Feature(feature) => {
-                one(primary.map_or_else(none, |p| String::from(if p.feature_enabled(*feature) { "on" } else { "off" })))
+                one(primary
+                    .map_or_else(none, |p| String::from(if feature.enabled_at(p.release) { "on" } else { "off" })))
             }
-            Subject::UpgradeTarget => {
-                one(primary.and_then(|p| p.upgrade_target()).map_or_else(none, |t| t.to_string()))
-            }
+            Subject::UpgradeTarget => one(self
+                .primary_tracking(subject)?
+                .and_then(|p| p.upgrade_target())
+                .map_or_else(none, |t| t.to_string())),
             Subject::Primary => one(self.sim.primary().map_or_else(none, |p| p.to_string())),
-            Subject::View => one(primary.map_or_else(none, |p| p.view().to_string())),
-            Subject::Commit(target) => {
-                self.per_member(target, |m| self.sim.replica(m).map_or_else(none, |r| r.commit().to_string()))
-            }
+            Subject::View => one(primary.map_or_else(none, |p| p.view.to_string())),
+            Subject::Commit(target) => self
+                .per_member(target, |m| self.sim.member_state(m).map_or_else(none, |state| state.commit.to_string())),
             Subject::Status(target) => self.per_member(target, |m| String::from(self.sim.reported_status(m).name())),
             Subject::Role(target) => self.per_member(target, |m| String::from(self.sim.role_of(m).name())),
             Subject::Binary(target) => self.per_member(target, |m| self.sim.member(m).binary.to_string()),
             Subject::Lag(target) => {
-                self.per_standby(target, |view| view.lag_ops.map_or_else(none, |lag| lag.to_string()))
+                self.per_standby(subject, target, |view| view.lag_ops.map_or_else(none, |lag| lag.to_string()))
             }
-            Subject::Health(target) => {
-                self.per_standby(target, |view| String::from(if view.healthy { "healthy" } else { "unhealthy" }))
-            }
+            Subject::Health(target) => self
+                .per_standby(subject, target, |view| String::from(if view.healthy { "healthy" } else { "unhealthy" })),
             Subject::Promotable(target) => {
-                self.per_standby(target, |view| String::from(if view.promotable { "yes" } else { "no" }))
+                self.per_standby(subject, target, |view| String::from(if view.promotable { "yes" } else { "no" }))
             }
-            Subject::Replicas => {
-                one(primary.map_or_else(none, |p| p.committed_membership().active().len().to_string()))
-            }
-            Subject::Standbys => {
-                one(primary.map_or_else(none, |p| p.committed_membership().standbys().len().to_string()))
-            }
+            Subject::Replicas => one(self
+                .sim
+                .primary()
+                .map_or_else(none, |p| self.sim.committed_membership_of(p).active().len().to_string())),
+            Subject::Standbys => one(self
+                .sim
+                .primary()
+                .map_or_else(none, |p| self.sim.committed_membership_of(p).standbys().len().to_string())),
             Subject::Reply(client) => one(self.sim.client_reply(*client).text()),
             Subject::Error => one(self.error_code.clone()),
             Subject::Violations => one(self.sim.violations().to_string()),

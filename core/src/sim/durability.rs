@@ -23,7 +23,7 @@ impl Simulator {
     }
 
     /// The committed configuration now, as the checkers learned it from applied ops.
-    fn current_membership(&self) -> Membership {
+    pub(super) fn current_membership(&self) -> Membership {
         self.checker
             .reconfigurations
             .values()

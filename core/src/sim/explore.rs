@@ -12,6 +12,7 @@ use crate::prng::Prng;
 use crate::release::{KNOWN_RELEASES, NEWEST_RELEASE, OLDEST_RELEASE};
 use crate::scenario::ast::{Command, CompareOp, Condition, Header, Line, MemberRef, Script, Subject};
 use crate::scenario::run::{run_script_with_tail, RunOptions};
+use crate::sim::archive::SharedArchive;
 use crate::sim::Simulator;
 use crate::types::MemberId;
 
@@ -356,6 +357,8 @@ pub struct SeedOutcome {
     pub seed: u64,
     pub passed: bool,
     pub events: u64,
+    /// Member starts that ran an archived release's real code.
+    pub archived_starts: u64,
     /// What failed: the failure lines the run printed.
     pub failure: Vec<String>,
     pub script: Script,
@@ -365,6 +368,12 @@ pub struct SeedOutcome {
 /// run must also converge (`convergence`); those lines join the script, so that the
 /// script a failure writes replays it.
 pub fn run_seed(seed: u64, options: &ExploreOptions) -> SeedOutcome {
+    run_seed_with(seed, options, None)
+}
+
+/// [`run_seed`], with archived releases running in `archive` (as `viewstamp replay`
+/// runs them, so that a failure's script replays the same).
+pub fn run_seed_with(seed: u64, options: &ExploreOptions, archive: Option<SharedArchive>) -> SeedOutcome {
     let mut script = generate(seed, options);
     let last = script.lines.pop().expect("a schedule ends with its expectation");
     let mut failure = Vec::new();
@@ -380,9 +389,16 @@ pub fn run_seed(seed: u64, options: &ExploreOptions) -> SeedOutcome {
         commands
     };
     let (outcome, tail_lines) =
-        run_script_with_tail(&script, RunOptions { trace: false, check: true }, &mut out, &mut tail);
+        run_script_with_tail(&script, RunOptions { archive, ..RunOptions::new(false, true) }, &mut out, &mut tail);
     script.lines.extend(tail_lines);
-    SeedOutcome { seed, passed: outcome.exit_status == 0, events: outcome.events, failure, script }
+    SeedOutcome {
+        seed,
+        passed: outcome.exit_status == 0,
+        events: outcome.events,
+        archived_starts: outcome.archived_starts,
+        failure,
+        script,
+    }
 }
 
 /// What a cluster with every fault gone must reach within `within_ticks`: every member

@@ -1,14 +1,17 @@
 //! The deterministic simulator: members, a network, storage and clients, all driven by
 //! one seeded PRNG and one event queue. The browser and wasmtime run it too.
 
+pub mod archive;
 pub mod check;
 pub mod client;
 mod durability;
+pub mod engine;
 pub mod event;
 pub mod explore;
 pub mod history;
 pub mod linearizability;
 pub mod network;
+mod standby_watch;
 pub mod storage;
 
 use alloc::collections::BTreeMap;
@@ -20,12 +23,14 @@ use crate::checksum::Hasher64;
 use crate::message::Message;
 use crate::prng::Prng;
 use crate::release::Release;
-use crate::replica::{Destination, Options, Replica, Role, Status};
+use crate::replica::{Destination, Options, Replica, Role};
 use crate::state_machine::KvStore;
 use crate::status_snapshot::ReportedStatus;
 use crate::types::{ClientId, MemberId, Op, Tick};
+use archive::SharedArchive;
 use check::Checker;
 use client::{ClientReply, SimClient};
+use engine::{Delivery, MemberCore, MemberState};
 use event::{EventKind, EventQueue};
 use history::ClientHistory;
 use network::NetworkFaults;
@@ -76,6 +81,8 @@ struct Envelope {
     from: Endpoint,
     to: Endpoint,
     message: Message,
+    /// The frame as an archived sender put it on the wire (see `engine.rs`).
+    frame: Option<Vec<u8>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,7 +106,8 @@ pub struct InFlight {
 
 #[derive(Clone)]
 pub struct SimMember {
-    pub replica: Option<Replica<KvStore>>,
+    /// The code it runs while it is up.
+    core: Option<MemberCore>,
     pub storage: SimStorage,
     pub binary: Release,
     incarnation: u64,
@@ -111,7 +119,19 @@ pub struct SimMember {
 
 impl SimMember {
     pub fn is_up(&self) -> bool {
-        self.replica.is_some()
+        self.core.is_some()
+    }
+    /// The member's replica, when it is up and runs the current core natively.
+    pub fn replica(&self) -> Option<&Replica<KvStore>> {
+        self.core.as_ref()?.replica()
+    }
+    /// What any engine reports of the member while it is up.
+    pub fn state(&self) -> Option<MemberState> {
+        self.core.as_ref().map(MemberCore::state)
+    }
+    /// The archived release whose real code it runs, if it is up and runs one.
+    pub fn archived_release(&self) -> Option<Release> {
+        self.core.as_ref()?.archived_release()
     }
 }
 
@@ -153,10 +173,23 @@ pub struct Simulator {
     advertised_to: BTreeMap<(MemberId, MemberId), (crate::types::View, Release)>,
     /// Upgrade entries already checked, by op and checksum.
     upgrades_checked: alloc::collections::BTreeSet<(Op, u64)>,
+    /// Where archived releases run, and which releases it carries.
+    archive: Option<SharedArchive>,
+    archived_releases: Vec<Release>,
+    /// What an archived primary tracks of the standbys (see `standby_watch.rs`).
+    standby_watch: Option<standby_watch::StandbyWatch>,
+    archived_starts: u64,
 }
 
 impl Simulator {
     pub fn new(config: SimConfig) -> Self {
+        Self::with_archive(config, None)
+    }
+
+    /// A simulator whose members run the real code of every release `archive` carries
+    /// when their binary is that release (the spec's archived releases).
+    pub fn with_archive(config: SimConfig, archive: Option<SharedArchive>) -> Self {
+        let archived_releases = archive.as_ref().map(|archive| archive.borrow_mut().releases()).unwrap_or_default();
         let mut prng = Prng::new(config.seed);
         let member_count = config.replicas + config.standbys;
         let mut sim = Simulator {
@@ -183,13 +216,17 @@ impl Simulator {
             durable_release_max: alloc::vec![None; member_count as usize],
             advertised_to: BTreeMap::new(),
             upgrades_checked: alloc::collections::BTreeSet::new(),
+            archive,
+            archived_releases,
+            standby_watch: None,
+            archived_starts: 0,
             prng: prng.fork(),
             config,
         };
         for id in 0..member_count {
             let storage = SimStorage::formatted(sim.config.release);
             sim.members.push(SimMember {
-                replica: None,
+                core: None,
                 storage,
                 binary: sim.config.binary,
                 incarnation: 0,
@@ -215,20 +252,32 @@ impl Simulator {
         options
     }
 
+    /// Whether a binary of `release` runs archived code here (else the current core).
+    pub fn runs_archived(&self, release: Release) -> bool {
+        self.archived_releases.contains(&release)
+    }
+
     fn boot(&mut self, member: MemberId, fresh: bool) {
         let options = self.options(member);
-        let replica = if fresh {
-            Replica::new_formatted(options, member, KvStore::new(), self.now)
-        } else {
-            let durable = self.members[member as usize].storage.read();
-            Replica::open(options, member, durable, KvStore::new(), self.now)
+        let durable = (!fresh).then(|| self.members[member as usize].storage.read());
+        let binary = self.members[member as usize].binary;
+        let core = match &self.archive {
+            Some(archive) if self.archived_releases.contains(&binary) => {
+                self.archived_starts += 1;
+                let created =
+                    engine::ArchivedMember::create(archive.clone(), binary, &options, member, durable, self.now);
+                MemberCore::Archived(
+                    created.unwrap_or_else(|why| panic!("member {member}'s archived release {binary}: {why}")),
+                )
+            }
+            _ => MemberCore::native(options, member, durable, self.now),
         };
         let slot = &mut self.members[member as usize];
         slot.incarnation += 1;
         slot.timer_at = None;
         slot.was_primary = false;
         slot.fresh_incarnation = true;
-        slot.replica = Some(replica);
+        slot.core = Some(core);
         self.drain(member);
     }
 
@@ -264,6 +313,10 @@ impl Simulator {
             })
             .collect()
     }
+    /// Member starts that ran an archived release's real code.
+    pub fn archived_starts(&self) -> u64 {
+        self.archived_starts
+    }
     pub fn messages_delivered(&self) -> u64 {
         self.messages_delivered
     }
@@ -273,8 +326,13 @@ impl Simulator {
     pub fn member(&self, member: MemberId) -> &SimMember {
         &self.members[member as usize]
     }
+    /// A member's replica, when it is up and runs the current core (not archived code).
     pub fn replica(&self, member: MemberId) -> Option<&Replica<KvStore>> {
-        self.members.get(member as usize)?.replica.as_ref()
+        self.members.get(member as usize)?.replica()
+    }
+    /// What a member that is up reports, whichever code it runs.
+    pub fn member_state(&self, member: MemberId) -> Option<MemberState> {
+        self.members.get(member as usize)?.state()
     }
     pub fn client_reply(&self, client: ClientId) -> ClientReply {
         match self.clients.get(&client) {
@@ -312,7 +370,7 @@ impl Simulator {
         self.members
             .iter()
             .enumerate()
-            .filter_map(|(id, m)| m.replica.as_ref().filter(|r| r.is_serving_primary()).map(|r| (r.view(), id)))
+            .filter_map(|(id, m)| m.state().filter(|state| state.serving_primary).map(|state| (state.view, id)))
             .max()
             .map(|(_, id)| id as MemberId)
     }
@@ -322,8 +380,8 @@ impl Simulator {
         let mut hasher = Hasher64::new();
         for member in &self.members {
             member.storage.hash_into(&mut hasher);
-            match &member.replica {
-                Some(replica) => hasher.write_u64(replica.state_digest()),
+            match &member.core {
+                Some(core) => hasher.write_u64(core.state_digest()),
                 None => hasher.write_u64(0),
             }
         }
@@ -380,11 +438,11 @@ impl Simulator {
             EventKind::Deliver(_) => false,
             EventKind::Timer { member, incarnation } => {
                 let m = &self.members[member as usize];
-                m.replica.is_none() || m.incarnation != incarnation || m.timer_at != Some(time)
+                m.core.is_none() || m.incarnation != incarnation || m.timer_at != Some(time)
             }
             EventKind::WriteDone { member, incarnation, .. } => {
                 let m = &self.members[member as usize];
-                m.replica.is_none() || m.incarnation != incarnation
+                m.core.is_none() || m.incarnation != incarnation
             }
             EventKind::ClientTimer { client, generation } => {
                 self.clients.get(&client).is_none_or(|c| c.timer_generation != generation || c.outstanding.is_none())
@@ -402,8 +460,8 @@ impl Simulator {
                 self.members[member as usize].timer_at = None;
                 self.log(format_args!("timeout {member}"));
                 let now = self.now;
-                if let Some(replica) = self.members[member as usize].replica.as_mut() {
-                    replica.handle_timeout(now);
+                if let Some(core) = self.members[member as usize].core.as_mut() {
+                    core.timeout(now);
                 }
                 self.drain(member);
             }
@@ -413,13 +471,13 @@ impl Simulator {
                 let m = &mut self.members[member as usize];
                 let (verified, dropped) = m.storage.complete(persist_id);
                 self.storage_shrank |= dropped;
-                if let Some(replica) = m.replica.as_mut() {
-                    replica.handle_persisted(now, persist_id);
+                if let Some(core) = m.core.as_mut() {
+                    core.persisted(now, persist_id);
                     for (op, checksum, intact) in verified {
                         if !intact {
                             self.trace_pending.push(alloc::format!("scrub {member} found op={op} damaged"));
                         }
-                        replica.handle_verified(now, op, checksum, intact);
+                        core.verified(now, op, checksum, intact);
                     }
                 }
                 for line in core::mem::take(&mut self.trace_pending) {
@@ -438,7 +496,7 @@ impl Simulator {
     }
 
     fn deliver(&mut self, envelope: Envelope) {
-        let Envelope { from, to, message } = envelope;
+        let Envelope { from, to, message, frame } = envelope;
         if let (Endpoint::Member(a), Endpoint::Member(b)) = (from, to) {
             if !self.network.link_open(a, b) {
                 self.messages_dropped += 1;
@@ -448,13 +506,12 @@ impl Simulator {
         self.messages_delivered += 1;
         match to {
             Endpoint::Member(member) => {
-                if self.members[member as usize].replica.is_none() {
-                    return;
-                }
+                let Some(core) = self.members[member as usize].core.as_ref() else { return };
                 // A binary older than the message's kind cannot decode it: the real
-                // decoder meets an unknown variant; it is dropped and counted.
+                // decoder meets an unknown variant; it is dropped and counted. (An
+                // archived member's own decoder decides that for itself.)
                 let binary = self.members[member as usize].binary;
-                if crate::wire::introduced_in(&message) > binary {
+                if core.replica().is_some() && crate::wire::introduced_in(&message) > binary {
                     self.undecodable_dropped += 1;
                     self.log(format_args!("drop {} to {member}: its binary {binary} cannot decode it", message.kind()));
                     return;
@@ -467,14 +524,24 @@ impl Simulator {
                     self.log(format_args!("deliver {} {from_text}->{member}{}", message.kind(), describe(&message)));
                 }
                 if let (Endpoint::Member(sender), Some(release)) = (from, advertised_release(&message)) {
-                    let view = self.members[member as usize].replica.as_ref().map_or(0, |r| r.view());
+                    let view = self.members[member as usize].state().map_or(0, |state| state.view);
                     self.advertised_to.insert((member, sender), (view, release));
                 }
                 let now = self.now;
-                let Some(replica) = self.members[member as usize].replica.as_mut() else { return };
-                replica.handle_message(now, message);
-                if let Some(reason) = replica.take_invalid_reason() {
-                    self.log(format_args!("drop invalid message at {member}: {reason}"));
+                let kind = message.kind();
+                if let Message::Heartbeat(heartbeat) = &message {
+                    self.watch_heartbeat(member, heartbeat);
+                }
+                let Some(core) = self.members[member as usize].core.as_mut() else { return };
+                match core.message(now, message, frame) {
+                    Delivery::Taken => {}
+                    Delivery::Invalid(reason) => self.log(format_args!("drop invalid message at {member}: {reason}")),
+                    Delivery::Undecodable(label) => {
+                        self.undecodable_dropped += 1;
+                        self.log(format_args!(
+                            "drop {kind} to {member}: its binary {binary} cannot decode it ({label})"
+                        ));
+                    }
                 }
                 self.drain(member);
             }
@@ -490,20 +557,13 @@ impl Simulator {
     fn drain(&mut self, member: MemberId) {
         let now = self.now;
         let index = member as usize;
-        let Some(replica) = self.members[index].replica.as_mut() else { return };
-        let mut sends = Vec::new();
-        while let Some(outgoing) = replica.poll_send() {
-            sends.push(outgoing);
+        self.watch_archived_primary(member);
+        let Some(core) = self.members[index].core.as_mut() else { return };
+        let engine::Drained { sends, persists: writes, applied, timeout, undecodable } = core.drain();
+        for label in undecodable {
+            self.undecodable_dropped += 1;
+            self.log(format_args!("drop a frame from {member}: the current decoder rejects it ({label})"));
         }
-        let mut writes = Vec::new();
-        while let Some(persist) = replica.poll_persist() {
-            writes.push(persist);
-        }
-        let mut applied = Vec::new();
-        while let Some(note) = replica.poll_applied() {
-            applied.push(note);
-        }
-        let timeout = replica.poll_timeout();
         for persist in writes {
             if let crate::replica::Write::Entry(entry) = &persist.write {
                 if let crate::message::Body::Upgrade { release } = entry.body {
@@ -512,7 +572,7 @@ impl Simulator {
             }
             if let crate::replica::Write::Verify { .. } = persist.write {
                 if self.config.check {
-                    let release = self.members[index].replica.as_ref().map(|r| r.release());
+                    let release = self.members[index].state().map(|state| state.release);
                     if let Some(release) = release {
                         self.checker.on_scrub(member, release);
                     }
@@ -544,19 +604,23 @@ impl Simulator {
                 Destination::Member(to) => Endpoint::Member(to),
                 Destination::Client(client) => Endpoint::Client(client),
             };
-            self.send(Endpoint::Member(member), to, outgoing.message);
+            self.send_framed(Endpoint::Member(member), to, outgoing.message, outgoing.frame);
         }
     }
 
     fn send(&mut self, from: Endpoint, to: Endpoint, message: Message) {
+        self.send_framed(from, to, message, None);
+    }
+
+    fn send_framed(&mut self, from: Endpoint, to: Endpoint, message: Message, frame: Option<Vec<u8>>) {
         if self.prng.chance_ppm(self.network.loss_ppm) {
             self.messages_dropped += 1;
             return;
         }
         if self.prng.chance_ppm(self.network.dup_ppm) {
-            self.schedule_delivery(Envelope { from, to, message: message.clone() });
+            self.schedule_delivery(Envelope { from, to, message: message.clone(), frame: frame.clone() });
         }
-        self.schedule_delivery(Envelope { from, to, message });
+        self.schedule_delivery(Envelope { from, to, message, frame });
     }
 
     fn schedule_delivery(&mut self, envelope: Envelope) {
@@ -567,18 +631,82 @@ impl Simulator {
         self.events.schedule(self.now + delay, EventKind::Deliver(id));
     }
 
-    /// The first time a serving primary writes an upgrade entry it is preparing it:
-    /// check what it heard (see `Checker::on_upgrade_prepared`).
-    fn on_upgrade_entry_written(&mut self, member: MemberId, header: crate::message::Header, release: Release) {
-        let Some(replica) = self.members[member as usize].replica.as_ref() else { return };
-        if !self.config.check
-            || !replica.is_serving_primary()
-            || !self.upgrades_checked.insert((header.op, header.checksum))
+    /// Start a standby watch when an archived member has just become primary of a view.
+    fn watch_archived_primary(&mut self, member: MemberId) {
+        let m = &self.members[member as usize];
+        let Some(state) = m.state().filter(|state| state.serving_primary) else { return };
+        if m.archived_release().is_none()
+            || self.standby_watch.as_ref().is_some_and(|watch| watch.follows(member, m.incarnation, state.view))
         {
             return;
         }
-        let view = replica.view();
-        let membership = replica.membership();
+        let (options, membership) = (self.options(member), self.checker_membership());
+        let watch = standby_watch::StandbyWatch::start(
+            member,
+            m.incarnation,
+            state.view,
+            &options,
+            membership.standbys(),
+            self.now,
+        );
+        self.standby_watch = Some(watch);
+    }
+
+    /// A heartbeat about to reach `member`: the watch sees it if `member` is watched.
+    fn watch_heartbeat(&mut self, member: MemberId, heartbeat: &crate::message::Heartbeat) {
+        let m = &self.members[member as usize];
+        let Some(state) = m.state() else { return };
+        if !self.standby_watch.as_ref().is_some_and(|watch| watch.follows(member, m.incarnation, state.view)) {
+            return;
+        }
+        let membership = self.checker_membership();
+        if let Some(watch) = self.standby_watch.as_mut() {
+            watch.on_heartbeat(heartbeat, &state, membership.standbys(), self.now);
+        }
+    }
+
+    /// What `primary` tracks of `standby`: from its replica, or for archived code from
+    /// the watch beside it. `None` for a member that is not a standby.
+    pub fn standby_view(&self, primary: MemberId, standby: MemberId) -> Option<crate::standby::StandbyView> {
+        let m = self.members.get(primary as usize)?;
+        if let Some(replica) = m.replica() {
+            return replica.standby_view(standby);
+        }
+        let state = m.state()?;
+        let watch = self.standby_watch.as_ref().filter(|watch| watch.follows(primary, m.incarnation, state.view))?;
+        if !self.checker_membership().standbys().contains(&standby) {
+            return None;
+        }
+        watch.view(standby, state.commit_max, self.now)
+    }
+
+    /// The configuration `member` has committed: its replica's, or for archived code
+    /// the one the checkers followed from applied ops.
+    pub fn committed_membership_of(&self, member: MemberId) -> crate::replica::Membership {
+        match self.replica(member) {
+            Some(replica) => replica.committed_membership().clone(),
+            None => self.checker_membership(),
+        }
+    }
+
+    fn checker_membership(&self) -> crate::replica::Membership {
+        self.current_membership()
+    }
+
+    /// The first time a serving primary writes an upgrade entry it is preparing it:
+    /// check what it heard (see `Checker::on_upgrade_prepared`).
+    fn on_upgrade_entry_written(&mut self, member: MemberId, header: crate::message::Header, release: Release) {
+        let Some(state) = self.members[member as usize].state() else { return };
+        if !self.config.check || !state.serving_primary || !self.upgrades_checked.insert((header.op, header.checksum)) {
+            return;
+        }
+        let view = state.view;
+        // The primary's own view of the configuration; for archived code (whose ABI
+        // does not report it), the committed one the checkers follow.
+        let membership = match self.members[member as usize].replica() {
+            Some(replica) => replica.membership().clone(),
+            None => self.current_membership(),
+        };
         let members: Vec<MemberId> = membership.active().iter().chain(membership.standbys()).copied().collect();
         let heard = &self.advertised_to;
         self.checker.on_upgrade_prepared(member, view, release, &members, |m| heard.get(&(member, m)).copied());
@@ -597,16 +725,18 @@ impl Simulator {
         for index in 0..self.members.len() {
             let member = index as MemberId;
             let m = &mut self.members[index];
-            let Some(replica) = m.replica.as_ref() else { continue };
+            let Some(state) = m.state() else { continue };
             let fresh = core::mem::replace(&mut m.fresh_incarnation, false);
-            let serving = replica.is_serving_primary();
-            let became_primary = serving && !m.was_primary;
-            m.was_primary = serving;
-            self.checker.on_commit(member, fresh, replica.commit());
-            if replica.status() != Status::Halted {
-                self.checker.on_release(member, replica.release(), replica.binary_release());
+            let became_primary = state.serving_primary && !m.was_primary;
+            m.was_primary = state.serving_primary;
+            self.checker.on_commit(member, fresh, state.commit);
+            if state.status != ReportedStatus::Halted {
+                self.checker.on_release(member, state.release, m.binary);
             }
-            self.checker.on_commit_max(self.now, replica.log_view(), replica.commit_max());
+            self.checker.on_commit_max(self.now, state.log_view, state.commit_max);
+            // A new primary's log must hold every committed op; archived code does not
+            // show its log through the ABI, so that check covers native primaries.
+            let Some(replica) = m.replica() else { continue };
             if became_primary {
                 let log = replica.log();
                 let (op, base, view) = (replica.op(), log.base(), replica.view());
@@ -621,7 +751,7 @@ impl Simulator {
 
     pub fn crash(&mut self, member: MemberId) {
         let m = &mut self.members[member as usize];
-        if m.replica.take().is_none() {
+        if m.core.take().is_none() {
             return;
         }
         self.storage_shrank = true;
@@ -641,18 +771,15 @@ impl Simulator {
         let binary = self.members[member as usize].binary;
         self.log(format_args!("restart {member} binary={binary}"));
         self.boot(member, false);
-        if let Some(replica) = self.replica(member) {
-            if let Some(reason) = replica.halt_reason() {
-                let text = alloc::format!("{reason}");
-                self.log(format_args!("halted {member}: {text}"));
-            }
+        if let Some(reason) = self.members[member as usize].core.as_ref().and_then(MemberCore::halt_reason) {
+            self.log(format_args!("halted {member}: {reason}"));
         }
     }
 
     /// Lose a member's whole data directory (it must be down): it comes back through
     /// the protocol's recovery, never by guessing.
     pub fn lose_data(&mut self, member: MemberId) {
-        assert!(self.members[member as usize].replica.is_none(), "crash the member first");
+        assert!(self.members[member as usize].core.is_none(), "crash the member first");
         self.members[member as usize].storage = SimStorage::default();
         self.durable_release_max[member as usize] = None;
         self.storage_shrank = true;
@@ -671,8 +798,8 @@ impl Simulator {
     pub fn upgrade_command(&mut self, command: crate::upgrade::UpgradeCommand) -> Result<(), crate::upgrade::Refusal> {
         let Some(primary) = self.primary() else { return Err(crate::upgrade::Refusal::NoPrimary) };
         let now = self.now;
-        let replica = self.members[primary as usize].replica.as_mut().expect("the primary is up");
-        let result = replica.handle_upgrade_command(now, command);
+        let core = self.members[primary as usize].core.as_mut().expect("the primary is up");
+        let result = core.upgrade_command(now, command);
         self.log(format_args!(
             "operator upgrade {command} at {primary}: {}",
             result.map_or_else(|refusal| refusal.code(), |()| "accepted")
@@ -685,8 +812,8 @@ impl Simulator {
     pub fn promote(&mut self, standby: MemberId, replace: Option<MemberId>) -> Result<(), crate::upgrade::Refusal> {
         let Some(primary) = self.primary() else { return Err(crate::upgrade::Refusal::NoPrimary) };
         let now = self.now;
-        let replica = self.members[primary as usize].replica.as_mut().expect("the primary is up");
-        let result = replica.handle_promote(now, standby, replace);
+        let core = self.members[primary as usize].core.as_mut().expect("the primary is up");
+        let result = core.promote(now, standby, replace);
         let replace_text = replace.map(|member| alloc::format!(" replace={member}")).unwrap_or_default();
         self.log(format_args!(
             "operator promote {standby}{replace_text} at {primary}: {}",
@@ -697,14 +824,14 @@ impl Simulator {
     }
 
     pub fn reported_status(&self, member: MemberId) -> ReportedStatus {
-        self.replica(member).map_or(ReportedStatus::Crashed, |replica| replica.reported_status())
+        self.member_state(member).map_or(ReportedStatus::Crashed, |state| state.status)
     }
 
     /// A member's role as it knows it; while it is down, as the primary does (or, with
     /// no primary, as the cluster started).
     pub fn role_of(&self, member: MemberId) -> Role {
-        if let Some(replica) = self.replica(member) {
-            return replica.role();
+        if let Some(state) = self.member_state(member) {
+            return state.role;
         }
         match self.primary().and_then(|primary| self.replica(primary)) {
             Some(primary) => primary.committed_membership().role_of(member),

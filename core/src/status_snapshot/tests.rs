@@ -16,15 +16,9 @@ fn roles_and_statuses_serialise_as_the_specs_words() {
     let roles = [Role::Active, Role::Standby, Role::Removed];
     assert_eq!(roles.map(Role::name), ["active", "standby", "removed"]);
     assert!(roles.iter().all(|role| role.name() == serialised(role)));
-    let statuses = [
-        ReportedStatus::Normal,
-        ReportedStatus::ViewChange,
-        ReportedStatus::Recovering,
-        ReportedStatus::CatchingUp,
-        ReportedStatus::Halted,
-        ReportedStatus::Crashed,
-        ReportedStatus::StorageFailed,
-    ];
+    let statuses = ReportedStatus::ALL;
+    assert!(statuses.iter().all(|status| ReportedStatus::from_name(status.name()) == Some(*status)));
+    assert!(roles.iter().all(|role| Role::from_name(role.name()) == Some(*role)));
     assert_eq!(
         statuses.map(ReportedStatus::name),
         ["normal", "view-change", "recovering", "catching-up", "halted", "crashed", "storage-failed"]

@@ -210,3 +210,47 @@ fn hex(bytes: &[u8]) -> String {
 fn sha256(data: &[u8]) -> [u8; 32] {
     sha2::Sha256::digest(data).into()
 }
+
+/// A copy of an archived member (the simulator's `Clone`, for the browser's time
+/// travel) is the member as it was: fed the same inputs, both answer the same bytes.
+#[test]
+fn a_duplicated_archived_member_answers_as_the_original() {
+    use viewstamp_wasm::member::envelope::{to_bytes, Event, Input};
+    let module = archived_module("1.3.0");
+    let mut original = WasmMember::from_module_bytes(&module, &config(0)).expect("a 1.3.0 member");
+    let input = |now: u64, event: Event| to_bytes(&Input { now, event });
+    original.input_bytes(&input(0, Event::Poll)).expect("a poll");
+    for now in [100, 200] {
+        original.input_bytes(&input(now, Event::Timeout)).expect("a timeout");
+    }
+    let mut copy = original.duplicate().expect("a copy");
+    for now in [300, 400, 500, 900] {
+        let (a, b) = (original.input_bytes(&input(now, Event::Timeout)), copy.input_bytes(&input(now, Event::Timeout)));
+        assert_eq!(a.expect("the original answers"), b.expect("the copy answers"), "at tick {now}");
+    }
+    // The copy is independent: what it is fed does not reach the original.
+    copy.input_bytes(&input(1_000, Event::Persisted { id: 1 })).expect("a completion");
+    let mut reference = original.duplicate().expect("another copy");
+    let (a, b) = (original.input_bytes(&input(1_100, Event::Poll)), reference.input_bytes(&input(1_100, Event::Poll)));
+    assert_eq!(a.expect("the original answers"), b.expect("the reference answers"));
+}
+
+/// `cluster ... binary=1.3.0` in the simulator: every member runs the archived module,
+/// the cluster commits, and a clone of the simulator runs on as the original does.
+#[test]
+fn a_simulated_cluster_of_archived_members_commits_and_clones() {
+    use viewstamp_core::sim::{SimConfig, Simulator};
+    let mut config = SimConfig::new(3, 1, 5);
+    (config.binary, config.release) = (RELEASE_1_3_0, RELEASE_1_3_0);
+    let mut sim = Simulator::with_archive(config, Some(super::shared_archive()));
+    assert!((0..4).all(|member| sim.member(member).archived_release() == Some(RELEASE_1_3_0)));
+    assert!(sim.replica(0).is_none(), "an archived member has no native replica");
+    sim.submit(1, KvCommand::Put { key: b"a".to_vec(), value: b"1".to_vec() }).expect("a client");
+    sim.run_until(1_000);
+    assert!((0..4).all(|member| sim.member_state(member).is_some_and(|state| state.commit >= 1)), "no commit");
+    let mut copy = sim.clone();
+    sim.run_until(3_000);
+    copy.run_until(3_000);
+    assert_eq!(sim.digest(), copy.digest(), "the clone ran otherwise");
+    assert_eq!(sim.violations(), 0, "{:?}", sim.checker.violations);
+}

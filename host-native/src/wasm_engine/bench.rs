@@ -43,7 +43,8 @@ pub fn replay(args: &BenchReplayArgs) -> Result<u8, Error> {
     let mut status = 0;
     for (output, trace) in [("quiet", false), ("trace", true)] {
         let flags = if trace { FLAG_TRACE } else { 0 };
-        let (native, native_time) = fastest(|| Ok(replay_native(script.as_bytes(), flags)))?;
+        let (native, native_time) =
+            fastest(|| Ok(replay_native(script.as_bytes(), flags, Some(super::shared_archive()))))?;
         let (wasm, wasm_time) = fastest(|| {
             engine.replay(script.as_bytes(), trace, Duration::from_secs(DEFAULT_TIMEOUT_SECONDS)).map_err(wasm_error)
         })?;

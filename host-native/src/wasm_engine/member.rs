@@ -2,7 +2,7 @@
 //! [`WasmMember`] runs the embedded module in wasmtime, a [`NativeMember`] the same
 //! plain Rust compiled into this binary. Both answer the same bytes, so a caller (the
 //! simulator's mixed clusters, next) can swap one for the other.
-// Only the tests call these yet; the simulator and the node are the callers to come.
+// `NativeMember` is for the tests; the node is the caller to come.
 #![allow(dead_code)]
 
 use std::sync::{Mutex, PoisonError};
@@ -12,9 +12,9 @@ use viewstamp_wasm::member::envelope::{
     announced_len, from_exact_bytes, to_bytes, CreateError, CreateReply, Input, InputReply, Output,
 };
 use viewstamp_wasm::member::{Members, MEMBER_ABI_VERSION};
-use wasmtime::{Instance, Memory, Store, StoreLimits, StoreLimitsBuilder, TypedFunc};
+use wasmtime::{Instance, Memory, Store, TypedFunc};
 
-use super::{broken, trapped, WasmEngine, WasmError, EPOCH_TICK, MEMORY_LIMIT_BYTES};
+use super::{broken, trapped, HostState, WasmEngine, WasmError, EPOCH_TICK};
 
 /// How long one call may run in wasm: far beyond any one input, so only a member
 /// stuck in a loop reaches it.
@@ -82,7 +82,8 @@ impl MemberEngine for NativeMember {
 /// A member in its own wasmtime instance of the embedded module, set up as the replay
 /// engine's runs are: deterministic, importing nothing, bounded in memory and time.
 pub struct WasmMember {
-    store: Store<StoreLimits>,
+    engine: &'static WasmEngine,
+    store: Store<HostState>,
     memory: Memory,
     alloc: TypedFunc<u32, u32>,
     dealloc: TypedFunc<(u32, u32), ()>,
@@ -115,20 +116,29 @@ impl WasmMember {
         WasmMember::create_in(engine, config)
     }
 
-    fn create_in(engine: &WasmEngine, config: &[u8]) -> Result<WasmMember, MemberError> {
-        let limits = StoreLimitsBuilder::new().memory_size(MEMORY_LIMIT_BYTES).instances(1).build();
-        let mut store = Store::new(&engine.engine, limits);
-        store.limiter(|limits: &mut StoreLimits| limits);
-        store.epoch_deadline_trap();
+    fn create_in(engine: &'static WasmEngine, config: &[u8]) -> Result<WasmMember, MemberError> {
+        let (mut member, instance) = WasmMember::instance_of(engine)?;
+        let create =
+            instance.get_typed_func::<(u32, u32), u32>(&mut member.store, "member_create").map_err(wasm_broken)?;
+        let (at, len) = member.write(config)?;
+        let reply_at = create.call(&mut member.store, (at, len)).map_err(wasm_trapped)?;
+        member.handle = created(&member.read_reply(reply_at)?)?;
+        Ok(member)
+    }
+
+    /// A fresh instance of `engine`'s module that speaks this host's ABI, no member yet.
+    fn instance_of(engine: &'static WasmEngine) -> Result<(WasmMember, Instance), MemberError> {
+        let mut store = engine.store(None);
         store.set_epoch_deadline(deadline_ticks());
-        let instance = Instance::new(&mut store, &engine.module, &[]).map_err(wasm_broken)?;
+        let instance = engine.instantiate(&mut store).map_err(wasm_broken)?;
         let version = instance.get_typed_func::<(), u32>(&mut store, "member_abi_version").map_err(wasm_broken)?;
         let speaks = version.call(&mut store, ()).map_err(wasm_trapped)?;
         if speaks != MEMBER_ABI_VERSION {
             let why = format!("the module speaks member ABI {speaks}, this host {MEMBER_ABI_VERSION}");
             return Err(MemberError::Wasm(broken(why)));
         }
-        let mut member = WasmMember {
+        let member = WasmMember {
+            engine,
             memory: instance.get_memory(&mut store, "memory").ok_or_else(|| wasm_broken("no exported memory"))?,
             alloc: instance.get_typed_func(&mut store, "alloc").map_err(wasm_broken)?,
             dealloc: instance.get_typed_func(&mut store, "dealloc").map_err(wasm_broken)?,
@@ -136,12 +146,28 @@ impl WasmMember {
             handle: 0,
             store,
         };
-        let create =
-            instance.get_typed_func::<(u32, u32), u32>(&mut member.store, "member_create").map_err(wasm_broken)?;
-        let (at, len) = member.write(config)?;
-        let reply_at = create.call(&mut member.store, (at, len)).map_err(wasm_trapped)?;
-        member.handle = created(&member.read_reply(reply_at)?)?;
-        Ok(member)
+        Ok((member, instance))
+    }
+
+    /// An independent copy of this member as it is now: a new instance of the same
+    /// module given a byte-for-byte copy of its linear memory. Between calls that is
+    /// the whole state: the module's only mutable global, the shadow stack pointer, is
+    /// back at its initial value whenever a call has returned.
+    pub fn duplicate(&mut self) -> Result<WasmMember, MemberError> {
+        let (mut copy, _) = WasmMember::instance_of(self.engine)?;
+        let (size, have) = (self.memory.data_size(&self.store), copy.memory.data_size(&copy.store));
+        if size > have {
+            let pages = ((size - have) as u64).div_ceil(self.memory.page_size(&self.store));
+            copy.memory.grow(&mut copy.store, pages).map_err(wasm_broken)?;
+        }
+        let source = self.memory.data(&self.store);
+        let target = copy.memory.data_mut(&mut copy.store);
+        if target.len() != source.len() {
+            return Err(wasm_broken(format!("a copy of {} bytes of memory has {}", source.len(), target.len())));
+        }
+        target.copy_from_slice(source);
+        copy.handle = self.handle;
+        Ok(copy)
     }
 
     /// Copy `bytes` into a buffer from the module's `alloc`, which the next call frees.

@@ -22,7 +22,7 @@ fn engine() -> &'static WasmEngine {
 }
 
 fn assert_same(name: &str, script: &str) {
-    let native = replay_native(script.as_bytes(), FLAG_TRACE);
+    let native = replay_native(script.as_bytes(), FLAG_TRACE, Some(super::shared_archive()));
     let wasm = engine().replay(script.as_bytes(), true, LIMIT).unwrap_or_else(|error| panic!("{name}: {error:?}"));
     if let Some(difference) = first_difference(&native, &wasm) {
         panic!("{name}: {difference}");
@@ -30,8 +30,27 @@ fn assert_same(name: &str, script: &str) {
 }
 
 #[test]
-fn the_module_imports_nothing() {
-    assert_eq!(engine().import_names(), Vec::<String>::new());
+fn the_module_imports_only_the_archive() {
+    assert_eq!(engine().import_names(), ["viewstamp_archive::call", "viewstamp_archive::take"]);
+}
+
+/// A script whose binaries are 1.3.0 runs the archived 1.3.0 module, in both engines
+/// alike: the same output as natively with the archive, and not the output of the
+/// current code acting as 1.3.0 (which refuses 1.4.0's commands before logging them,
+/// where 1.3.0 logs them and applies them as malformed).
+#[test]
+fn an_archived_release_runs_its_real_code_in_both_engines() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/scenarios/mixed-1.3.0-backup-meets-1.4.0-commands.scenario");
+    let script = fs::read_to_string(&path).expect("the mixed-version scenario");
+    let archived = replay_native(script.as_bytes(), FLAG_TRACE, Some(super::shared_archive()));
+    let emulated = replay_native(script.as_bytes(), FLAG_TRACE, None);
+    assert_eq!((archived.exit_status, archived.violations), (0, 0), "{:?}", archived.lines.last());
+    assert_ne!(archived.digest, emulated.digest, "the archive changed nothing: is 1.3.0 really archived?");
+    let wasm = engine().replay(script.as_bytes(), true, LIMIT).expect("the wasm engine runs it");
+    if let Some(difference) = first_difference(&archived, &wasm) {
+        panic!("{difference}");
+    }
 }
 
 #[test]
@@ -92,14 +111,14 @@ fn scripts_that_do_not_parse_or_are_not_utf8_match_too() {
     assert_same("bad line", "cluster replicas=3\nput a\n");
     assert_same("no header", "put a 1\n");
     let wasm = engine().replay(&[0xc3, 0x28], true, LIMIT).expect("a report");
-    assert_eq!(wasm, replay_native(&[0xc3, 0x28], FLAG_TRACE));
+    assert_eq!(wasm, replay_native(&[0xc3, 0x28], FLAG_TRACE, None));
     assert_eq!(wasm.exit_status, 2);
 }
 
 #[test]
 fn quiet_runs_match() {
     let script = generate(7, &ExploreOptions::default()).to_string();
-    let native = replay_native(script.as_bytes(), 0);
+    let native = replay_native(script.as_bytes(), 0, Some(super::shared_archive()));
     let wasm = engine().replay(script.as_bytes(), false, LIMIT).expect("a report");
     assert_eq!(first_difference(&native, &wasm), None);
     assert_eq!(wasm.lines.len(), 1, "quiet prints only the digest line: {:?}", wasm.lines);

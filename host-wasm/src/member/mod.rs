@@ -9,11 +9,11 @@
 //!
 //! Plain Rust, tested natively; `member_abi.rs` exports it raw for wasmtime.
 
-pub mod envelope;
 mod instance;
 pub mod loopback;
-pub mod options;
 pub mod table;
+
+pub use viewstamp_core::member_abi::{envelope, options};
 
 pub use envelope::{MEMBER_ABI_VERSION, SUPPORTED_ABI_VERSIONS};
 pub use table::Members;

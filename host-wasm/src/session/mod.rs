@@ -151,7 +151,7 @@ impl core::fmt::Debug for Session {
 
 /// The options every session runs with: trace on (the visualizer shows it) and the
 /// checkers on (it shows violations).
-const OPTIONS: RunOptions = RunOptions { trace: true, check: true };
+const OPTIONS: RunOptions = RunOptions::new(true, true);
 
 impl Session {
     /// A session on the cluster a `cluster ...` header describes.

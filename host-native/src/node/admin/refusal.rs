@@ -4,20 +4,8 @@
 use viewstamp_core::release::{Feature, KNOWN_RELEASES};
 use viewstamp_core::upgrade::Refusal;
 
-pub const REFUSALS: [Refusal; 9] = [
-    Refusal::MajorMismatch,
-    Refusal::NotNewer,
-    Refusal::UnknownRelease,
-    Refusal::InProgress,
-    Refusal::NoUpgrade,
-    Refusal::NotStandby,
-    Refusal::NotPromotable,
-    Refusal::FeatureOff,
-    Refusal::NoPrimary,
-];
-
 pub fn refusal_from_code(code: &str) -> Option<Refusal> {
-    REFUSALS.into_iter().find(|refusal| refusal.code() == code)
+    Refusal::from_code(code)
 }
 
 /// What the refusal means and what to do about it.
@@ -58,7 +46,7 @@ mod tests {
 
     #[test]
     fn every_code_reads_back_and_has_advice() {
-        for refusal in REFUSALS {
+        for refusal in Refusal::ALL {
             assert_eq!(refusal_from_code(refusal.code()), Some(refusal));
             assert!(advice(refusal).len() > 20, "{refusal}");
         }

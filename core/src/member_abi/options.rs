@@ -4,9 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use viewstamp_core::release::Release;
-use viewstamp_core::replica::Options;
-use viewstamp_core::types::{Op, Tick};
+use crate::release::Release;
+use crate::replica::Options;
+use crate::types::{Op, Tick};
 
 /// `Options` field for field, in this order (postcard writes fields in order).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,7 +75,7 @@ impl MemberOptions {
         if self.replica_count == 0 {
             return Err("replica_count must be at least 1");
         }
-        if members as usize > viewstamp_core::types::MEMBERS_MAX {
+        if members as usize > crate::types::MEMBERS_MAX {
             return Err("replica_count + standby_count is over MEMBERS_MAX (16)");
         }
         if self.quorum_timeout_ticks >= self.primary_timeout_ticks {

@@ -4,8 +4,13 @@
 //! anything notable (failed expectations, violations), and last the exit status and
 //! digest. A behaviour change thus shows up as the story it changed, not only as a new
 //! hash. The full trace must be identical across two runs, and the story's digest must
-//! be the one `run_text` (what every host runs) prints. `VIEWSTAMP_BLESS=1 cargo test -p
-//! viewstamp-tests` rewrites the golden files after an intended change; review the diff.
+//! be the one `run_text` (what every host runs) prints.
+//!
+//! The checks run from `viewstamp-native`'s tests (`golden_tests.rs`), which hand them
+//! the archive of real past releases (`RunOptions::archive`), as `viewstamp replay`
+//! does: a script whose binaries are an archived release runs that release's code.
+//! `VIEWSTAMP_BLESS=1 cargo test -p viewstamp-native golden` rewrites the golden files
+//! after an intended change; review the diff.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -18,9 +23,9 @@ fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
 }
 
-fn run(text: &str) -> (u8, Vec<String>) {
+fn run(text: &str, options: RunOptions) -> (u8, Vec<String>) {
     let mut lines = Vec::new();
-    let outcome = run_text(text, RunOptions::default(), &mut |line: &str| lines.push(line.to_string()));
+    let outcome = run_text(text, options, &mut |line: &str| lines.push(line.to_string()));
     (outcome.exit_status, lines)
 }
 
@@ -28,9 +33,11 @@ fn run(text: &str) -> (u8, Vec<String>) {
 fn state_line(sim: &Simulator) -> String {
     let members = 0..sim.member_count();
     let views: Vec<String> =
-        members.clone().map(|m| sim.replica(m).map_or_else(|| "-".to_string(), |r| r.view().to_string())).collect();
-    let commits: Vec<String> =
-        members.clone().map(|m| sim.replica(m).map_or_else(|| "-".to_string(), |r| r.commit().to_string())).collect();
+        members.clone().map(|m| sim.member_state(m).map_or_else(|| "-".to_string(), |s| s.view.to_string())).collect();
+    let commits: Vec<String> = members
+        .clone()
+        .map(|m| sim.member_state(m).map_or_else(|| "-".to_string(), |s| s.commit.to_string()))
+        .collect();
     let statuses: Vec<&str> = members.map(|m| sim.reported_status(m).name()).collect();
     let primary = sim.primary().map_or_else(|| "none".to_string(), |p| p.to_string());
     format!(
@@ -60,13 +67,13 @@ fn replies(trace: &[String]) -> Option<String> {
 }
 
 /// The story of one run (see the module comment), and its exit status.
-fn story(text: &str) -> (u8, String) {
+fn story(text: &str, options: RunOptions) -> (u8, String) {
     let script = match parse_script(text) {
         Ok(script) => script,
         Err(error) => return (2, format!("{error}\nexit=2\n")),
     };
     let mut story = String::new();
-    let mut sim = match simulator_for(&script.header, RunOptions::default()) {
+    let mut sim = match simulator_for(&script.header, options) {
         Ok(sim) => sim,
         Err(error) => return (1, format!("{error}\nexit=1\n")),
     };
@@ -101,8 +108,9 @@ fn story(text: &str) -> (u8, String) {
     (exit_status, story)
 }
 
-#[test]
-fn golden_scenarios() {
+/// Every golden scenario's story matches its `.golden` file (or is rewritten, with
+/// `VIEWSTAMP_BLESS` set); each run is deterministic. `options` makes each run's options.
+pub fn check_golden_scenarios(options: &dyn Fn() -> RunOptions) {
     let mut paths: Vec<PathBuf> = fs::read_dir(scenarios_dir())
         .expect("tests/scenarios exists")
         .map(|entry| entry.expect("readable directory entry").path())
@@ -114,10 +122,10 @@ fn golden_scenarios() {
     let mut mismatches = Vec::new();
     for path in &paths {
         let text = fs::read_to_string(path).expect("readable scenario");
-        let (exit_status, lines) = run(&text);
-        let (again_status, again_lines) = run(&text);
+        let (exit_status, lines) = run(&text, options());
+        let (again_status, again_lines) = run(&text, options());
         assert_eq!((exit_status, &lines), (again_status, &again_lines), "{} is not deterministic", path.display());
-        let (story_status, actual) = story(&text);
+        let (story_status, actual) = story(&text, options());
         assert_eq!(story_status, exit_status, "{}: the story ends as the run does", path.display());
         if let Some(digest) = lines.iter().rev().find(|line| line.starts_with("digest=")) {
             assert!(actual.ends_with(&format!("{digest}\n")), "{}: the story's digest is the run's", path.display());
@@ -140,15 +148,14 @@ fn golden_scenarios() {
 }
 
 /// Scenarios named for what they prove must pass (exit 0); the error ones must not.
-#[test]
-fn scenario_exit_statuses_match_their_purpose() {
+pub fn check_exit_statuses(options: &dyn Fn() -> RunOptions) {
     for entry in fs::read_dir(scenarios_dir()).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_none_or(|ext| ext != "scenario") {
             continue;
         }
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
-        let (exit_status, lines) = run(&fs::read_to_string(&path).unwrap());
+        let (exit_status, lines) = run(&fs::read_to_string(&path).unwrap(), options());
         let expected = match name.as_str() {
             "script-error-line" => 2,
             "run-error-line" | "failed-expectation" => 1,

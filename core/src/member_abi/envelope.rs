@@ -9,10 +9,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
-use viewstamp_core::release::Release;
-use viewstamp_core::replica::{Applied, Destination, Durable, Persist, RequestOutcome};
-use viewstamp_core::types::{MemberId, Op, Tick};
-use viewstamp_core::upgrade::UpgradeCommand;
+use crate::release::Release;
+use crate::replica::{Applied, Destination, Durable, Persist, RequestOutcome};
+use crate::types::{MemberId, Op, Tick};
+use crate::upgrade::UpgradeCommand;
 
 use super::options::MemberOptions;
 
