@@ -410,10 +410,10 @@ fn convergence(sim: &Simulator, within_ticks: u64) -> Vec<Command> {
         within_ticks,
     };
     let mut commands = alloc::vec![until(Subject::Primary, CompareOp::Ne, String::from("none"))];
-    let Some(primary) = sim.primary().and_then(|primary| sim.replica(primary)) else { return commands };
-    let commit = primary.commit();
-    let removed: Vec<MemberId> = primary.committed_membership().removed().to_vec();
-    for member in removed.into_iter().filter(|member| sim.replica(*member).is_some()) {
+    let Some(primary) = sim.primary() else { return commands };
+    let commit = sim.member_state(primary).map_or(0, |state| state.commit);
+    let removed: Vec<MemberId> = sim.committed_membership_of(primary).removed().to_vec();
+    for member in removed.into_iter().filter(|member| sim.member(*member).is_up()) {
         commands.push(until(Subject::Role(MemberRef::One(member)), CompareOp::Eq, String::from("removed")));
     }
     commands.push(until(Subject::Status(MemberRef::All), CompareOp::Eq, String::from("normal")));

@@ -833,8 +833,8 @@ impl Simulator {
         if let Some(state) = self.member_state(member) {
             return state.role;
         }
-        match self.primary().and_then(|primary| self.replica(primary)) {
-            Some(primary) => primary.committed_membership().role_of(member),
+        match self.primary() {
+            Some(primary) => self.committed_membership_of(primary).role_of(member),
             None if member < self.config.replicas => Role::Active,
             None => Role::Standby,
         }
