@@ -640,7 +640,7 @@ impl Simulator {
         {
             return;
         }
-        let (options, membership) = (self.options(member), self.checker_membership());
+        let (options, membership) = (self.options(member), self.current_membership());
         let watch = standby_watch::StandbyWatch::start(
             member,
             m.incarnation,
@@ -659,7 +659,7 @@ impl Simulator {
         if !self.standby_watch.as_ref().is_some_and(|watch| watch.follows(member, m.incarnation, state.view)) {
             return;
         }
-        let membership = self.checker_membership();
+        let membership = self.current_membership();
         if let Some(watch) = self.standby_watch.as_mut() {
             watch.on_heartbeat(heartbeat, &state, membership.standbys(), self.now);
         }
@@ -674,7 +674,7 @@ impl Simulator {
         }
         let state = m.state()?;
         let watch = self.standby_watch.as_ref().filter(|watch| watch.follows(primary, m.incarnation, state.view))?;
-        if !self.checker_membership().standbys().contains(&standby) {
+        if !self.current_membership().standbys().contains(&standby) {
             return None;
         }
         watch.view(standby, state.commit_max, self.now)
@@ -685,12 +685,8 @@ impl Simulator {
     pub fn committed_membership_of(&self, member: MemberId) -> crate::replica::Membership {
         match self.replica(member) {
             Some(replica) => replica.committed_membership().clone(),
-            None => self.checker_membership(),
+            None => self.current_membership(),
         }
-    }
-
-    fn checker_membership(&self) -> crate::replica::Membership {
-        self.current_membership()
     }
 
     /// The first time a serving primary writes an upgrade entry it is preparing it:
