@@ -63,6 +63,12 @@ pub struct ReplayArgs {
     /// Print only failure lines and the digest line (no event trace).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run each member whose binary is an archived release (releases/, today 1.3.0) on
+    /// that release's real code, in wasmtime, instead of the current code acting old.
+    /// Off by default until the browser visualizer carries the archive too: the spec
+    /// wants one run of a script on every engine.
+    #[arg(long)]
+    pub archived: bool,
     /// Scenario files (`.scenario`) to run, in order.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -94,6 +100,12 @@ pub struct SimArgs {
     /// Directory for the failing seed's script [default: ./viewstamp-failures].
     #[arg(long, value_name = "DIR")]
     pub emit: Option<PathBuf>,
+    /// Run each member whose binary is an archived release (releases/, today 1.3.0) on
+    /// that release's real code, in wasmtime, instead of the current code acting old.
+    /// Off by default until the browser visualizer carries the archive too: the spec
+    /// wants one run of a script on every engine.
+    #[arg(long)]
+    pub archived: bool,
 }
 
 #[derive(Debug, Args)]

@@ -36,7 +36,8 @@ pub fn run(args: &ReplayArgs) -> Result<u8, Error> {
     };
 
     let trace = !args.quiet;
-    let options = || RunOptions { archive: Some(shared_archive()), ..RunOptions::new(trace, true) };
+    let archive = || args.archived.then(shared_archive);
+    let options = || RunOptions { archive: archive(), ..RunOptions::new(trace, true) };
     let mut out = BufWriter::new(io::stdout().lock());
     let several = scripts.len() > 1;
     let mut worst = 0;
@@ -49,12 +50,11 @@ pub fn run(args: &ReplayArgs) -> Result<u8, Error> {
             None => replay_text(text, options(), &mut out)?,
             Some(wasm) => {
                 let in_wasm = wasm
-                    .replay(text.as_bytes(), trace, Duration::from_secs(args.timeout))
+                    .replay(text.as_bytes(), trace, args.archived, Duration::from_secs(args.timeout))
                     .map_err(|error| Error::Wasm { path: path.to_path_buf(), error })?;
                 // With both, the native run is the one printed: the reference.
                 let shown = if args.engine == Engine::Both {
-                    let native =
-                        replay_collected(text.as_bytes(), if trace { FLAG_TRACE } else { 0 }, Some(shared_archive()));
+                    let native = replay_collected(text.as_bytes(), if trace { FLAG_TRACE } else { 0 }, archive());
                     if let Some(difference) = first_difference(&native, &in_wasm) {
                         differences.push(Error::EnginesDiffer { path: path.to_path_buf(), difference });
                     }

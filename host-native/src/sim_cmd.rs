@@ -35,7 +35,7 @@ pub fn run(args: &SimArgs) -> Result<u8, Error> {
     let (mut events, mut archived_starts) = (0u64, 0u64);
     quiet_panics();
     for (done, seed) in (args.start..end).enumerate() {
-        let outcome = run_seed_caught(seed, &options);
+        let outcome = run_seed_caught(seed, &options, args.archived);
         events += outcome.events;
         archived_starts += outcome.archived_starts;
         if !outcome.passed {
@@ -73,8 +73,8 @@ fn take_panic() -> String {
 }
 
 /// Run one seed; a panic becomes its failure, with the seed's script to replay it.
-fn run_seed_caught(seed: u64, options: &ExploreOptions) -> SeedOutcome {
-    match panic::catch_unwind(AssertUnwindSafe(|| run_seed_with(seed, options, Some(shared_archive())))) {
+fn run_seed_caught(seed: u64, options: &ExploreOptions, archived: bool) -> SeedOutcome {
+    match panic::catch_unwind(AssertUnwindSafe(|| run_seed_with(seed, options, archived.then(shared_archive)))) {
         Ok(outcome) => outcome,
         Err(_) => SeedOutcome {
             seed,
@@ -111,9 +111,10 @@ fn report_failure(outcome: &SeedOutcome, args: &SimArgs) -> Result<(), Error> {
     );
     fs::write(&path, &text).map_err(|source| Error::WriteFile { path: path.clone(), source })?;
     print(format!("wrote {}", path.display()))?;
-    print(format!("reproduce with: viewstamp replay {}", path.display()))?;
+    let flag = if args.archived { " --archived" } else { "" };
+    print(format!("reproduce with: viewstamp replay{flag} {}", path.display()))?;
     out.flush().map_err(Error::Output)?;
-    check_reproduces(&text, outcome, &path);
+    check_reproduces(&text, outcome, &path, args.archived);
     Ok(())
 }
 
@@ -144,12 +145,12 @@ fn summarize(failure: &[String], max: usize) -> Vec<String> {
 
 /// The written script must fail the way the seed did; if it does not, the scenario
 /// formatter or parser lost something, and the user should know not to trust the file.
-fn check_reproduces(text: &str, outcome: &SeedOutcome, path: &Path) {
+fn check_reproduces(text: &str, outcome: &SeedOutcome, path: &Path, archived: bool) {
     let mut failure = Vec::new();
     let replayed = panic::catch_unwind(AssertUnwindSafe(|| {
         run_text(
             text,
-            RunOptions { archive: Some(shared_archive()), ..RunOptions::new(false, true) },
+            RunOptions { archive: archived.then(shared_archive), ..RunOptions::new(false, true) },
             &mut |line: &str| {
                 if !line.starts_with("digest=") {
                     failure.push(line.to_owned());

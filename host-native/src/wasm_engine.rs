@@ -135,10 +135,16 @@ impl WasmEngine {
         linker.instantiate(store, &self.module).map_err(|error| format!("the module does not instantiate: {error:#}"))
     }
 
-    /// Run one script in a fresh instance, stopping it after about `limit`; archived
-    /// releases run in `WasmArchive`, as natively.
-    pub fn replay(&self, script: &[u8], trace: bool, limit: Duration) -> Result<ReplayReport, WasmError> {
-        let mut store = self.store(Some(WasmArchive::new()));
+    /// Run one script in a fresh instance, stopping it after about `limit`; with
+    /// `archived`, archived releases run in a `WasmArchive`, as natively.
+    pub fn replay(
+        &self,
+        script: &[u8],
+        trace: bool,
+        archived: bool,
+        limit: Duration,
+    ) -> Result<ReplayReport, WasmError> {
+        let mut store = self.store(archived.then(WasmArchive::new));
         let ticks = limit.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1);
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
         let instance = self.instantiate(&mut store).map_err(broken)?;

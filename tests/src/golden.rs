@@ -24,9 +24,15 @@ fn scenarios_dir() -> PathBuf {
 }
 
 fn run(text: &str, options: RunOptions) -> (u8, Vec<String>) {
+    let (exit_status, lines, _) = run_counting(text, options);
+    (exit_status, lines)
+}
+
+/// `run`, and how many member starts ran archived code.
+fn run_counting(text: &str, options: RunOptions) -> (u8, Vec<String>, u64) {
     let mut lines = Vec::new();
     let outcome = run_text(text, options, &mut |line: &str| lines.push(line.to_string()));
-    (outcome.exit_status, lines)
+    (outcome.exit_status, lines, outcome.archived_starts)
 }
 
 /// Each member's view, the primary, commits and statuses, on one line.
@@ -108,9 +114,11 @@ fn story(text: &str, options: RunOptions) -> (u8, String) {
     (exit_status, story)
 }
 
-/// Every golden scenario's story matches its `.golden` file (or is rewritten, with
-/// `VIEWSTAMP_BLESS` set); each run is deterministic. `options` makes each run's options.
-pub fn check_golden_scenarios(options: &dyn Fn() -> RunOptions) {
+/// Every golden scenario's story matches its `NAME.<extension>` file (or is rewritten,
+/// with `VIEWSTAMP_BLESS` set); each run is deterministic. `options` makes each run's
+/// options. With an archive in them, only the scenarios that start a member on
+/// archived code have a story (`archived.golden`): for the rest it is the `.golden` one.
+pub fn check_golden_scenarios(options: &dyn Fn() -> RunOptions, extension: &str) {
     let mut paths: Vec<PathBuf> = fs::read_dir(scenarios_dir())
         .expect("tests/scenarios exists")
         .map(|entry| entry.expect("readable directory entry").path())
@@ -122,7 +130,15 @@ pub fn check_golden_scenarios(options: &dyn Fn() -> RunOptions) {
     let mut mismatches = Vec::new();
     for path in &paths {
         let text = fs::read_to_string(path).expect("readable scenario");
-        let (exit_status, lines) = run(&text, options());
+        let (exit_status, lines, archived_starts) = run_counting(&text, options());
+        let golden_path = path.with_extension(extension);
+        if options().archive.is_some() && archived_starts == 0 {
+            if bless && golden_path.exists() {
+                fs::remove_file(&golden_path).expect("remove a stale golden file");
+            }
+            assert!(!golden_path.exists(), "{}: no member runs archived code here", golden_path.display());
+            continue;
+        }
         let (again_status, again_lines) = run(&text, options());
         assert_eq!((exit_status, &lines), (again_status, &again_lines), "{} is not deterministic", path.display());
         let (story_status, actual) = story(&text, options());
@@ -130,7 +146,6 @@ pub fn check_golden_scenarios(options: &dyn Fn() -> RunOptions) {
         if let Some(digest) = lines.iter().rev().find(|line| line.starts_with("digest=")) {
             assert!(actual.ends_with(&format!("{digest}\n")), "{}: the story's digest is the run's", path.display());
         }
-        let golden_path = path.with_extension("golden");
         if bless {
             fs::write(&golden_path, &actual).expect("write golden file");
             continue;

@@ -389,20 +389,13 @@ impl<'a> Runner<'a> {
             .collect()
     }
 
-    /// The primary's replica for a subject only the primary tracks; an error when the
-    /// primary runs archived code, whose member ABI (version 1) does not report it.
-    fn primary_tracking(
-        &self,
-        subject: &Subject,
-    ) -> Result<Option<&crate::replica::Replica<crate::state_machine::KvStore>>, RunError> {
+    /// `upgrade-target`: as the primary projects it (for archived code, as the
+    /// simulator projects it beside it: `Simulator::upgrade_target_of`).
+    fn upgrade_target(&self, subject: &Subject) -> Result<Option<Release>, RunError> {
         let Some(primary) = self.sim.primary() else { return Ok(None) };
-        match self.sim.member(primary).archived_release() {
-            Some(release) => Err(RunError(alloc::format!(
-                "{subject} cannot be read while the primary (member {primary}) runs archived release {release}: \
-                 its member ABI (version 1) does not report it"
-            ))),
-            None => Ok(self.sim.replica(primary)),
-        }
+        self.sim
+            .upgrade_target_of(primary)
+            .map_err(|crate::sim::SimError(reason)| RunError(alloc::format!("{subject} cannot be read: {reason}")))
     }
 
     fn per_member(&self, target: &MemberRef, value: impl Fn(MemberId) -> String) -> Result<Vec<String>, RunError> {
@@ -444,10 +437,7 @@ impl<'a> Runner<'a> {
                 one(primary
                     .map_or_else(none, |p| String::from(if feature.enabled_at(p.release) { "on" } else { "off" })))
             }
-            Subject::UpgradeTarget => one(self
-                .primary_tracking(subject)?
-                .and_then(|p| p.upgrade_target())
-                .map_or_else(none, |t| t.to_string())),
+            Subject::UpgradeTarget => one(self.upgrade_target(subject)?.map_or_else(none, |t| t.to_string())),
             Subject::Primary => one(self.sim.primary().map_or_else(none, |p| p.to_string())),
             Subject::View => one(primary.map_or_else(none, |p| p.view.to_string())),
             Subject::Commit(target) => self

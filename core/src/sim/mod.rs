@@ -13,6 +13,7 @@ pub mod linearizability;
 pub mod network;
 mod standby_watch;
 pub mod storage;
+mod upgrade_watch;
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -178,6 +179,8 @@ pub struct Simulator {
     archived_releases: Vec<Release>,
     /// What an archived primary tracks of the standbys (see `standby_watch.rs`).
     standby_watch: Option<standby_watch::StandbyWatch>,
+    /// What an archived primary is upgrading to (see `upgrade_watch.rs`).
+    upgrade_watch: upgrade_watch::UpgradeWatch,
     archived_starts: u64,
 }
 
@@ -219,6 +222,7 @@ impl Simulator {
             archive,
             archived_releases,
             standby_watch: None,
+            upgrade_watch: upgrade_watch::UpgradeWatch::new(config.release, member_count as usize),
             archived_starts: 0,
             prng: prng.fork(),
             config,
@@ -260,6 +264,7 @@ impl Simulator {
     fn boot(&mut self, member: MemberId, fresh: bool) {
         let options = self.options(member);
         let durable = (!fresh).then(|| self.members[member as usize].storage.read());
+        self.upgrade_watch.on_boot(member, durable.as_ref());
         let binary = self.members[member as usize].binary;
         let core = match &self.archive {
             Some(archive) if self.archived_releases.contains(&binary) => {
@@ -417,6 +422,8 @@ impl Simulator {
             if self.config.check {
                 self.check();
                 self.report_violations();
+                let checker = &self.checker;
+                self.upgrade_watch.advance(|op| checker.committed_checksum(op));
             }
             return true;
         }
@@ -565,6 +572,7 @@ impl Simulator {
             self.log(format_args!("drop a frame from {member}: the current decoder rejects it ({label})"));
         }
         for persist in writes {
+            self.upgrade_watch.on_write(member, &persist.write);
             if let crate::replica::Write::Entry(entry) = &persist.write {
                 if let crate::message::Body::Upgrade { release } = entry.body {
                     self.on_upgrade_entry_written(member, entry.header, release);
@@ -663,6 +671,23 @@ impl Simulator {
         if let Some(watch) = self.standby_watch.as_mut() {
             watch.on_heartbeat(heartbeat, &state, membership.standbys(), self.now);
         }
+    }
+
+    /// The release `primary` is moving the cluster to: its replica's, or for archived
+    /// code as projected beside it. `Err` when nothing can say: archived code with the
+    /// checkers off (the projection follows the ops they see applied).
+    pub fn upgrade_target_of(&self, primary: MemberId) -> Result<Option<Release>, SimError> {
+        let m = &self.members[primary as usize];
+        if let Some(replica) = m.replica() {
+            return Ok(replica.upgrade_target());
+        }
+        let Some(state) = m.state() else { return Ok(None) };
+        if !self.config.check {
+            return Err(SimError(alloc::format!(
+                "member {primary} runs archived code, and with the checkers off nothing projects its upgrade"
+            )));
+        }
+        Ok(self.upgrade_watch.target(primary, state.commit_max, state.op))
     }
 
     /// What `primary` tracks of `standby`: from its replica, or for archived code from

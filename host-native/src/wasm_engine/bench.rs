@@ -46,7 +46,9 @@ pub fn replay(args: &BenchReplayArgs) -> Result<u8, Error> {
         let (native, native_time) =
             fastest(|| Ok(replay_native(script.as_bytes(), flags, Some(super::shared_archive()))))?;
         let (wasm, wasm_time) = fastest(|| {
-            engine.replay(script.as_bytes(), trace, Duration::from_secs(DEFAULT_TIMEOUT_SECONDS)).map_err(wasm_error)
+            engine
+                .replay(script.as_bytes(), trace, true, Duration::from_secs(DEFAULT_TIMEOUT_SECONDS))
+                .map_err(wasm_error)
         })?;
         let native_rate = native.events as f64 / native_time.as_secs_f64().max(1e-9);
         let wasm_rate = wasm.events as f64 / wasm_time.as_secs_f64().max(1e-9);

@@ -23,7 +23,8 @@ fn engine() -> &'static WasmEngine {
 
 fn assert_same(name: &str, script: &str) {
     let native = replay_native(script.as_bytes(), FLAG_TRACE, Some(super::shared_archive()));
-    let wasm = engine().replay(script.as_bytes(), true, LIMIT).unwrap_or_else(|error| panic!("{name}: {error:?}"));
+    let wasm =
+        engine().replay(script.as_bytes(), true, true, LIMIT).unwrap_or_else(|error| panic!("{name}: {error:?}"));
     if let Some(difference) = first_difference(&native, &wasm) {
         panic!("{name}: {difference}");
     }
@@ -47,7 +48,7 @@ fn an_archived_release_runs_its_real_code_in_both_engines() {
     let emulated = replay_native(script.as_bytes(), FLAG_TRACE, None);
     assert_eq!((archived.exit_status, archived.violations), (0, 0), "{:?}", archived.lines.last());
     assert_ne!(archived.digest, emulated.digest, "the archive changed nothing: is 1.3.0 really archived?");
-    let wasm = engine().replay(script.as_bytes(), true, LIMIT).expect("the wasm engine runs it");
+    let wasm = engine().replay(script.as_bytes(), true, true, LIMIT).expect("the wasm engine runs it");
     if let Some(difference) = first_difference(&archived, &wasm) {
         panic!("{difference}");
     }
@@ -97,7 +98,7 @@ fn a_runaway_script_stops_at_its_time_limit() {
     let script = "cluster replicas=3\ntick 1000000000\n";
     let limit = Duration::from_millis(300);
     let started = Instant::now();
-    match engine().replay(script.as_bytes(), false, limit) {
+    match engine().replay(script.as_bytes(), false, true, limit) {
         Err(WasmError::TimedOut { limit: reported }) => assert_eq!(reported, limit),
         other => panic!("expected the run to time out, got {other:?}"),
     }
@@ -110,7 +111,7 @@ fn a_runaway_script_stops_at_its_time_limit() {
 fn scripts_that_do_not_parse_or_are_not_utf8_match_too() {
     assert_same("bad line", "cluster replicas=3\nput a\n");
     assert_same("no header", "put a 1\n");
-    let wasm = engine().replay(&[0xc3, 0x28], true, LIMIT).expect("a report");
+    let wasm = engine().replay(&[0xc3, 0x28], true, false, LIMIT).expect("a report");
     assert_eq!(wasm, replay_native(&[0xc3, 0x28], FLAG_TRACE, None));
     assert_eq!(wasm.exit_status, 2);
 }
@@ -119,7 +120,7 @@ fn scripts_that_do_not_parse_or_are_not_utf8_match_too() {
 fn quiet_runs_match() {
     let script = generate(7, &ExploreOptions::default()).to_string();
     let native = replay_native(script.as_bytes(), 0, Some(super::shared_archive()));
-    let wasm = engine().replay(script.as_bytes(), false, LIMIT).expect("a report");
+    let wasm = engine().replay(script.as_bytes(), false, true, LIMIT).expect("a report");
     assert_eq!(first_difference(&native, &wasm), None);
     assert_eq!(wasm.lines.len(), 1, "quiet prints only the digest line: {:?}", wasm.lines);
 }
