@@ -133,13 +133,6 @@ impl MemberCore {
         }
     }
 
-    pub fn is_serving_primary(&self) -> bool {
-        match self {
-            MemberCore::Native(replica) => replica.is_serving_primary(),
-            MemberCore::Archived(member) => member.summary.serving_primary,
-        }
-    }
-
     pub fn timeout(&mut self, now: Tick) {
         match self {
             MemberCore::Native(replica) => replica.handle_timeout(now),

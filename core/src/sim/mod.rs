@@ -256,11 +256,6 @@ impl Simulator {
         options
     }
 
-    /// Whether a binary of `release` runs archived code here (else the current core).
-    pub fn runs_archived(&self, release: Release) -> bool {
-        self.archived_releases.contains(&release)
-    }
-
     fn boot(&mut self, member: MemberId, fresh: bool) {
         let options = self.options(member);
         let durable = (!fresh).then(|| self.members[member as usize].storage.read());
