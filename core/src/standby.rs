@@ -137,7 +137,13 @@ impl StandbyManager {
     }
 
     pub fn stats(&self, cluster_commit: Op, now: Tick) -> HealthStats {
-        let views = self.views(cluster_commit, now);
+        HealthStats::of(&self.views(cluster_commit, now))
+    }
+}
+
+impl HealthStats {
+    /// Counts and lag figures over `views`.
+    pub fn of(views: &[StandbyView]) -> HealthStats {
         let mut lags: Vec<Op> = views.iter().filter_map(|view| view.lag_ops).collect();
         lags.sort_unstable();
         HealthStats {

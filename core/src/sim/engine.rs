@@ -126,6 +126,14 @@ impl MemberCore {
         }
     }
 
+    /// When the member next wants a timeout.
+    pub fn poll_timeout(&self) -> Option<Tick> {
+        match self {
+            MemberCore::Native(replica) => replica.poll_timeout(),
+            MemberCore::Archived(member) => member.timeout,
+        }
+    }
+
     pub fn halt_reason(&self) -> Option<String> {
         match self {
             MemberCore::Native(replica) => replica.halt_reason().map(|reason| reason.to_string()),

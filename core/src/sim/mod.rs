@@ -12,6 +12,7 @@ pub mod history;
 pub mod linearizability;
 pub mod network;
 mod standby_watch;
+pub mod status;
 pub mod storage;
 mod upgrade_watch;
 
@@ -133,6 +134,10 @@ impl SimMember {
     /// The archived release whose real code it runs, if it is up and runs one.
     pub fn archived_release(&self) -> Option<Release> {
         self.core.as_ref()?.archived_release()
+    }
+    /// When it next wants a timeout, if it is up.
+    pub fn poll_timeout(&self) -> Option<Tick> {
+        self.core.as_ref()?.poll_timeout()
     }
 }
 

@@ -113,6 +113,12 @@ impl UpgradeWatch {
     }
 
     /// What `primary`, with `commit_max` and its log through `op`, is moving to.
+    /// The cluster's committed upgrade state (release, auto, history), as far as the
+    /// checker saw ops commit.
+    pub fn committed(&self) -> &UpgradeState {
+        &self.committed
+    }
+
     pub fn target(&self, primary: MemberId, commit_max: Op, op: Op) -> Option<Release> {
         let log = &self.logs[primary as usize];
         // `range` refuses a start past its end: an empty suffix is no range at all.
