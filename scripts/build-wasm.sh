@@ -51,6 +51,25 @@ echo "== wasm-bindgen --target web -> web-visualizer/pkg/"
 rm -rf web-visualizer/pkg
 wasm-bindgen --target web --out-dir web-visualizer/pkg "$module"
 
+# The archived releases' modules next to the package, so the page runs their real
+# code (web-visualizer/js/archive.js reads index.json and checks each sha256).
+echo "== releases/*/viewstamp-core-*.wasm -> web-visualizer/pkg/releases/"
+mkdir -p web-visualizer/pkg/releases
+entries=()
+for dir in releases/*/; do
+  version=$(basename "$dir")
+  file=viewstamp-core-$version.wasm
+  [ -f "$dir$file" ] || continue
+  sum=$(awk -v file="$file" '$2 == file { print $1 }' "${dir}SHA256SUMS")
+  if [ -z "$sum" ]; then
+    echo "${dir}SHA256SUMS has no checksum for $file" >&2
+    exit 2
+  fi
+  cp "$dir$file" web-visualizer/pkg/releases/
+  entries+=("{\"release\": \"$version\", \"file\": \"$file\", \"sha256\": \"$sum\"}")
+done
+(IFS=,; echo "[${entries[*]}]") > web-visualizer/pkg/releases/index.json
+
 bg=web-visualizer/pkg/viewstamp_wasm_bg.wasm
 size() {
   awk -v raw="$(wc -c <"$1")" -v gz="$(gzip -9 -c "$1" | wc -c)" \

@@ -4,11 +4,10 @@
 //   VIEWSTAMP_BIN       a `viewstamp` binary: exports are also replayed natively
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
+
+import { digestOfNativeReplay } from "./native-replay.mjs";
 
 const pkgDir = process.env.VIEWSTAMP_WASM_PKG;
 if (!pkgDir) {
@@ -29,20 +28,6 @@ function busy() {
   sim.runUntil("reply[1] = ok", 3000);
   sim.step(20);
   return sim;
-}
-
-function digestOfNativeReplay(script) {
-  const bin = process.env.VIEWSTAMP_BIN;
-  if (!bin) return null;
-  const file = join(mkdtempSync(join(tmpdir(), "viewstamp-")), "export.scenario");
-  writeFileSync(file, script);
-  let output;
-  try {
-    output = execFileSync(bin, ["replay", "--quiet", file], { encoding: "utf8" });
-  } catch (error) {
-    output = error.stdout; // exit status 1: a failed expectation still prints the digest
-  }
-  return /digest=([0-9a-f]{16})/.exec(output)[1];
 }
 
 test("snapshot shows members, logs, standbys, network and clients", () => {

@@ -10,10 +10,33 @@ use serde::de::IgnoredAny;
 use tsify::Ts;
 use wasm_bindgen::prelude::*;
 
+use crate::browser_archive::JsArchiveHost;
 use crate::session::{CommandOutcome, ConditionValue, LagSample, Session, SessionOptions, Snapshot, TraceEvent};
 
 fn thrown(message: String) -> JsError {
     JsError::new(&message)
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(message: &str);
+}
+
+/// A panic in wasm reaches JS only as `RuntimeError: unreachable`: print its message
+/// (a broken invariant, or an archived member that failed) to the console first.
+fn report_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(alloc::boxed::Box::new(|info| {
+            console_error(&alloc::format!("viewstamp panicked: {info}"))
+        }));
+    });
+}
+
+fn shared(archive: Option<JsArchiveHost>) -> Result<Option<viewstamp_core::sim::archive::SharedArchive>, JsError> {
+    report_panics();
+    archive.map(crate::browser_archive::shared).transpose().map_err(thrown)
 }
 
 /// Values cross as `Ts<T>`: a JS value typed `T` in the .d.ts, converted inside the
@@ -40,15 +63,17 @@ pub struct Simulation {
 
 #[wasm_bindgen]
 impl Simulation {
-    /// From a scenario header: `cluster replicas=3 standbys=1 seed=7`.
+    /// From a scenario header: `cluster replicas=3 standbys=1 seed=7`. With `archive`,
+    /// a member whose binary is an archived release runs that release's real code.
     #[wasm_bindgen(js_name = fromHeader)]
-    pub fn from_header(header: &str) -> Result<Simulation, JsError> {
-        Session::from_header(header).map(|session| Simulation { session }).map_err(thrown)
+    pub fn from_header(header: &str, archive: Option<JsArchiveHost>) -> Result<Simulation, JsError> {
+        Session::from_header(header, shared(archive)?).map(|session| Simulation { session }).map_err(thrown)
     }
 
-    /// From options: `{ replicas: 3, standbys: 1, seed: 7, binary: "1.3.0" }`.
+    /// From options: `{ replicas: 3, standbys: 1, seed: 7, binary: "1.3.0" }`, and an
+    /// optional archive as for `fromHeader`.
     #[wasm_bindgen(js_name = fromOptions)]
-    pub fn from_options(options: Ts<SessionOptions>) -> Result<Simulation, JsError> {
+    pub fn from_options(options: Ts<SessionOptions>, archive: Option<JsArchiveHost>) -> Result<Simulation, JsError> {
         // serde-wasm-bindgen reads only the fields it knows: name a mistyped one here.
         let keys: BTreeMap<String, IgnoredAny> = serde_wasm_bindgen::from_value(options.js_value().clone())?;
         if let Some(unknown) = keys.keys().find(|key| !SessionOptions::FIELDS.contains(&key.as_str())) {
@@ -57,13 +82,22 @@ impl Simulation {
                 SessionOptions::FIELDS.join(", ")
             )));
         }
-        Session::from_options(&options.to_rust()?).map(|session| Simulation { session }).map_err(thrown)
+        Session::from_options(&options.to_rust()?, shared(archive)?)
+            .map(|session| Simulation { session })
+            .map_err(thrown)
     }
 
-    /// Import a whole `.scenario` script and run it.
+    /// Import a whole `.scenario` script and run it, with an optional archive as for
+    /// `fromHeader`.
     #[wasm_bindgen(js_name = fromScript)]
-    pub fn from_script(script: &str) -> Result<Simulation, JsError> {
-        Session::from_script(script).map(|session| Simulation { session }).map_err(thrown)
+    pub fn from_script(script: &str, archive: Option<JsArchiveHost>) -> Result<Simulation, JsError> {
+        Session::from_script(script, shared(archive)?).map(|session| Simulation { session }).map_err(thrown)
+    }
+
+    /// Whether members of archived releases run their real code in this simulation.
+    #[wasm_bindgen(js_name = carriesArchive)]
+    pub fn carries_archive(&self) -> bool {
+        self.session.carries_archive()
     }
 
     /// Process the next `events` simulated events (a delivery or a timer each).

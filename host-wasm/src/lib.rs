@@ -17,6 +17,8 @@ mod abi;
 mod archive_import;
 #[cfg(feature = "browser")]
 pub mod browser;
+#[cfg(feature = "browser")]
+pub mod browser_archive;
 pub mod member;
 #[cfg(all(feature = "replay-abi", target_family = "wasm"))]
 mod member_abi;

@@ -162,9 +162,11 @@ export class ClusterView {
     const title = `${isPrimary ? "★ " : ""}${member.id} · ${isPrimary ? "primary" : member.role}`;
     const numbers = replica ? `v${replica.view} · op ${replica.op} · c ${replica.commit}` : "state on disk only";
     const older = release && clusterRelease && release !== clusterRelease;
-    const pills = this.pill(left + 6, top + h - 24, `bin ${member.binary}`, "pill-bin")
+    // A binary that runs an archived release's real code, not the current code acting old.
+    const bin = member.archived ? `bin ${member.binary} ◆` : `bin ${member.binary}`;
+    const pills = this.pill(left + 6, top + h - 24, bin, member.archived ? "pill-bin pill-archived" : "pill-bin")
       + (release ? this.pill(left + w - 6 - this.pillWidth(`run ${release}`), top + h - 24, `run ${release}`, older ? "pill-old" : "pill-run") : "");
-    const label = `member ${member.id}, ${isPrimary ? "primary, " : ""}${member.role}, ${member.status}${isolated ? ", isolated" : ""}, binary ${member.binary}${release ? `, running ${release}` : ""}`;
+    const label = `member ${member.id}, ${isPrimary ? "primary, " : ""}${member.role}, ${member.status}${isolated ? ", isolated" : ""}, binary ${member.binary}${member.archived ? " (its real archived code)" : ""}${release ? `, running ${release}` : ""}`;
     return `<g class="${classes.join(" ")}" data-member="${member.id}" tabindex="0" role="button" aria-pressed="${this.selected.has(member.id)}" aria-label="${escapeHtml(label)}">`
       + `<rect class="card" x="${left}" y="${top}" width="${w}" height="${h}" rx="${member.role === "standby" ? 4 : 12}"/>`
       + `<text class="title" x="${left + 10}" y="${top + 19}">${escapeHtml(title)}</text>`
@@ -239,5 +241,5 @@ export function legendHtml() {
     + line("blocked", "blocked one way", "⊘ ")
     + `<span>★ primary (thick border)</span><span>▭ dotted square card: standby</span>`
     + `<span>✕ dashed grey: crashed</span><span>⊘ hatched: halted</span><span>↻ orange border: view change / recovery</span>`
-    + `<span><b>bin</b> binary release · <b>run</b> release it runs (yellow: behind the cluster)</span>`;
+    + `<span><b>bin</b> binary release (◆: the archived release's real code) · <b>run</b> release it runs (yellow: behind the cluster)</span>`;
 }

@@ -14,8 +14,11 @@ const NOTABLE_MAX = 5000;
 const SCAN_CHUNK_EVENTS = 20000;
 
 export class Controller {
-  constructor(Simulation) {
+  /** `archive`: the archived releases' real code (js/archive.js), or null to have the current code act old. */
+  constructor(Simulation, archive = null) {
     this.Simulation = Simulation;
+    this.archive = archive;
+    this.useArchive = archive !== null;
     this.sim = null;
     this.listeners = new Set();
     this.snap = null;
@@ -42,12 +45,17 @@ export class Controller {
     for (const [key, value] of Object.entries(options)) {
       if (value !== "" && value !== undefined && value !== null) clean[key] = value;
     }
-    this.install(this.Simulation.fromOptions(clean));
+    this.install(this.Simulation.fromOptions(clean, this.archiveInUse()));
+  }
+
+  /** What the next simulation runs archived releases with (undefined: the current code acts old). */
+  archiveInUse() {
+    return this.useArchive && this.archive ? this.archive : undefined;
   }
 
   /** Import a whole script; throws `line N: ...` for one that does not run. */
   loadScript(text) {
-    this.install(this.Simulation.fromScript(text));
+    this.install(this.Simulation.fromScript(text, this.archiveInUse()));
   }
 
   install(sim) {

@@ -3,6 +3,7 @@
 
 import init, { Simulation } from "../pkg/viewstamp_wasm.js";
 import { Controller } from "./controller.js";
+import { loadArchive } from "./archive.js";
 import { ClusterView, legendHtml } from "./cluster-view.js";
 import { $, $$, escapeHtml, setHtml, setOptions } from "./dom.js";
 import {
@@ -373,9 +374,34 @@ function renderTour(step) {
   $("#tour").dataset.done = String(step.done);
 }
 
+/** The archived releases' modules, or null (the page then runs the current code acting old). */
+async function archiveOrNull() {
+  try {
+    return await loadArchive();
+  } catch (error) {
+    console.error(error);
+    status(`✗ the archived releases did not load (${error.message}): every release runs the current code`, true);
+    return null;
+  }
+}
+
+/** The setup form's archive choice: which releases run their real code, and a switch for it. */
+function wireArchiveChoice(controller) {
+  const box = $("#setup").elements.archived;
+  const names = controller.archive?.releases() ?? [];
+  $("#archive-releases").textContent = names.length ? names.join(", ") : "archived releases (none loaded)";
+  box.disabled = names.length === 0;
+  box.checked = controller.useArchive;
+  box.addEventListener("change", () => {
+    controller.useArchive = box.checked;
+    // The same run again, on the other engines.
+    importScript(controller.sim.exportScript());
+  });
+}
+
 async function main() {
   await init();
-  const controller = new Controller(Simulation);
+  const controller = new Controller(Simulation, await archiveOrNull());
   state.controller = controller;
   state.view = new ClusterView($("#cluster"), { onSelect: toggleMember, onInspect: inspect });
   state.tours = new TourRunner(controller, renderTour);
@@ -387,6 +413,7 @@ async function main() {
     .map((name) => `<label><input type="checkbox" value="${escapeHtml(name)}" checked> ${escapeHtml(name)}</label>`).join("")}`);
   wireControls();
   wireKeyboard();
+  wireArchiveChoice(controller);
 
   const fromHash = scriptFromHash(location.hash);
   let loaded = false;

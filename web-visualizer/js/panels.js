@@ -53,7 +53,7 @@ export function renderVersions(snap, controller) {
   setHtml($("#member-releases"), snap.members.map((m) => {
     const release = m.replica?.cluster_release;
     const behind = release && clusterRelease && release !== clusterRelease;
-    return `<tr><td>${m.id} ${m.role === "standby" ? "(standby)" : ""}</td><td data-binary="${m.id}">${escapeHtml(m.binary)}</td>`
+    return `<tr><td>${m.id} ${m.role === "standby" ? "(standby)" : ""}</td><td data-binary="${m.id}">${escapeHtml(m.binary)}${m.archived ? ' <span class="badge archived" title="runs the archived release\'s real code">real code</span>' : ""}</td>`
       + `<td>${release ? `${escapeHtml(release)}${behind ? ' <span class="badge warn">behind</span>' : ""}` : `<span class="badge">${escapeHtml(m.status)}</span>`}</td></tr>`;
   }).join(""));
   const known = primary !== null;

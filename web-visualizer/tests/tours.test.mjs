@@ -89,6 +89,7 @@ test("tour 3: a view change", async () => {
   await page.click("#tour-next");
   await page.click("#tour-next"); // the primary crashes; timers not yet fired
   await page.click("#tour-next"); // the view change runs to its end
+  await settle(page); // the page draws on the next frame
   let snap = await snapshotOf(page);
   const view = primaryOf(snap).view;
   assert.ok(view >= 1, `view ${view}`);

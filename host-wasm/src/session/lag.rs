@@ -43,9 +43,9 @@ impl LagHistory {
         if self.last_time.is_some_and(|last| now < last.saturating_add(self.every_ticks)) {
             return;
         }
-        let Some(primary) = sim.primary().and_then(|p| sim.replica(p)) else { return };
+        let Some(primary) = sim.primary() else { return };
         for member in 0..sim.member_count() {
-            let Some(view) = primary.standby_view(member) else { continue };
+            let Some(view) = sim.standby_view(primary, member) else { continue };
             let Some(lag_ops) = view.lag_ops else { continue };
             self.samples.push(LagSample { time: now, member, lag_ops, healthy: view.healthy });
             // Throttle only once there is something to sample.

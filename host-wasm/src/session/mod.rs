@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use viewstamp_core::release::Release;
 use viewstamp_core::scenario::run::{simulator_for, RunError, RunOptions, Runner};
 use viewstamp_core::scenario::{parse_line, parse_script, Command, Header, Line, ParsedLine};
+use viewstamp_core::sim::archive::SharedArchive;
 use viewstamp_core::sim::Simulator;
 use viewstamp_core::types::ClientId;
 
@@ -131,6 +132,9 @@ pub struct Session {
     /// The whole run while the session shows an earlier point of it (see [`Session::seek`]).
     ahead: Option<seek::Timeline>,
     lag: LagHistory,
+    /// Where members of archived releases run their real code (the browser's loaded
+    /// modules); `None`: the current code acts as every release.
+    archive: Option<SharedArchive>,
 }
 
 impl SessionOptions {
@@ -149,14 +153,11 @@ impl core::fmt::Debug for Session {
     }
 }
 
-/// The options every session runs with: trace on (the visualizer shows it) and the
-/// checkers on (it shows violations).
-const OPTIONS: RunOptions = RunOptions::new(true, true);
-
 impl Session {
-    /// A session on the cluster a `cluster ...` header describes.
-    pub fn new(header: Header) -> Result<Session, String> {
-        let sim = simulator_for(&header, OPTIONS)?;
+    /// A session on the cluster a `cluster ...` header describes; with `archive`,
+    /// members whose binary is an archived release run that release's code.
+    pub fn new(header: Header, archive: Option<SharedArchive>) -> Result<Session, String> {
+        let sim = simulator_for(&header, run_options(&archive))?;
         Ok(Session {
             header,
             sim,
@@ -169,20 +170,31 @@ impl Session {
             checkpoints: Checkpoints::default(),
             ahead: None,
             lag: LagHistory::default(),
+            archive,
         })
     }
 
+    /// A new simulator of the session's header, as the session started.
+    fn fresh_simulator(&self) -> Result<Simulator, String> {
+        simulator_for(&self.header, run_options(&self.archive))
+    }
+
+    /// Whether members of archived releases run their real code here.
+    pub fn carries_archive(&self) -> bool {
+        self.archive.is_some()
+    }
+
     /// From a header line's text: `cluster replicas=3 seed=7`.
-    pub fn from_header(text: &str) -> Result<Session, String> {
+    pub fn from_header(text: &str, archive: Option<SharedArchive>) -> Result<Session, String> {
         match parse_line(text.trim(), 1).map_err(|error| error.to_string())? {
-            Some(ParsedLine::Header(header)) => Session::new(header),
+            Some(ParsedLine::Header(header)) => Session::new(header, archive),
             _ => Err(String::from(
                 "expected a header: cluster replicas=N [standbys=M] [seed=S] [binary=X.Y.Z] [release=X.Y.Z]",
             )),
         }
     }
 
-    pub fn from_options(options: &SessionOptions) -> Result<Session, String> {
+    pub fn from_options(options: &SessionOptions, archive: Option<SharedArchive>) -> Result<Session, String> {
         let release = |text: &Option<String>, what: &str| -> Result<Option<Release>, String> {
             text.as_deref().map(|text| text.parse().map_err(|error| format!("{what} {text}: {error:?}"))).transpose()
         };
@@ -197,14 +209,14 @@ impl Session {
             binary: release(&options.binary, "binary")?,
             release: release(&options.release, "release")?,
         };
-        Session::new(header)
+        Session::new(header, archive)
     }
 
     /// Import a whole script: its header, then every command in order. A line that
     /// does not parse or cannot run is an error (`line N: ...`).
-    pub fn from_script(text: &str) -> Result<Session, String> {
+    pub fn from_script(text: &str, archive: Option<SharedArchive>) -> Result<Session, String> {
         let script = parse_script(text).map_err(|error| error.to_string())?;
-        let mut session = Session::new(script.header)?;
+        let mut session = Session::new(script.header, archive)?;
         for line in script.lines {
             let outcome = session.apply(line.command);
             if let Some(error) = outcome.error {
@@ -427,6 +439,12 @@ impl Session {
     pub fn snapshot(&self) -> Snapshot {
         snapshot::build(self)
     }
+}
+
+/// What every session runs with: trace on (the visualizer shows it), the checkers on
+/// (it shows violations), and the archive it was given.
+fn run_options(archive: &Option<SharedArchive>) -> RunOptions {
+    RunOptions { archive: archive.clone(), ..RunOptions::new(true, true) }
 }
 
 /// A script: the header, then one command a line.

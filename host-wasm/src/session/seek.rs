@@ -9,11 +9,11 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use viewstamp_core::scenario::run::{simulator_for, Runner};
+use viewstamp_core::scenario::run::Runner;
 use viewstamp_core::scenario::{Command, Line};
 
 use super::travel::Checkpoints;
-use super::{trace_event, Recorded, Session, TraceEvent, OPTIONS};
+use super::{trace_event, Recorded, Session, TraceEvent};
 
 /// The whole run while the session shows an earlier point of it.
 pub(super) struct Timeline {
@@ -78,7 +78,7 @@ impl Session {
                 start
             }
             None => {
-                self.sim = simulator_for(&self.header, OPTIONS)?;
+                self.sim = self.fresh_simulator()?;
                 self.failed = false;
                 self.error_code = String::from("none");
                 self.lines = Vec::new();

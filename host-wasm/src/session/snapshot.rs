@@ -66,7 +66,11 @@ pub struct MemberView {
     pub up: bool,
     /// The newest release its binary runs.
     pub binary: String,
-    /// What it shows of itself while it is up.
+    /// While it is up and its binary is an archived release: that release, whose real
+    /// code it runs (its module from `releases/`); otherwise the current code runs it.
+    pub archived: Option<String>,
+    /// What it shows of itself while it is up (of an archived member: what its ABI
+    /// summary and the simulator know; no counters, advertised releases or history).
     #[cfg_attr(feature = "browser", tsify(type = "StatusSnapshot | undefined"))]
     pub replica: Option<StatusSnapshot>,
     pub log: Option<LogWindow>,
@@ -172,7 +176,7 @@ pub fn build(session: &Session) -> Snapshot {
         members: (0..sim.member_count()).map(|member| member_view(sim, member)).collect(),
         messages: in_flight(sim),
         timers: (0..sim.member_count())
-            .filter_map(|member| Some(TimerView { member, at: sim.replica(member)?.poll_timeout()? }))
+            .filter_map(|member| Some(TimerView { member, at: sim.member(member).poll_timeout()? }))
             .collect(),
         network: network(sim),
         clients: session
@@ -186,15 +190,16 @@ pub fn build(session: &Session) -> Snapshot {
 }
 
 fn member_view(sim: &Simulator, member: MemberId) -> MemberView {
-    let replica = sim.replica(member);
     MemberView {
         id: member,
         role: sim.role_of(member),
         status: sim.reported_status(member),
-        up: replica.is_some(),
+        up: sim.member_state(member).is_some(),
         binary: sim.member(member).binary.to_string(),
-        replica: replica.map(|replica| StatusSnapshot::of(replica, sim.now())),
-        log: replica.map(log_window),
+        archived: sim.member(member).archived_release().map(|release| release.to_string()),
+        replica: sim.status_of(member),
+        // An archived member's log is inside its module: not shown.
+        log: sim.replica(member).map(log_window),
     }
 }
 

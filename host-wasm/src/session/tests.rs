@@ -15,7 +15,7 @@ fn replayed(script: &str) -> (u8, Option<u64>, Vec<String>) {
 
 fn three_and_a_standby() -> Session {
     let options = SessionOptions { replicas: 3, standbys: 1, seed: 7, ..SessionOptions::default() };
-    Session::from_options(&options).expect("a valid cluster")
+    Session::from_options(&options, None).expect("a valid cluster")
 }
 
 /// A session with load, faults, an operator command and a failed expectation.
@@ -123,7 +123,7 @@ fn an_export_replays_to_the_same_digest_and_output() {
     let printed: Vec<String> = session.take_events().into_iter().map(|event| event.text).collect();
     assert_eq!(&lines[..lines.len() - 1], &printed[..]);
     // Imported back, it is the same session.
-    let imported = Session::from_script(&script).expect("the export imports");
+    let imported = Session::from_script(&script, None).expect("the export imports");
     assert_eq!(imported.digest(), session.digest());
     assert_eq!(imported.snapshot(), session.snapshot());
 }
@@ -195,19 +195,19 @@ fn travel_inside_a_tick_cuts_it_to_steps() {
 
 #[test]
 fn sessions_from_a_header_or_bad_options_fail_clearly() {
-    assert!(Session::from_header("cluster replicas=5 standbys=2 seed=3").is_ok());
-    assert!(Session::from_header("put a 1").unwrap_err().contains("expected a header"));
-    assert!(Session::from_header("cluster replicas=0").is_err());
+    assert!(Session::from_header("cluster replicas=5 standbys=2 seed=3", None).is_ok());
+    assert!(Session::from_header("put a 1", None).unwrap_err().contains("expected a header"));
+    assert!(Session::from_header("cluster replicas=0", None).is_err());
     let too_many = SessionOptions { replicas: 8, ..SessionOptions::default() };
-    assert!(Session::from_options(&too_many).is_err());
+    assert!(Session::from_options(&too_many, None).is_err());
     let newer = SessionOptions {
         replicas: 3,
         binary: Some("1.0.0".into()),
         release: Some("1.2.0".into()),
         ..Default::default()
     };
-    assert!(Session::from_options(&newer).unwrap_err().contains("newer than the binary"));
-    assert!(Session::from_script("cluster replicas=3\ncrash 4\n").unwrap_err().starts_with("line 2:"));
+    assert!(Session::from_options(&newer, None).unwrap_err().contains("newer than the binary"));
+    assert!(Session::from_script("cluster replicas=3\ncrash 4\n", None).unwrap_err().starts_with("line 2:"));
 }
 
 #[test]
@@ -347,7 +347,7 @@ fn a_snapshot_names_feature_releases_and_upgrade_events_plainly() {
         release: Some("1.0.0".into()),
         ..Default::default()
     };
-    let mut session = Session::from_options(&options).unwrap();
+    let mut session = Session::from_options(&options, None).unwrap();
     session.apply_text("upgrade propose to=1.2.0").unwrap();
     assert_eq!(session.run_until("cluster-release = 1.2.0", 3000).unwrap().held, Some(true));
     let snapshot = session.snapshot();
@@ -363,7 +363,7 @@ fn a_snapshot_names_feature_releases_and_upgrade_events_plainly() {
 fn lag_is_sampled_while_long_commands_run_and_cut_back_by_travel() {
     let options =
         SessionOptions { replicas: 3, standbys: 1, seed: 7, binary: Some("1.0.0".into()), ..Default::default() };
-    let mut session = Session::from_options(&options).unwrap();
+    let mut session = Session::from_options(&options, None).unwrap();
     for line in ["put a 1", "put b 2 client=2", "tick 20"] {
         session.apply_text(line).unwrap();
     }

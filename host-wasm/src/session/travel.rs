@@ -10,11 +10,10 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use viewstamp_core::scenario::run::simulator_for;
 use viewstamp_core::scenario::Command;
 use viewstamp_core::sim::Simulator;
 
-use super::{Recorded, Session, OPTIONS};
+use super::{Recorded, Session};
 
 /// Events between checkpoints at first; doubled each time the list fills.
 const CHECKPOINT_EVERY_EVENTS: u64 = 2_000;
@@ -193,7 +192,7 @@ impl Session {
                 (checkpoint.command_index, checkpoint.lines)
             }
             None => {
-                self.sim = simulator_for(&self.header, OPTIONS)?;
+                self.sim = self.fresh_simulator()?;
                 self.failed = false;
                 self.error_code = String::from("none");
                 self.checkpoints.list.clear();
