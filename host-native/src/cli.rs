@@ -63,11 +63,13 @@ pub struct ReplayArgs {
     /// Print only failure lines and the digest line (no event trace).
     #[arg(long, short)]
     pub quiet: bool,
-    /// Run each member whose binary is an archived release (releases/, today 1.3.0) on
-    /// that release's real code, in wasmtime, instead of the current code acting old.
-    /// Off by default until the browser visualizer carries the archive too: the spec
-    /// wants one run of a script on every engine.
+    /// Have the current code act as every release, archived ones too. By default a
+    /// member whose binary is an archived release (releases/, today 1.3.0) runs that
+    /// release's real code, in wasmtime, as the spec asks of a build that carries it.
     #[arg(long)]
+    pub emulated: bool,
+    /// What runs by default (kept for scripts that ask for it by name).
+    #[arg(long, hide = true, conflicts_with = "emulated")]
     pub archived: bool,
     /// Scenario files (`.scenario`) to run, in order.
     #[arg(required = true, value_name = "FILE")]
@@ -100,11 +102,13 @@ pub struct SimArgs {
     /// Directory for the failing seed's script [default: ./viewstamp-failures].
     #[arg(long, value_name = "DIR")]
     pub emit: Option<PathBuf>,
-    /// Run each member whose binary is an archived release (releases/, today 1.3.0) on
-    /// that release's real code, in wasmtime, instead of the current code acting old.
-    /// Off by default until the browser visualizer carries the archive too: the spec
-    /// wants one run of a script on every engine.
+    /// Have the current code act as every release, archived ones too. By default a
+    /// member whose binary is an archived release (releases/, today 1.3.0) runs that
+    /// release's real code, in wasmtime, as the spec asks of a build that carries it.
     #[arg(long)]
+    pub emulated: bool,
+    /// What runs by default (kept for scripts that ask for it by name).
+    #[arg(long, hide = true, conflicts_with = "emulated")]
     pub archived: bool,
 }
 

@@ -36,7 +36,8 @@ pub fn run(args: &ReplayArgs) -> Result<u8, Error> {
     };
 
     let trace = !args.quiet;
-    let archive = || args.archived.then(shared_archive);
+    let archived = !args.emulated;
+    let archive = || archived.then(shared_archive);
     let options = || RunOptions { archive: archive(), ..RunOptions::new(trace, true) };
     let mut out = BufWriter::new(io::stdout().lock());
     let several = scripts.len() > 1;
@@ -50,7 +51,7 @@ pub fn run(args: &ReplayArgs) -> Result<u8, Error> {
             None => replay_text(text, options(), &mut out)?,
             Some(wasm) => {
                 let in_wasm = wasm
-                    .replay(text.as_bytes(), trace, args.archived, Duration::from_secs(args.timeout))
+                    .replay(text.as_bytes(), trace, archived, Duration::from_secs(args.timeout))
                     .map_err(|error| Error::Wasm { path: path.to_path_buf(), error })?;
                 // With both, the native run is the one printed: the reference.
                 let shown = if args.engine == Engine::Both {

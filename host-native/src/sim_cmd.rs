@@ -32,10 +32,11 @@ pub fn run(args: &SimArgs) -> Result<u8, Error> {
     let end = args.start.checked_add(args.seeds).ok_or(Error::SeedRange { start: args.start, seeds: args.seeds })?;
     let started = Instant::now();
     let mut progress = Progress::new(args.seeds);
+    let archived = !args.emulated;
     let (mut events, mut archived_starts) = (0u64, 0u64);
     quiet_panics();
     for (done, seed) in (args.start..end).enumerate() {
-        let outcome = run_seed_caught(seed, &options, args.archived);
+        let outcome = run_seed_caught(seed, &options, archived);
         events += outcome.events;
         archived_starts += outcome.archived_starts;
         if !outcome.passed {
@@ -47,11 +48,10 @@ pub fn run(args: &SimArgs) -> Result<u8, Error> {
     }
     progress.clear();
     let rates = Rates::new(args.seeds, events, started.elapsed());
-    // Only --archived runs archived code; without it the count is always 0.
-    let archived =
-        if args.archived { format!("; {archived_starts} member starts ran archived code") } else { String::new() };
+    // With --emulated no archived code runs: the count would always be 0.
+    let starts = if archived { format!("; {archived_starts} member starts ran archived code") } else { String::new() };
     println!(
-        "{} seeds passed: {:.1} seeds/s, {:.0} events/s ({events} events{archived})",
+        "{} seeds passed: {:.1} seeds/s, {:.0} events/s ({events} events{starts})",
         args.seeds, rates.seeds_per_second, rates.events_per_second
     );
     Ok(0)
@@ -113,10 +113,10 @@ fn report_failure(outcome: &SeedOutcome, args: &SimArgs) -> Result<(), Error> {
     );
     fs::write(&path, &text).map_err(|source| Error::WriteFile { path: path.clone(), source })?;
     print(format!("wrote {}", path.display()))?;
-    let flag = if args.archived { " --archived" } else { "" };
+    let flag = if args.emulated { " --emulated" } else { "" };
     print(format!("reproduce with: viewstamp replay{flag} {}", path.display()))?;
     out.flush().map_err(Error::Output)?;
-    check_reproduces(&text, outcome, &path, args.archived);
+    check_reproduces(&text, outcome, &path, !args.emulated);
     Ok(())
 }
 

@@ -198,23 +198,27 @@ fn bench_sim_prints_a_table() {
     assert!(out.lines().filter(|line| line.starts_with("schedules ") || line.starts_with("steady load ")).count() == 4);
 }
 
-/// `--archived` runs a 1.3.0 member on the archived 1.3.0 module, on both engines; the
-/// default runs the current code acting as 1.3.0. Each prints its own golden digest.
+/// By default a 1.3.0 member runs on the archived 1.3.0 module, on both engines (and
+/// `--archived`, which asks for the default by name, is the same run); `--emulated`
+/// runs the current code acting as 1.3.0. Each prints its own golden digest.
 #[test]
-fn replay_archived_runs_the_real_1_3_0_code() {
+fn replay_runs_the_real_1_3_0_code_unless_emulated() {
     let scenarios = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios");
     let script = scenarios.join("mixed-1.3.0-backup-meets-1.4.0-commands.scenario");
     let digest_in = |golden: &str| {
         let text = fs::read_to_string(scenarios.join(golden)).expect("the golden file");
         text.lines().rev().find(|line| line.starts_with("digest=")).expect("a digest line").to_string()
     };
-    let (default, archived) = (
+    let (archived, emulated) = (
         digest_in("mixed-1.3.0-backup-meets-1.4.0-commands.golden"),
-        digest_in("mixed-1.3.0-backup-meets-1.4.0-commands.archived.golden"),
+        digest_in("mixed-1.3.0-backup-meets-1.4.0-commands.emulated.golden"),
     );
-    assert_ne!(default, archived, "the two runs are the same: is anything archived?");
-    for (args, digest) in [(vec!["--quiet"], &default), (vec!["--quiet", "--archived", "--engine", "both"], &archived)]
-    {
+    assert_ne!(archived, emulated, "the two runs are the same: is anything archived?");
+    for (args, digest) in [
+        (vec!["--quiet", "--engine", "both"], &archived),
+        (vec!["--quiet", "--archived"], &archived),
+        (vec!["--quiet", "--emulated", "--engine", "both"], &emulated),
+    ] {
         let mut all = vec!["replay"];
         all.extend(args.iter().copied());
         all.push(script.to_str().unwrap());
@@ -223,7 +227,9 @@ fn replay_archived_runs_the_real_1_3_0_code() {
         assert_eq!(output.status.code(), Some(0), "{args:?}: {out}{}", stderr(&output));
         assert_eq!(out.lines().last(), Some(digest.as_str()), "{args:?}");
     }
-    let output = viewstamp(&["sim", "--seeds", "10", "--archived"]);
+    let output = viewstamp(&["replay", "--archived", "--emulated", script.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "--archived and --emulated together are refused");
+    let output = viewstamp(&["sim", "--seeds", "10"]);
     let out = stdout(&output);
     assert_eq!(output.status.code(), Some(0), "{out}{}", stderr(&output));
     assert!(!out.contains("(0 member starts ran archived code)"), "ten seeds and no archived start: {out}");
