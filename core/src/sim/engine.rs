@@ -14,9 +14,9 @@ use crate::member_abi::envelope::{
     encode_config, from_exact_bytes, to_bytes, Config, Event, Input, InputReply, Outcome, Output, Start, Summary,
 };
 use crate::member_abi::options::MemberOptions;
-use crate::message::Message;
+use crate::message::{Message, Request};
 use crate::release::Release;
-use crate::replica::{Applied, Destination, Durable, Options, Persist, Replica, Role};
+use crate::replica::{Applied, Destination, Durable, Options, Persist, Replica, RequestOutcome, Role};
 use crate::state_machine::KvStore;
 use crate::status_snapshot::ReportedStatus;
 use crate::types::{MemberId, Op, Tick, View};
@@ -174,6 +174,20 @@ impl MemberCore {
                     Outcome::BadFrame(label) => Delivery::Undecodable(label),
                     Outcome::Invalid(reason) => Delivery::Invalid(reason),
                     _ => Delivery::Taken,
+                }
+            }
+        }
+    }
+
+    /// A request from this member's own host (a node's client): what became of it.
+    pub fn request(&mut self, now: Tick, request: Request) -> RequestOutcome {
+        match self {
+            MemberCore::Native(replica) => replica.handle_request(now, request),
+            MemberCore::Archived(member) => {
+                let frame = wire::encode(member.cluster, &Message::Request(request));
+                match member.call(now, Event::Request(frame)) {
+                    Outcome::Request(outcome) => outcome,
+                    other => panic!("archived release {} answered a request with {other:?}", member.release),
                 }
             }
         }

@@ -9,8 +9,10 @@ use alloc::collections::BTreeMap;
 use alloc::string::ToString;
 use alloc::vec::Vec;
 
+use super::engine::MemberState;
 use super::Simulator;
-use crate::release::Feature;
+use crate::release::{Feature, Release};
+use crate::replica::Membership;
 use crate::standby::{HealthStats, StandbyView};
 use crate::status_snapshot::{FeatureState, StandbyState, StatusSnapshot, UpgradeEventText};
 use crate::types::MemberId;
@@ -32,42 +34,61 @@ impl Simulator {
         // The committed upgrade state as the checker projected it; of its history, the
         // events this member has applied.
         let committed = self.upgrade_watch.committed();
-        Some(StatusSnapshot {
-            member,
-            role: state.role,
-            status: state.status,
-            view: state.view,
-            log_view: state.log_view,
-            op: state.op,
-            commit: state.commit,
-            commit_max: state.commit_max,
-            is_primary: state.serving_primary,
-            primary_hint: state.primary_hint,
-            binary_release: self.member(member).binary.to_string(),
-            cluster_release: state.release.to_string(),
-            advertised: Vec::new(),
-            features: Feature::ALL
-                .into_iter()
-                .map(|feature| FeatureState {
-                    name: feature.name(),
-                    since: feature.since().to_string(),
-                    on: feature.enabled_at(state.release),
-                })
-                .collect(),
-            upgrade_target: upgrade_target.map(|release| release.to_string()),
-            upgrade_auto: committed.auto,
-            upgrade_events: committed
-                .history
-                .iter()
-                .filter(|event| event.op <= state.commit)
-                .map(|event| UpgradeEventText { op: event.op, event: event.kind.to_string() })
-                .collect(),
-            membership,
-            reconfiguration_pending_op: None,
-            promotions: Vec::new(),
-            standby_stats: HealthStats::of(&views),
-            standbys: views.into_iter().map(|view| StandbyState { view, lag_history: Vec::new() }).collect(),
-            counters: BTreeMap::new(),
-        })
+        let mut snapshot = status_of_state(member, &state, self.member(member).binary, membership);
+        snapshot.upgrade_target = upgrade_target.map(|release| release.to_string());
+        snapshot.upgrade_auto = committed.auto;
+        snapshot.upgrade_events = committed
+            .history
+            .iter()
+            .filter(|event| event.op <= state.commit)
+            .map(|event| UpgradeEventText { op: event.op, event: event.kind.to_string() })
+            .collect();
+        snapshot.standby_stats = HealthStats::of(&views);
+        snapshot.standbys = views.into_iter().map(|view| StandbyState { view, lag_history: Vec::new() }).collect();
+        Some(snapshot)
+    }
+}
+
+/// What a member that reports only its [`MemberState`] shows (an archived release
+/// behind the member ABI, in the simulator or in a node): that state, the features its
+/// committed release turns on, and `membership` as its host knows it. The rest (upgrade
+/// history, standbys, counters) is empty until the host fills in what it knows.
+pub fn status_of_state(
+    member: MemberId,
+    state: &MemberState,
+    binary: Release,
+    membership: Membership,
+) -> StatusSnapshot {
+    StatusSnapshot {
+        member,
+        role: state.role,
+        status: state.status,
+        view: state.view,
+        log_view: state.log_view,
+        op: state.op,
+        commit: state.commit,
+        commit_max: state.commit_max,
+        is_primary: state.serving_primary,
+        primary_hint: state.primary_hint,
+        binary_release: binary.to_string(),
+        cluster_release: state.release.to_string(),
+        advertised: Vec::new(),
+        features: Feature::ALL
+            .into_iter()
+            .map(|feature| FeatureState {
+                name: feature.name(),
+                since: feature.since().to_string(),
+                on: feature.enabled_at(state.release),
+            })
+            .collect(),
+        upgrade_target: None,
+        upgrade_auto: false,
+        upgrade_events: Vec::new(),
+        membership,
+        reconfiguration_pending_op: None,
+        promotions: Vec::new(),
+        standbys: Vec::new(),
+        standby_stats: HealthStats::default(),
+        counters: BTreeMap::new(),
     }
 }
