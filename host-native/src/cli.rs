@@ -196,9 +196,16 @@ pub struct StartArgs {
     /// member behind a proxy or a port mapping (as Docker's `-p`).
     #[arg(long, value_name = "HOST:PORT")]
     pub peer_listen: Option<String>,
-    /// Behave exactly as a binary of this older release would (for staged rollouts and tests).
+    /// Run as a binary of this older release: a release this binary carries in its
+    /// archive (`viewstamp version` lists them; today 1.3.0) runs that release's real
+    /// code, in wasmtime; an older one has the current code act as it (for staged
+    /// rollouts and tests).
     #[arg(long, value_name = "RELEASE", value_parser = parse_release)]
     pub binary_release: Option<Release>,
+    /// With --binary-release of an archived release: the current code acts as it
+    /// instead of running its real code.
+    #[arg(long, requires = "binary_release")]
+    pub emulated: bool,
     /// Fault injection for tests: storage fails as a full disk once this many bytes are written.
     #[arg(long, value_name = "BYTES", hide = true)]
     pub fail_after_bytes: Option<u64>,
@@ -266,9 +273,16 @@ fn parse_faults(text: &str) -> Result<FaultMix, String> {
     FaultMix::parse(text)
 }
 
-/// `0.1.0 (runs releases up to 1.3.0)`: clap prints it after the program name.
+/// `0.1.0 (runs releases up to 1.4.0; carries the real code of 1.3.0)`: clap prints it
+/// after the program name.
 pub fn version() -> String {
-    format!("{} (runs releases up to {NEWEST_RELEASE})", env!("CARGO_PKG_VERSION"))
+    let archived: Vec<String> =
+        crate::wasm_engine::archive::ARCHIVED.iter().map(|(release, _)| release.to_string()).collect();
+    format!(
+        "{} (runs releases up to {NEWEST_RELEASE}; carries the real code of {})",
+        env!("CARGO_PKG_VERSION"),
+        archived.join(", ")
+    )
 }
 
 /// Parse the process's arguments; on a usage error clap prints it and exits with status 2.

@@ -69,6 +69,7 @@ fn start(args: &cli::StartArgs) -> Result<u8, Error> {
         member: args.member.member,
         overrides,
         fail_after_bytes: args.fail_after_bytes,
+        emulated: args.emulated,
     })?;
     Ok(0)
 }

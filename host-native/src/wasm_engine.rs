@@ -226,7 +226,7 @@ fn trapped(error: wasmtime::Error, limit: Duration) -> WasmError {
     }
 }
 
-mod archive;
+pub mod archive;
 #[cfg(test)]
 mod archive_tests;
 pub mod bench;

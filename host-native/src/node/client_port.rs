@@ -73,10 +73,9 @@ pub async fn serve(listener: TcpListener, port: Arc<ClientPort>, mut shutdown: w
         };
         let _ = stream.set_nodelay(true);
         let port = port.clone();
-        let shutdown = shutdown.clone();
         tokio::spawn(async move {
             let connection = port.next_connection.fetch_add(1, Ordering::Relaxed);
-            if let Err(error) = serve_connection(stream, &port, connection, shutdown).await {
+            if let Err(error) = serve_connection(stream, &port, connection).await {
                 tracing::debug!(%peer, "client connection ended: {error}");
             }
             drop(permit);
@@ -84,12 +83,7 @@ pub async fn serve(listener: TcpListener, port: Arc<ClientPort>, mut shutdown: w
     }
 }
 
-async fn serve_connection(
-    mut stream: TcpStream,
-    port: &ClientPort,
-    connection: u32,
-    mut shutdown: watch::Receiver<bool>,
-) -> std::io::Result<()> {
+async fn serve_connection(mut stream: TcpStream, port: &ClientPort, connection: u32) -> std::io::Result<()> {
     let client = client_id(port.member, port.incarnation, connection);
     let mut session = Session::new(connection as u64);
     let mut parser = RequestParser::new(port.limits);
@@ -139,10 +133,10 @@ async fn serve_connection(
             output.clear();
         }
         input.reserve(READ_CHUNK_BYTES);
-        let read = tokio::select! {
-            read = stream.read_buf(&mut input) => read?,
-            _ = shutdown.changed() => return Ok(()),
-        };
+        // A stopping member keeps its connections until its loop ends: a command
+        // read meanwhile is refused as not applied (so the client retries elsewhere)
+        // instead of being cut off unanswered.
+        let read = stream.read_buf(&mut input).await?;
         if read == 0 {
             return Ok(());
         }
@@ -257,7 +251,8 @@ async fn call(
     let (answer, outcome) = oneshot::channel();
     let call = DataCall { client, session, request, operation, mode, answer };
     if port.calls.send(call).await.is_err() {
-        return Err(shutting_down());
+        // The loop has ended: nothing was sent anywhere.
+        return Err(Reply::error("ERR this member has stopped: the command was not applied; retry on another member"));
     }
     match outcome.await {
         Ok(Outcome::Answered(answer)) => Ok(answer),

@@ -8,13 +8,14 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Semaphore};
 use viewstamp_core::release::Release;
-use viewstamp_core::replica::{format_durable_with_checkpoint, Durable, Replica, Status};
+use viewstamp_core::replica::{format_durable_with_checkpoint, Durable};
 use viewstamp_core::state_machine::KvStore;
 use viewstamp_core::types::MemberId;
 
 use super::admin;
 use super::client_port::{self, ClientPort};
 use super::config::{Config, HostPort, Overrides};
+use super::engine::NodeCore;
 use super::runtime::{Clock, Inputs, Node, Stop};
 use super::snapshot::NodeSnapshot;
 use super::storage::{self, Identity, StorageOptions};
@@ -31,6 +32,8 @@ pub struct StartOptions {
     pub overrides: Overrides,
     /// Fault injection for tests: storage fails as a full disk once this much is written.
     pub fail_after_bytes: Option<u64>,
+    /// Run the current code even when the binary release is an archived one.
+    pub emulated: bool,
 }
 
 /// Loads the cluster file with the command line's overrides for `member`.
@@ -64,7 +67,7 @@ pub fn start(options: StartOptions) -> Result<(), Error> {
         .enable_all()
         .build()
         .map_err(|source| Error::Runtime(source.to_string()))?;
-    runtime.block_on(run_member(config, options.member as MemberId, options.fail_after_bytes))
+    runtime.block_on(run_member(config, options.member as MemberId, options.fail_after_bytes, options.emulated))
 }
 
 async fn bind(what: &'static str, address: &HostPort) -> Result<TcpListener, Error> {
@@ -86,7 +89,12 @@ async fn resolve(address: &HostPort) -> Result<SocketAddr, Error> {
     }
 }
 
-async fn run_member(config: Config, member: MemberId, fail_after_bytes: Option<u64>) -> Result<(), Error> {
+async fn run_member(
+    config: Config,
+    member: MemberId,
+    fail_after_bytes: Option<u64>,
+    emulated: bool,
+) -> Result<(), Error> {
     let me = config.member(member as u64)?.clone();
     let identity = Identity { cluster: config.cluster_id, member };
     let storage_options = StorageOptions { fail_after_bytes, ..StorageOptions::default() };
@@ -95,10 +103,10 @@ async fn run_member(config: Config, member: MemberId, fail_after_bytes: Option<u
     let clock = Clock::new(config.timers.tick_ms);
     let mut replica_options = config.replica_options(member);
     replica_options.request_queue_max = config.limits.max_client_connections.max(1) * config.members.len();
-    let replica = Replica::open(replica_options, member, durable, KvStore::new(), clock.now());
-    if replica.status() == Status::Halted {
+    let replica = NodeCore::open(replica_options, member, durable, clock.now(), emulated)
+        .map_err(|reason| Error::Halted { member, reason })?;
+    if let Some(reason) = replica.halted() {
         // Before any write: the data directory stays as it was, for a newer binary.
-        let reason = replica.halt_reason().map_or_else(|| "halted".to_string(), |reason| reason.to_string());
         return Err(Error::Halted { member, reason });
     }
     let worker = storage::spawn(storage)?;
@@ -138,17 +146,22 @@ async fn run_member(config: Config, member: MemberId, fail_after_bytes: Option<u
     let signals = tokio::spawn(wait_for_signal(shutdown_sender));
 
     let release: Release = replica.binary_release();
+    let code = match replica.archived_release() {
+        Some(archived) => format!("the archived {archived} code"),
+        None => String::from("the current code"),
+    };
     tracing::info!(
         member,
         cluster = config.cluster_id,
         %release,
+        %code,
         peers = %me.address,
         clients = %me.client_address,
         admin = %me.admin_address,
         "member started"
     );
     eprintln!(
-        "viewstamp member {member} of cluster {} (binary release {release}): clients on {}, admin on {}",
+        "viewstamp member {member} of cluster {} (binary release {release}, running {code}): clients on {}, admin on {}",
         config.cluster_id, me.client_address, me.admin_address
     );
 
@@ -209,6 +222,7 @@ mod tests {
     use super::*;
     use crate::node::config::{local_cluster_toml, LocalCluster};
     use viewstamp_core::release::NEWEST_RELEASE;
+    use viewstamp_core::replica::{Replica, Status};
 
     fn config_in(dir: &Path, binary_release: Release) -> Config {
         let text = local_cluster_toml(&LocalCluster::default()).unwrap();

@@ -122,9 +122,13 @@ impl PendingRequests {
         self.by_client.values().any(|pending| pending.through_primary)
     }
 
-    #[cfg(test)]
+    /// Requests waiting for their answer.
     pub fn len(&self) -> usize {
         self.by_client.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_client.is_empty()
     }
 
     /// Track a request just sent. A client's newer request replaces its older one,

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 use viewstamp_core::message::{Message, ReadRequest, Reply, Request};
-use viewstamp_core::replica::{Destination, Replica, RequestDrop, RequestOutcome, Status};
-use viewstamp_core::state_machine::{KvCommand, KvStore};
+use viewstamp_core::replica::{Destination, RequestDrop, RequestOutcome};
+use viewstamp_core::state_machine::KvCommand;
 use viewstamp_core::status_snapshot::ReportedStatus;
 use viewstamp_core::types::{MemberId, Tick};
 use viewstamp_core::upgrade::UpgradeCommand;
@@ -25,6 +25,7 @@ use viewstamp_core::wire;
 
 use super::admin::{AdminCommand, AdminOutcome, AdminRequest};
 use super::client_port::DataCall;
+use super::engine::NodeCore;
 use super::requests::{origin_of, Answer, Outcome, PendingRequests, ReadMode, Resend, RetryPolicy, Sent};
 use super::snapshot::{NodeSnapshot, StorageFigures};
 use super::storage::{Completion, StorageWorker, WorkerReport};
@@ -34,6 +35,9 @@ use super::transport::{Inbound, TransportHandle};
 const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(100);
 /// Inputs taken per wakeup before outputs are drained, so that one fsync covers many.
 const INPUTS_PER_WAKEUP_MAX: usize = 256;
+/// How long a stopping member goes on working for the commands it has sent on, so
+/// that a restart (an upgrade's) answers them instead of leaving their clients unsure.
+const SHUTDOWN_DRAIN_MAX: Duration = Duration::from_secs(3);
 
 /// Ticks from a monotonic clock: the core's time.
 pub struct Clock {
@@ -67,7 +71,7 @@ pub enum Stop {
 }
 
 pub struct Node {
-    pub replica: Replica<KvStore>,
+    pub replica: NodeCore,
     pub clock: Clock,
     pub cluster: u64,
     pub transport: TransportHandle,
@@ -86,6 +90,9 @@ pub struct Node {
     /// Since when the primary has answered nothing this member sent it, once that has
     /// lasted past `no_primary_limit`; cleared by any answer or a new primary.
     primary_unanswering_since: Option<Instant>,
+    /// Until when a stopping member waits for the answers to what it sent on (see
+    /// `SHUTDOWN_DRAIN_MAX`); new commands are refused as not applied meanwhile.
+    draining_until: Option<Instant>,
 }
 
 /// Where the loop's inputs come from.
@@ -98,7 +105,7 @@ pub struct Inputs {
 
 impl Node {
     pub fn new(
-        replica: Replica<KvStore>,
+        replica: NodeCore,
         clock: Clock,
         cluster: u64,
         transport: TransportHandle,
@@ -120,6 +127,7 @@ impl Node {
             normal_primary_seen: None,
             not_normal_since: None,
             primary_unanswering_since: None,
+            draining_until: None,
         }
     }
 
@@ -136,10 +144,22 @@ impl Node {
             if let Some(stop) = self.halted() {
                 break Err(stop);
             }
+            if let Some(until) = self.draining_until {
+                if self.pending.is_empty() || Instant::now() >= until {
+                    let unanswered = self.pending.len();
+                    if unanswered > 0 {
+                        tracing::warn!(unanswered, "stopping with commands still unanswered");
+                    }
+                    break Ok(());
+                }
+            }
             let wake_at = self.next_wakeup();
             tokio::select! {
                 biased;
-                _ = inputs.shutdown.changed() => break Ok(()),
+                _ = inputs.shutdown.changed(), if self.draining_until.is_none() => {
+                    self.draining_until = Some(Instant::now() + SHUTDOWN_DRAIN_MAX);
+                    tracing::info!(waiting = self.pending.len(), "stopping: answering the commands sent on first");
+                }
                 report = self.storage.next_report(), if self.storage_failed.is_none() => {
                     self.on_storage_report(report);
                 }
@@ -178,7 +198,7 @@ impl Node {
     /// new primary resends what waits: requests sent to a primary that has since lost
     /// its view would otherwise wait out their backoff (up to `resend_max`).
     fn observe_primary(&mut self) {
-        if self.replica.status() != Status::Normal {
+        if !self.replica.is_normal() {
             self.not_normal_since.get_or_insert_with(Instant::now);
             return;
         }
@@ -241,9 +261,7 @@ impl Node {
     }
 
     fn halted(&self) -> Option<Stop> {
-        (self.replica.status() == Status::Halted).then(|| {
-            Stop::Halted(self.replica.halt_reason().map_or_else(|| "halted".to_string(), |reason| reason.to_string()))
-        })
+        self.replica.halted().map(Stop::Halted)
     }
 
     fn next_wakeup(&self) -> Instant {
@@ -253,7 +271,7 @@ impl Node {
         } else {
             None
         };
-        let pending = self.pending.next_deadline();
+        let pending = self.pending.next_deadline().into_iter().chain(self.draining_until).min();
         // While requests wait, wake when the member would give up on them for want of a primary.
         let no_primary = self
             .not_normal_since
@@ -351,7 +369,7 @@ impl Node {
         }
         match message {
             Message::Reply(reply) => self.deliver_reply(reply),
-            message => self.replica.handle_message(self.clock.now(), message),
+            message => self.replica.handle_message(self.clock.now(), message, Some(&inbound.frame)),
         }
     }
 
@@ -367,6 +385,11 @@ impl Node {
     fn on_call(&mut self, call: DataCall) {
         if !self.accepts_input() {
             let _ = call.answer.send(Outcome::Unavailable(self.unavailable_reason()));
+            return;
+        }
+        if self.draining_until.is_some() {
+            let why = format!("member {} is stopping: the command was not applied; retry on another member", self.me());
+            let _ = call.answer.send(Outcome::Unavailable(why));
             return;
         }
         if let Some(since) = self.without_primary_since() {
@@ -405,7 +428,7 @@ impl Node {
             ReadMode::StandbyRead { min_op } => {
                 let read =
                     ReadRequest { client: call.client, request: call.request, operation: call.operation, min_op };
-                self.replica.handle_message(now, Message::ReadRequest(read));
+                self.replica.handle_message(now, Message::ReadRequest(read), None);
             }
             ReadMode::Linearizable => {
                 let request = Request {
@@ -436,11 +459,8 @@ impl Node {
     /// belief has not worked for a while (the core ignores requests it cannot take).
     fn send_request(&mut self, request: Request, broadcast: bool, first_send: bool) {
         let me = self.me();
-        let targets: Vec<MemberId> = if broadcast {
-            self.replica.committed_membership().active().to_vec()
-        } else {
-            vec![self.replica.primary_hint()]
-        };
+        let targets: Vec<MemberId> =
+            if broadcast { self.replica.broadcast_targets() } else { vec![self.replica.primary_hint()] };
         for target in targets {
             if target == me {
                 let outcome = self.replica.handle_request(self.clock.now(), request.clone());
@@ -500,7 +520,11 @@ impl Node {
         let me = self.me();
         while let Some(outgoing) = self.replica.poll_send() {
             match outgoing.to {
-                Destination::Member(member) => self.send_to(member, &outgoing.message),
+                // An archived core's frame goes out as it wrote it.
+                Destination::Member(member) => match outgoing.frame {
+                    Some(frame) => self.transport.send(member, frame),
+                    None => self.send_to(member, &outgoing.message),
+                },
                 Destination::Client(client) => {
                     let Message::Reply(reply) = outgoing.message else { continue };
                     let origin = origin_of(client);

@@ -7,11 +7,10 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use viewstamp_core::replica::Replica;
-use viewstamp_core::state_machine::KvStore;
 use viewstamp_core::status_snapshot::StatusSnapshot;
 use viewstamp_core::types::Tick;
 
+use super::engine::NodeCore;
 use super::storage::StorageMetrics;
 
 #[derive(Clone, Debug, Serialize)]
@@ -20,6 +19,11 @@ pub struct NodeSnapshot {
     /// Its fields stand at the top level of the JSON, beside the node's own.
     #[serde(flatten)]
     pub replica: StatusSnapshot,
+    /// The archived release whose real code runs this member (its module from
+    /// `releases/`, in wasmtime); absent when the current code runs it. An archived
+    /// core reports only its ABI summary: no counters, advertised releases or history.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archived_core: Option<String>,
     /// Client requests answered, by outcome (`ok`, `error`, `refused`, ...).
     pub requests: BTreeMap<String, u64>,
     pub storage: StorageFigures,
@@ -58,10 +62,11 @@ impl StorageFigures {
 impl NodeSnapshot {
     /// Everything the core shows; node-level figures (`requests`, `storage`) are the
     /// caller's to fill.
-    pub fn capture(cluster_id: u64, replica: &Replica<KvStore>, now: Tick) -> NodeSnapshot {
+    pub fn capture(cluster_id: u64, core: &NodeCore, now: Tick) -> NodeSnapshot {
         NodeSnapshot {
             cluster_id,
-            replica: StatusSnapshot::of(replica, now),
+            replica: core.status_snapshot(now),
+            archived_core: core.archived_release().map(|release| release.to_string()),
             requests: BTreeMap::new(),
             storage: StorageFigures::default(),
         }
@@ -71,8 +76,10 @@ impl NodeSnapshot {
 /// A fresh primary of three replicas and a standby, for tests to adjust.
 #[cfg(test)]
 pub fn sample() -> NodeSnapshot {
-    use viewstamp_core::replica::Options;
-    NodeSnapshot::capture(7, &Replica::new_formatted(Options::new(3, 1), 0, KvStore::new(), 0), 0)
+    use viewstamp_core::replica::{Options, Replica};
+    use viewstamp_core::state_machine::KvStore;
+    let replica = Replica::new_formatted(Options::new(3, 1), 0, KvStore::new(), 0);
+    NodeSnapshot::capture(7, &NodeCore::Native(Box::new(replica)), 0)
 }
 
 #[cfg(test)]
