@@ -136,7 +136,8 @@ fn main() -> ExitCode {
             standbys: args.shape.1,
             clients: args.clients,
             keys: args.keys,
-            upgrade_from: "1.2.0".into(),
+            // The real 1.3.0 code (the binary's archive) rolled to the current code.
+            upgrade_from: "1.3.0".into(),
             keep: args.keep,
         };
         println!("== chaos run {}/{}: {}", index + 1, args.seeds, run::rerun_command(&options));

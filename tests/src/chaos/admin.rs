@@ -22,6 +22,10 @@ pub struct MemberStatus {
     pub membership: (Vec<u64>, Vec<u64>),
     /// Why the member's storage stopped, if it did.
     pub storage_failed: Option<String>,
+    /// The archived release whose real code runs the member, if one does.
+    pub archived_core: Option<String>,
+    /// Linearizable reads it answered by read_index (no log entry).
+    pub reads_by_index: u64,
 }
 
 pub fn status(address: SocketAddr) -> Result<MemberStatus, String> {
@@ -40,6 +44,8 @@ fn parse_status(json: &Value) -> Option<MemberStatus> {
         binary_release: json["binary_release"].as_str()?.to_string(),
         membership: (ids(&json["membership"]["active"])?, ids(&json["membership"]["standbys"])?),
         storage_failed: json["storage"]["failed"].as_str().map(str::to_string),
+        archived_core: json["archived_core"].as_str().map(str::to_string),
+        reads_by_index: json["counters"]["reads_by_index"].as_u64().unwrap_or(0),
     })
 }
 
@@ -73,6 +79,12 @@ mod tests {
         let status = parse_status(&json).unwrap();
         assert_eq!(status.membership, (vec![0, 1, 2], vec![3]));
         assert_eq!((status.view, status.commit, status.storage_failed), (3, 8, None));
+        assert_eq!((status.archived_core, status.reads_by_index), (None, 0));
+        let mut archived = json.clone();
+        archived["archived_core"] = "1.3.0".into();
+        archived["counters"] = serde_json::json!({"reads_by_index": 5});
+        let status = parse_status(&archived).unwrap();
+        assert_eq!((status.archived_core.as_deref(), status.reads_by_index), (Some("1.3.0"), 5));
         assert!(parse_status(&serde_json::json!({"status": "normal"})).is_none());
     }
 }

@@ -321,12 +321,25 @@ impl<'a> Nemesis<'a> {
 
     /// Every member restarted, one at a time, as the binary's own (newer) release,
     /// then the upgrade proposed and committed. The cluster release must not move
-    /// while some member still runs the older one.
-    pub fn rolling_upgrade(&mut self, from: &str) {
+    /// while some member still runs the older one. A member of a release the binary
+    /// carries in its archive must run that release's real code until its restart;
+    /// each restart is a `upgrade_restart` event, whose client-visible pause the report
+    /// prints. From 1.4.0 on, the commands the old code lacks and read_index must work
+    /// once the upgrade commits.
+    pub fn rolling_upgrade(&mut self, from: &str, archived: bool) {
         let started = self.history.now_us();
         match self.cluster.admin_command(&["upgrade", "auto", "off"]) {
             Ok(text) => self.note(&format!("upgrade auto off: {text}")),
             Err(error) => self.violation(format!("cannot turn automatic upgrades off: {error}")),
+        }
+        for id in self.live() {
+            let code = self.cluster.status(id).ok().and_then(|status| status.archived_core);
+            self.note(&format!("member {id} runs {}", code.as_deref().map_or("the current code", |_| "archived code")));
+            if archived && code.as_deref() != Some(from) {
+                self.violation(format!(
+                    "member {id} runs {code:?}, not the archived {from} code its binary release asks for"
+                ));
+            }
         }
         let primary = self.primary();
         let mut order: Vec<u64> = self.live();
@@ -334,17 +347,24 @@ impl<'a> Nemesis<'a> {
         let mut newest = None;
         for (index, id) in order.iter().copied().enumerate() {
             self.note(&format!("rolling upgrade: restart member {id} as the new binary"));
+            let restart_started = self.history.now_us();
             let commit_before = self.cluster.status(id).map_or(0, |status| status.commit);
             self.cluster.stop(id);
             self.cluster.members[id as usize].binary_release = None;
             self.start(id);
             let old = from.to_string();
             let caught_up = move |status: &super::admin::MemberStatus| {
-                status.status == "normal" && status.binary_release != old && status.commit > commit_before
+                status.status == "normal"
+                    && status.binary_release != old
+                    && status.commit > commit_before
+                    && status.archived_core.is_none()
             };
-            if !self.wait_for(id, "come back normal and catch up after its upgrade", caught_up) {
+            if !self.wait_for(id, "come back normal on the current code and catch up after its upgrade", caught_up) {
                 return;
             }
+            let role = if self.cluster.member(id).role == Role::Active { "replica" } else { "standby" };
+            let was = if Some(id) == primary { " (the primary)" } else { "" };
+            self.record("upgrade_restart", restart_started, format!("member {id}, {role}{was}"));
             // Some load in the mixed-release cluster before the next member.
             self.hold(1000, 3000);
             let status = self.cluster.status(id).ok();
@@ -365,6 +385,60 @@ impl<'a> Nemesis<'a> {
         }
         self.note(&format!("rolling upgrade to {newest} committed"));
         self.record("rolling_upgrade", started, format!("{from} -> {newest}"));
+        if newest.as_str() >= "1.4.0" {
+            self.use_what_1_4_0_brings();
+        }
+    }
+
+    /// The commands 1.3.0 lacks, on keys the workload never touches, and reads by
+    /// read_index at the primary; each must answer as Redis does.
+    fn use_what_1_4_0_brings(&mut self) {
+        let Some(primary) = self.primary() else {
+            self.violation("no primary after the upgrade".to_string());
+            return;
+        };
+        let reads_before = self.cluster.status(primary).map_or(0, |status| status.reads_by_index);
+        let address = self.cluster.member(primary).client;
+        let mut client = match RespClient::connect(address, Duration::from_secs(2), Duration::from_secs(5)) {
+            Ok(client) => client,
+            Err(error) => {
+                self.violation(format!("cannot reach primary {primary} after the upgrade: {error}"));
+                return;
+            }
+        };
+        let integer = Reply::Integer;
+        let bulk = |text: &str| Reply::Bulk(Some(text.as_bytes().to_vec()));
+        let steps: [(&[&[u8]], Reply); 8] = [
+            (&[b"SET", b"upgrade-nx", b"1", b"NX"], Reply::Simple("OK".into())),
+            (&[b"SET", b"upgrade-nx", b"2", b"NX"], Reply::Bulk(None)),
+            (&[b"APPEND", b"upgrade-nx", b"23"], integer(3)),
+            (&[b"STRLEN", b"upgrade-nx"], integer(3)),
+            (&[b"GETSET", b"upgrade-nx", b"9"], bulk("123")),
+            (&[b"GETDEL", b"upgrade-nx"], bulk("9")),
+            (&[b"GET", b"upgrade-nx"], Reply::Bulk(None)),
+            (&[b"EXISTS", b"upgrade-nx"], integer(0)),
+        ];
+        for (command, expected) in steps {
+            let shown: Vec<String> = command.iter().map(|part| String::from_utf8_lossy(part).into_owned()).collect();
+            match client.command(command) {
+                Ok(reply) if reply == expected => {
+                    self.note(&format!("after the upgrade: {} -> {reply:?}", shown.join(" ")))
+                }
+                outcome => self
+                    .violation(format!("after the upgrade {} answered {outcome:?}, not {expected:?}", shown.join(" "))),
+            }
+        }
+        let reads_after = self.cluster.status(primary).map_or(0, |status| status.reads_by_index);
+        if reads_after <= reads_before {
+            self.violation(format!(
+                "primary {primary} answered no read by read_index after the upgrade ({reads_before} -> {reads_after})"
+            ));
+        } else {
+            self.note(&format!(
+                "primary {primary}: {} reads by read_index during the checks",
+                reads_after - reads_before
+            ));
+        }
     }
 
     /// A replica killed for good and a standby promoted in its place; then another

@@ -50,12 +50,7 @@ pub fn counts(records: &[Record], events: &[FaultEvent]) -> Counts {
             _ => counts.unknown += 1,
         }
     }
-    let mut acks: Vec<u64> = records
-        .iter()
-        .filter(|record| record.operation.outcome == Outcome::Written)
-        .filter_map(|record| record.operation.completed_at)
-        .collect();
-    acks.sort_unstable();
+    let acks = acknowledgement_times(records);
     for (index, event) in events.iter().enumerate() {
         *counts.faults.entry(event.kind.clone()).or_default() += 1;
         let window_end = events.get(index + 1).map_or(u64::MAX, |next| next.started_us);
@@ -64,6 +59,17 @@ pub fn counts(records: &[Record], events: &[FaultEvent]) -> Counts {
         *longest = (*longest).max(stall / 1000);
     }
     counts
+}
+
+/// When each acknowledged write was acknowledged, sorted.
+fn acknowledgement_times(records: &[Record]) -> Vec<u64> {
+    let mut acks: Vec<u64> = records
+        .iter()
+        .filter(|record| record.operation.outcome == Outcome::Written)
+        .filter_map(|record| record.operation.completed_at)
+        .collect();
+    acks.sort_unstable();
+    acks
 }
 
 /// The longest stretch without an acknowledgement in `acks` (sorted) from `from` on,
@@ -103,7 +109,43 @@ pub fn render(options: &Options, counts: &Counts, events: &[FaultEvent], records
     let _ = writeln!(text, "{}", render_counts(counts));
     let errors = records.iter().filter(|record| record.error.is_some()).count();
     let _ = writeln!(text, "  {} faults, {errors} client errors", events.len());
+    for event in events.iter().filter(|event| event.kind == "upgrade_restart") {
+        let _ = writeln!(text, "  {}", restart_figures(event, records));
+    }
     text
+}
+
+/// What clients saw while one member restarted onto the new binary (from its stop to
+/// its catching up): the pause (the longest time without an acknowledged write), the
+/// writes that got no `+OK` (failed or unknown), and the p99 and worst latency of the
+/// operations answered. Benchmark figures, not assertions.
+pub fn restart_figures(event: &FaultEvent, records: &[Record]) -> String {
+    let within = |record: &&Record| (event.started_us..=event.healed_us).contains(&record.operation.invoked_at);
+    let window: Vec<&Record> = records.iter().filter(within).collect();
+    let writes = window.iter().filter(|record| matches!(record.operation.call, Call::Write(_))).count();
+    let failed = window
+        .iter()
+        .filter(|record| {
+            matches!(record.operation.call, Call::Write(_)) && record.operation.outcome != Outcome::Written
+        })
+        .count();
+    let mut latencies_us: Vec<u64> =
+        window.iter().filter_map(|record| Some(record.operation.completed_at? - record.operation.invoked_at)).collect();
+    latencies_us.sort_unstable();
+    let p99 = latencies_us.get((latencies_us.len() * 99 / 100).min(latencies_us.len().saturating_sub(1)));
+    let worst = latencies_us.last();
+    let acks = acknowledgement_times(records);
+    let pause = longest_stall(&acks, event.started_us, event.healed_us);
+    let ms = |us: Option<&u64>| us.map_or_else(|| "-".to_string(), |us| format!("{:.1} ms", *us as f64 / 1000.0));
+    format!(
+        "restart of {} onto the new binary: {:.1} s until caught up; pause {:.1} ms; {writes} writes, {failed} \
+         without +OK; latency p99 {}, worst {}",
+        event.detail,
+        (event.healed_us - event.started_us) as f64 / 1e6,
+        pause as f64 / 1000.0,
+        ms(p99),
+        ms(worst)
+    )
 }
 
 pub fn render_counts(counts: &Counts) -> String {
@@ -121,6 +163,34 @@ pub fn render_counts(counts: &Counts) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chaos::registers::Operation;
+
+    fn record(call: Call, outcome: Outcome, invoked_at: u64, completed_at: Option<u64>) -> Record {
+        let operation = Operation { client: 0, key: "k0".into(), call, outcome, invoked_at, completed_at };
+        Record { operation, member: 0, error: None }
+    }
+
+    #[test]
+    fn restart_figures_count_the_window_of_the_restart() {
+        let write = || Call::Write("v".into());
+        let records = [
+            record(write(), Outcome::Written, 900, Some(1_000)),
+            record(write(), Outcome::Written, 1_100, Some(3_100)),
+            record(write(), Outcome::Unknown, 1_200, None),
+            record(Call::Read, Outcome::Read(None), 1_300, Some(1_400)),
+            record(write(), Outcome::Written, 9_000, Some(9_100)),
+        ];
+        let event = FaultEvent {
+            kind: "upgrade_restart".into(),
+            started_us: 1_000,
+            healed_us: 2_000,
+            detail: "member 1".into(),
+        };
+        let text = restart_figures(&event, &records);
+        assert!(text.contains("2 writes, 1 without +OK"), "the write invoked before the stop is not counted: {text}");
+        assert!(text.contains("pause 2.1 ms"), "from the stop to the next acknowledgement: {text}");
+        assert!(text.contains("worst 2.0 ms"), "{text}");
+    }
 
     #[test]
     fn the_stall_counts_from_the_fault_to_each_next_ack() {

@@ -126,7 +126,7 @@ pub fn run(options: &Options) -> Result<RunOutcome, String> {
     sleep(WARM_UP);
     match options.plan {
         Plan::Faults => {}
-        Plan::Upgrade => nemesis.rolling_upgrade(&options.upgrade_from),
+        Plan::Upgrade => nemesis.rolling_upgrade(&options.upgrade_from, carries_archived(&options.binary, from)),
         Plan::Promotion => nemesis.promotion(),
     }
     let mut next_progress = Instant::now() + PROGRESS_EVERY;
@@ -213,6 +213,18 @@ pub fn run(options: &Options) -> Result<RunOutcome, String> {
         drop(cluster);
     }
     Ok(RunOutcome { passed, summary, counts })
+}
+
+/// Whether the binary runs `from`'s real code (it says so in `--version`).
+fn carries_archived(binary: &std::path::Path, from: Option<&str>) -> bool {
+    let Some(from) = from else { return false };
+    let version = std::process::Command::new(binary).arg("--version").output();
+    version.is_ok_and(|output| {
+        let text = String::from_utf8_lossy(&output.stdout);
+        text.split("carries the real code of ")
+            .nth(1)
+            .is_some_and(|list| list.trim().trim_end_matches(')').split(", ").any(|release| release == from))
+    })
 }
 
 fn indent(text: &str) -> String {

@@ -19,6 +19,8 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 pub const IO_TIMEOUT: Duration = Duration::from_secs(12);
 /// A client that has done this many ops on one member picks another.
 const OPS_PER_CONNECTION: u64 = 40;
+/// Tries of one command answered "not applied", each on another member.
+const NOT_APPLIED_ATTEMPTS_MAX: usize = 3;
 
 /// One recorded operation and where it went.
 #[derive(Clone, Debug)]
@@ -141,12 +143,28 @@ fn run_client(
             Call::Read
         };
         let invoked_at = history.now_us();
-        let answer = match &call {
+        let send = |resp: &mut RespClient| match &call {
             Call::Write(value) => resp.command(&[b"SET", key.as_bytes(), value.as_bytes()]),
             Call::Read => resp.command(&[b"GET", key.as_bytes()]),
         };
+        let (mut outcome, mut error) = classify(&call, send(resp));
+        // Certainly not applied ("retry on another member": a member stopping, cut off
+        // or full): as a careful client does, the same command goes to another member,
+        // still one operation from its first invocation.
+        for _ in 1..NOT_APPLIED_ATTEMPTS_MAX {
+            if outcome != Outcome::Failed || stop.load(Ordering::SeqCst) {
+                break;
+            }
+            let choices: Vec<(u64, SocketAddr)> =
+                members.lock().expect("members lock").iter().copied().filter(|(id, _)| id != member).collect();
+            let Some(&(other, address)) = choices.get(rng.below(choices.len().max(1) as u64) as usize) else { break };
+            let Ok(mut retry) = RespClient::connect(address, CONNECT_TIMEOUT, IO_TIMEOUT) else { break };
+            *member = other;
+            (outcome, error) = classify(&call, send(&mut retry));
+            *resp = retry;
+            *used = 0;
+        }
         let completed_at = history.now_us();
-        let (outcome, error) = classify(&call, answer);
         let drop_connection = error.is_some();
         history.push(Record {
             operation: Operation {
