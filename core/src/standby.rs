@@ -128,7 +128,11 @@ impl StandbyManager {
         let track = self.track(member)?;
         let healthy = self.is_healthy(member, now);
         let lag_ops = track.heard.then(|| cluster_commit.saturating_sub(track.commit));
-        let promotable = healthy && lag_ops.is_some_and(|lag| lag <= self.options.promotable_lag_ops);
+        // Promotable by how far behind it was when it last answered, not against the
+        // commit now: under steady load the cluster commits hundreds of ops between two
+        // heartbeats, so a standby that keeps up would never look promotable. Staleness
+        // is what health judges.
+        let promotable = healthy && track.lag_ops.is_some_and(|lag| lag <= self.options.promotable_lag_ops);
         Some(StandbyView { member, healthy, lag_ops, promotable })
     }
 
@@ -194,6 +198,9 @@ mod tests {
         assert_eq!((stats.lag_min_ops, stats.lag_median_ops, stats.lag_max_ops), (Some(0), Some(5), Some(19)));
         assert!(!m.view(3, 20, 400).unwrap().promotable, "unhealthy is never promotable");
         assert_eq!(m.view(3, 25, 20).unwrap().lag_ops, Some(5), "lag grows with the commit");
+        let under_load = m.view(3, 500, 100).unwrap();
+        assert_eq!(under_load.lag_ops, Some(480));
+        assert!(under_load.promotable, "caught up when it last answered, 90 ticks ago: the load moved on, not it");
         for i in 0..(LAG_HISTORY_MAX as u64 + 10) {
             m.on_report(3, i, i, i, 20 + i);
         }
