@@ -537,6 +537,8 @@ fn members_on_the_archived_1_3_0_code_roll_to_1_4_0_under_load() {
     let primary = cluster.wait_for_primary();
     cluster.command_until_ok(primary, &["SET", "before", "1"], LONG);
     for member in 0..4u8 {
+        // Its admin endpoint answers once it has compiled the module and opened.
+        cluster.wait_until("the member's status", LONG, |c| c.status(member).is_some());
         let status = cluster.status(member).expect("a status");
         assert_eq!(status["archived_core"], "1.3.0", "member {member} runs the archived code: {status}");
         assert_eq!(status["binary_release"], "1.3.0");

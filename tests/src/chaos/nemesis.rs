@@ -333,6 +333,10 @@ impl<'a> Nemesis<'a> {
             Err(error) => self.violation(format!("cannot turn automatic upgrades off: {error}")),
         }
         for id in self.live() {
+            // A member on archived code answers once it has compiled the module.
+            if !self.wait_for(id, "answer its status", |_| true) {
+                continue;
+            }
             let code = self.cluster.status(id).ok().and_then(|status| status.archived_core);
             self.note(&format!("member {id} runs {}", code.as_deref().map_or("the current code", |_| "archived code")));
             if archived && code.as_deref() != Some(from) {
