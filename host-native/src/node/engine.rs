@@ -41,8 +41,8 @@ pub enum NodeCore {
 pub struct ArchivedCore {
     member: MemberCore,
     id: MemberId,
+    /// Its `binary_release` is the archived release it runs.
     options: Options,
-    release: Release,
     sends: VecDeque<Outgoing>,
     persists: VecDeque<Persist>,
 }
@@ -63,7 +63,7 @@ impl NodeCore {
     pub fn archived_release(&self) -> Option<Release> {
         match self {
             NodeCore::Native(_) => None,
-            NodeCore::Archived(core) => Some(core.release),
+            NodeCore::Archived(core) => Some(core.options.binary_release),
         }
     }
 
@@ -222,7 +222,7 @@ impl NodeCore {
             NodeCore::Archived(core) => {
                 let options = &core.options;
                 let membership = Membership::initial(options.replica_count, options.standby_count);
-                status_of_state(core.id, &core.member.state(), core.release, membership)
+                status_of_state(core.id, &core.member.state(), options.binary_release, membership)
             }
         }
     }
@@ -243,7 +243,6 @@ impl ArchivedCore {
             member: MemberCore::Archived(member),
             id,
             options,
-            release,
             sends: VecDeque::new(),
             persists: VecDeque::new(),
         };
@@ -261,7 +260,7 @@ impl ArchivedCore {
     fn queue_outputs(&mut self) {
         let drained = self.member.drain();
         for label in drained.undecodable {
-            tracing::error!(release = %self.release, "the archived core sent a frame this binary cannot decode ({label})");
+            tracing::error!(release = %self.options.binary_release, "the archived core sent a frame this binary cannot decode ({label})");
         }
         self.persists.extend(drained.persists);
         self.sends.extend(drained.sends.into_iter().map(|sent| Outgoing {
