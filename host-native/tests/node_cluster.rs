@@ -82,6 +82,42 @@ fn a_stopped_backup_catches_up_on_500_writes_after_a_restart() {
 }
 
 #[test]
+fn a_stopping_primary_answers_every_command_it_reads_and_closes_only_quiet_connections() {
+    let mut cluster = Cluster::format(3, 0, None);
+    cluster.start_all(None);
+    let primary = cluster.wait_for_primary();
+    let mut busy = Connection::open(&cluster.client_address(primary)).unwrap();
+    let mut idle = Connection::open(&cluster.client_address(primary)).unwrap();
+    assert_eq!(idle.call(&["SET", "idle", "1"]).unwrap(), Reply::Status("OK".into()));
+    assert_eq!(busy.call(&["SET", "busy-0", "0"]).unwrap(), Reply::Status("OK".into()));
+
+    // Commands keep coming on the busy connection across the stop: each is answered,
+    // applied (+OK) or refused as not applied, and none meets a closed connection.
+    cluster.terminate(primary);
+    let (mut applied, mut refused) = (0, 0);
+    let until = std::time::Instant::now() + Duration::from_millis(1_200);
+    for index in 1.. {
+        if std::time::Instant::now() >= until {
+            break;
+        }
+        let key = format!("busy-{index}");
+        match busy.call(&["SET", &key, &key]) {
+            Ok(Reply::Status(ok)) if ok == "OK" => applied += 1,
+            Ok(Reply::Error(error)) if error.contains("not applied") => refused += 1,
+            other => panic!("{key} after the stop got {other:?} ({applied} applied, {refused} refused before)"),
+        }
+    }
+    assert!(refused > 0, "the stopping primary refused new commands ({applied} applied)");
+    // Quiet connections close, with nothing left unanswered, and the member exits.
+    let idle_end = idle.read();
+    assert!(idle_end.is_err(), "the idle connection closes: {idle_end:?}");
+    let busy_end = busy.read();
+    assert!(busy_end.is_err(), "the busy connection closes once quiet: {busy_end:?}");
+    let status = cluster.wait_exit(primary, LONG);
+    assert!(status.success(), "the primary stops cleanly on SIGTERM: {status}\n{}", cluster.log(primary));
+}
+
+#[test]
 fn a_rolling_upgrade_from_1_0_to_the_newest_under_load_fails_no_write() {
     let newest = viewstamp_core::release::NEWEST_RELEASE.to_string();
     let mut cluster = Cluster::format(3, 1, Some("1.0.0"));

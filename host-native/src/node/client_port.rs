@@ -43,12 +43,19 @@ pub struct ClientPort {
     pub snapshot: watch::Receiver<Arc<NodeSnapshot>>,
     pub connections: Arc<Semaphore>,
     pub next_connection: AtomicU32,
+    /// Set when the member starts to stop: connections then close once quiet.
+    pub stopping: watch::Receiver<bool>,
 }
 
 /// Reads this long per chunk; a request larger than that arrives over several reads.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
 /// Replies are flushed once this much is buffered, even mid-pipeline.
 const FLUSH_BYTES: usize = 256 * 1024;
+/// Once its member stops, a connection closes after this long without a command.
+/// Every command it read has been answered by then, so a client that finds it closed
+/// knows its next command was never read; a busy client is refused "not applied"
+/// (and moves to another member) rather than cut off mid-command.
+pub const STOPPING_QUIET: Duration = Duration::from_millis(250);
 
 pub async fn serve(listener: TcpListener, port: Arc<ClientPort>, mut shutdown: watch::Receiver<bool>) {
     loop {
@@ -85,6 +92,7 @@ pub async fn serve(listener: TcpListener, port: Arc<ClientPort>, mut shutdown: w
 
 async fn serve_connection(mut stream: TcpStream, port: &ClientPort, connection: u32) -> std::io::Result<()> {
     let client = client_id(port.member, port.incarnation, connection);
+    let mut stopping = port.stopping.clone();
     let mut session = Session::new(connection as u64);
     let mut parser = RequestParser::new(port.limits);
     let mut connection_state = Connection { client, session: None, next_request: 1, highest_op_seen: 0 };
@@ -133,14 +141,27 @@ async fn serve_connection(mut stream: TcpStream, port: &ClientPort, connection: 
             output.clear();
         }
         input.reserve(READ_CHUNK_BYTES);
-        // A stopping member keeps its connections until its loop ends: a command
-        // read meanwhile is refused as not applied (so the client retries elsewhere)
-        // instead of being cut off unanswered.
-        let read = stream.read_buf(&mut input).await?;
+        // A stopping member keeps a connection while it is in use: a command read
+        // meanwhile is refused as not applied (so the client retries elsewhere)
+        // instead of being cut off unanswered. Only a quiet one is closed.
+        let read = tokio::select! {
+            read = stream.read_buf(&mut input) => read?,
+            () = quiet_after_stop(&mut stopping) => {
+                let _ = stream.shutdown().await;
+                return Ok(());
+            }
+        };
         if read == 0 {
             return Ok(());
         }
     }
+}
+
+/// Completes `STOPPING_QUIET` after the member started to stop. A sender gone means
+/// the member is ending for another reason (it halted), which counts as stopping.
+async fn quiet_after_stop(stopping: &mut watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|stopping| *stopping).await;
+    tokio::time::sleep(STOPPING_QUIET).await;
 }
 
 struct Connection {
@@ -247,7 +268,12 @@ async fn call(
     operation: Vec<u8>,
     mode: ReadMode,
 ) -> Result<super::requests::Answer, Reply> {
-    let shutting_down = || Reply::error("ERR this member is shutting down: retry on another member");
+    let shutting_down = || {
+        Reply::error(
+            "ERR this member stopped before the command's outcome was known: it may or may not have been \
+             applied; check, then retry on another member",
+        )
+    };
     let (answer, outcome) = oneshot::channel();
     let call = DataCall { client, session, request, operation, mode, answer };
     if port.calls.send(call).await.is_err() {

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU32;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Semaphore};
@@ -24,6 +25,9 @@ use crate::error::Error;
 
 /// Client calls waiting for the node loop; a connection has at most one outstanding.
 const CLIENT_CALLS_QUEUE_MAX: usize = 4096;
+/// How long a stopped member waits for its client connections to go quiet and close
+/// (see `client_port::STOPPING_QUIET`) before it exits and cuts the rest.
+const CLIENT_CLOSE_MAX: Duration = Duration::from_secs(2);
 const ADMIN_QUEUE_MAX: usize = 64;
 
 pub struct StartOptions {
@@ -131,6 +135,7 @@ async fn run_member(
     let (call_sender, calls) = mpsc::channel(CLIENT_CALLS_QUEUE_MAX);
     let (admin_sender, admin_requests) = mpsc::channel(ADMIN_QUEUE_MAX);
 
+    let connections = Arc::new(Semaphore::new(config.limits.max_client_connections));
     let port = Arc::new(ClientPort {
         member,
         incarnation: incarnation(),
@@ -138,8 +143,9 @@ async fn run_member(
         limits: config.parser_limits(),
         calls: call_sender,
         snapshot,
-        connections: Arc::new(Semaphore::new(config.limits.max_client_connections)),
+        connections: connections.clone(),
         next_connection: AtomicU32::new(1),
+        stopping: shutdown.clone(),
     });
     let client_task = tokio::spawn(client_port::serve(client_listener, port, shutdown.clone()));
     let admin_task = tokio::spawn(admin::serve(admin_listener, admin_sender, shutdown.clone()));
@@ -170,10 +176,11 @@ async fn run_member(
     let (result, worker, transport) = node.run(inputs).await;
 
     signals.abort();
+    client_task.abort();
     transport.shutdown().await;
     // Everything acknowledged is already durable; the thread only finishes its batch.
     let _ = tokio::task::spawn_blocking(move || worker.shutdown()).await;
-    client_task.abort();
+    close_client_connections(&connections, config.limits.max_client_connections).await;
     admin_task.abort();
     match result {
         Ok(()) => {
@@ -181,6 +188,17 @@ async fn run_member(
             Ok(())
         }
         Err(Stop::Halted(reason)) => Err(Error::Halted { member, reason }),
+    }
+}
+
+/// Waits for every client connection to close: each has answered all it read, and
+/// closes once quiet, so no client is left with a command unanswered.
+async fn close_client_connections(connections: &Arc<Semaphore>, max: usize) {
+    let all = u32::try_from(max).unwrap_or(u32::MAX);
+    let closed = tokio::time::timeout(CLIENT_CLOSE_MAX, connections.acquire_many(all)).await;
+    if closed.is_err() {
+        let open = max.saturating_sub(connections.available_permits());
+        tracing::warn!(open, "exiting with client connections still busy after {} ms", CLIENT_CLOSE_MAX.as_millis());
     }
 }
 

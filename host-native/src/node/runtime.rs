@@ -190,8 +190,20 @@ impl Node {
                 self.publish_snapshot();
             }
         };
+        self.answer_everything_left(&mut inputs.calls);
         self.publish_snapshot();
         (result, self.storage, self.transport)
+    }
+
+    /// The loop has ended: no client waits without an answer. What was sent on may
+    /// still commit (TRYAGAIN: maybe applied); what was never taken in was not applied.
+    fn answer_everything_left(&mut self, calls: &mut mpsc::Receiver<DataCall>) {
+        self.pending.time_out_all();
+        calls.close();
+        while let Ok(call) = calls.try_recv() {
+            let why = format!("member {} has stopped: the command was not applied; retry on another member", self.me());
+            let _ = call.answer.send(Outcome::Unavailable(why));
+        }
     }
 
     /// Notes when the replica leaves normal status (see `no_primary_limit`), and on a

@@ -117,6 +117,12 @@ impl Cluster {
         }
     }
 
+    /// SIGTERM, without waiting for the member to exit (see `wait_exit`).
+    pub fn terminate(&self, member: u8) {
+        let child = self.children[member as usize].as_ref().expect("member running");
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    }
+
     /// SIGTERM, and wait for a clean exit.
     pub fn stop(&mut self, member: u8) -> ExitStatus {
         let mut child = self.children[member as usize].take().expect("member running");

@@ -115,10 +115,33 @@ pub fn render(options: &Options, counts: &Counts, events: &[FaultEvent], records
     text
 }
 
+/// A graceful restart (SIGTERM, then the new binary) must cost no write: the member
+/// answers everything it read and refuses the rest as not applied, which clients retry
+/// elsewhere. Each write invoked in a restart's window that got no `+OK` is a violation.
+pub fn restart_write_failures(events: &[FaultEvent], records: &[Record]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for event in events.iter().filter(|event| event.kind == "upgrade_restart") {
+        for record in records.iter().filter(|record| {
+            (event.started_us..=event.healed_us).contains(&record.operation.invoked_at)
+                && matches!(record.operation.call, Call::Write(_))
+                && record.operation.outcome != Outcome::Written
+        }) {
+            failures.push(format!(
+                "a write of client {} to member {} during the restart of {} got no +OK: {}",
+                record.operation.client,
+                record.member,
+                event.detail,
+                record.error.as_deref().unwrap_or("no answer")
+            ));
+        }
+    }
+    failures
+}
+
 /// What clients saw while one member restarted onto the new binary (from its stop to
 /// its catching up): the pause (the longest time without an acknowledged write), the
 /// writes that got no `+OK` (failed or unknown), and the p99 and worst latency of the
-/// operations answered. Benchmark figures, not assertions.
+/// operations answered. Figures, not assertions (see `restart_write_failures`).
 pub fn restart_figures(event: &FaultEvent, records: &[Record]) -> String {
     let within = |record: &&Record| (event.started_us..=event.healed_us).contains(&record.operation.invoked_at);
     let window: Vec<&Record> = records.iter().filter(within).collect();
@@ -190,6 +213,30 @@ mod tests {
         assert!(text.contains("2 writes, 1 without +OK"), "the write invoked before the stop is not counted: {text}");
         assert!(text.contains("pause 2.1 ms"), "from the stop to the next acknowledgement: {text}");
         assert!(text.contains("worst 2.0 ms"), "{text}");
+    }
+
+    #[test]
+    fn a_write_without_ok_in_a_restart_window_is_a_violation() {
+        let write = || Call::Write("v".into());
+        let mut unknown = record(write(), Outcome::Unknown, 1_200, None);
+        unknown.error = Some("i/o: connection reset".into());
+        let records = [
+            record(write(), Outcome::Unknown, 900, None),
+            record(write(), Outcome::Written, 1_100, Some(1_300)),
+            unknown,
+            record(Call::Read, Outcome::Unknown, 1_300, None),
+        ];
+        let event = FaultEvent {
+            kind: "upgrade_restart".into(),
+            started_us: 1_000,
+            healed_us: 2_000,
+            detail: "member 1".into(),
+        };
+        let failures = restart_write_failures(std::slice::from_ref(&event), &records);
+        assert_eq!(failures.len(), 1, "only the write invoked in the window and not acknowledged: {failures:?}");
+        assert!(failures[0].contains("connection reset"), "{failures:?}");
+        let other = FaultEvent { kind: "kill".into(), ..event };
+        assert!(restart_write_failures(&[other], &records).is_empty(), "a kill may cost writes");
     }
 
     #[test]

@@ -183,6 +183,7 @@ pub fn run(options: &Options) -> Result<RunOutcome, String> {
         violations.push(format!("{label}: {violation}"));
     }
     violations.extend(lost_writes(&records));
+    violations.extend(report::restart_write_failures(&events, &records));
     let counts = report::counts(&records, &events);
     if counts.acknowledged_writes == 0 {
         violations.push("no write was acknowledged in the whole run".into());
