@@ -155,6 +155,32 @@ fn a_rolling_upgrade_from_1_0_to_the_newest_under_load_fails_no_write() {
 }
 
 #[test]
+fn a_standby_at_1_0_0_forwards_requests_to_the_primary_at_once() {
+    // At 1.0.0 a standby does not follow the log, so it stays in view 0; its requests
+    // must still go to the primary it hears, whichever member that is.
+    let mut cluster = Cluster::format(3, 1, Some("1.0.0"));
+    cluster.start_all(Some("1.0.0"));
+    let mut primary = cluster.wait_for_primary();
+    if primary == 0 {
+        cluster.kill(0);
+        cluster.wait_until("a primary other than member 0", LONG, |c| c.primary().is_some_and(|p| p != 0));
+        primary = cluster.primary().unwrap();
+        cluster.start(0, Some("1.0.0"));
+    }
+    // The first command may go out before the standby has heard a primary at all.
+    let mut standby = Connection::open(&cluster.client_address(3)).unwrap();
+    assert_eq!(standby.call(&["SET", "warm-up", "1"]).unwrap(), Reply::Status("OK".into()));
+    let resent = |cluster: &Cluster| cluster.status(3).unwrap()["counters"]["requests_resent"].as_u64().unwrap();
+    let resent_before = resent(&cluster);
+    for index in 0..20 {
+        let key = format!("via-standby-{index}");
+        assert_eq!(standby.call(&["SET", &key, &key]).unwrap(), Reply::Status("OK".into()), "{key}");
+    }
+    assert_eq!(resent(&cluster), resent_before, "no request through the standby waited for a resend");
+    assert_all_readable(&cluster, primary, &(0..20).map(|index| format!("via-standby-{index}")).collect::<Vec<_>>());
+}
+
+#[test]
 fn a_promoted_standby_serves_in_the_quorum() {
     let mut cluster = Cluster::format(3, 1, None);
     cluster.start_all(None);

@@ -101,6 +101,16 @@ impl<S: StateMachine> Replica<S> {
                 .map_or_else(|| self.primary_of(self.view), |hint| hint.primary_of(self.view)),
         }
     }
+    /// Where this member's host sends a client's request: the primary of the newest
+    /// view it heard a primary serve. That can be newer than its own view: a standby
+    /// that does not follow yet (below `standby_replicas`) stays in the view it started
+    /// in, and `primary_hint` would name that view's primary, who ignores the request.
+    pub fn request_target(&self) -> MemberId {
+        match self.known_primary {
+            Some((view, primary)) if view >= self.view => primary,
+            _ => self.primary_hint(),
+        }
+    }
     /// Primary of its view and in normal status: the member that takes requests.
     pub fn is_serving_primary(&self) -> bool {
         self.status() == Status::Normal && self.is_primary()

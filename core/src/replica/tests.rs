@@ -315,3 +315,28 @@ fn below_1_4_0_reads_go_through_the_log() {
     let sends = drain_sends(&mut primary);
     assert!(sends.iter().all(|out| !matches!(out.message, Message::ConfirmPrimacy(_))), "no 1.4.0 message");
 }
+
+#[test]
+fn a_standby_that_does_not_follow_yet_sends_requests_to_the_primary_it_hears() {
+    // At 1.0.0 a standby only answers heartbeats: it stays in view 0 while member 1
+    // serves view 1, and its requests must go to member 1, not to view 0's primary.
+    let mut options = Options::new(3, 1);
+    options.initial_release = crate::release::Release::new(1, 0, 0);
+    let mut standby = Replica::new_formatted(options, 3, KvStore::new(), 0);
+    drain_sends(&mut standby);
+    let commit = crate::message::Commit {
+        view: 1,
+        commit: 0,
+        sent_at: 5,
+        lease_remaining_ticks: 0,
+        config: ConfigStamp { membership: Membership::initial(3, 1), ..config_stamp() },
+        checkpoint: 0,
+        release: crate::release::NEWEST_RELEASE,
+        cluster_release: crate::release::Release::new(1, 0, 0),
+        from: 1,
+    };
+    standby.handle_message(5, Message::Commit(commit));
+    assert_eq!(standby.view(), 0, "it does not follow at 1.0.0");
+    assert_eq!(standby.primary_hint(), 0, "its own view's primary");
+    assert_eq!(standby.request_target(), 1, "the primary it heard serve a newer view");
+}

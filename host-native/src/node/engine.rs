@@ -107,6 +107,15 @@ impl NodeCore {
         }
     }
 
+    /// Where a client's request goes (see `Replica::request_target`); member ABI 1
+    /// reports only the primary hint.
+    pub fn request_target(&self) -> MemberId {
+        match self {
+            NodeCore::Native(replica) => replica.request_target(),
+            NodeCore::Archived(core) => core.member.state().primary_hint,
+        }
+    }
+
     /// In normal status (catching up counts: it is normal, waiting for state).
     pub fn is_normal(&self) -> bool {
         match self {

@@ -79,6 +79,10 @@ pub struct Node {
     pub snapshot: watch::Sender<Arc<NodeSnapshot>>,
     pending: PendingRequests,
     requests_by_outcome: BTreeMap<String, u64>,
+    /// Requests sent again for want of an answer, and of those sent to every member:
+    /// a forwarding that works needs neither.
+    requests_resent: u64,
+    requests_broadcast: u64,
     frames_refused: BTreeMap<&'static str, u64>,
     storage_failed: Option<String>,
     snapshot_due: Instant,
@@ -121,6 +125,8 @@ impl Node {
             snapshot,
             pending: PendingRequests::new(RetryPolicy::default()),
             requests_by_outcome: BTreeMap::new(),
+            requests_resent: 0,
+            requests_broadcast: 0,
             frames_refused: BTreeMap::new(),
             storage_failed: None,
             snapshot_due: Instant::now(),
@@ -215,7 +221,7 @@ impl Node {
             return;
         }
         self.not_normal_since = None;
-        let seen = (self.replica.view(), self.replica.primary_hint());
+        let seen = (self.replica.view(), self.replica.request_target());
         if self.normal_primary_seen.is_some_and(|before| before != seen) {
             self.pending.retry_all_now(Instant::now());
             self.primary_unanswering_since = None;
@@ -458,6 +464,8 @@ impl Node {
         if !self.accepts_input() {
             return;
         }
+        self.requests_resent += 1;
+        self.requests_broadcast += u64::from(resend.broadcast);
         let request = Request {
             client: resend.client,
             session: resend.session,
@@ -472,7 +480,7 @@ impl Node {
     fn send_request(&mut self, request: Request, broadcast: bool, first_send: bool) {
         let me = self.me();
         let targets: Vec<MemberId> =
-            if broadcast { self.replica.broadcast_targets() } else { vec![self.replica.primary_hint()] };
+            if broadcast { self.replica.broadcast_targets() } else { vec![self.replica.request_target()] };
         for target in targets {
             if target == me {
                 let outcome = self.replica.handle_request(self.clock.now(), request.clone());
@@ -557,6 +565,8 @@ impl Node {
         let mut snapshot = NodeSnapshot::capture(self.cluster, &self.replica, self.clock.now());
         snapshot.requests = self.requests_by_outcome.clone();
         let counters = &mut snapshot.replica.counters;
+        counters.insert("requests_resent".into(), self.requests_resent);
+        counters.insert("requests_broadcast".into(), self.requests_broadcast);
         for (reason, count) in &self.frames_refused {
             counters.insert(format!("frames_refused_{reason}"), *count);
         }
