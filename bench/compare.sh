@@ -6,10 +6,11 @@ set -euo pipefail
 
 usage() {
     cat <<'EOF'
-Usage: bench/compare.sh [-n REQUESTS] [-c CLIENTS] [--quick] [--keep]
+Usage: bench/compare.sh [-n REQUESTS] [-c CLIENTS] [-P PIPELINE] [--quick] [--keep]
 
   -n REQUESTS   requests per redis-benchmark test (default 100000)
   -c CLIENTS    concurrent connections for every system (default 50)
+  -P PIPELINE   commands in flight per connection for the pipelined SET test (default 16)
   --quick       -n 20000 and 5 s etcd runs: a smoke test, not a figure to quote
   --keep        keep the work directory (data and logs) after the run
 
@@ -23,12 +24,14 @@ EOF
 
 requests=100000
 clients=50
+pipeline=16
 etcd_seconds=${ETCD_SECONDS:-15}
 keep=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         -n) requests=${2:?-n needs a number}; shift 2 ;;
         -c) clients=${2:?-c needs a number}; shift 2 ;;
+        -P) pipeline=${2:?-P needs a number}; shift 2 ;;
         --quick) requests=20000; etcd_seconds=${ETCD_SECONDS:-5}; shift ;;
         --keep) keep=1; shift ;;
         -h|--help) usage; exit 0 ;;
@@ -123,43 +126,54 @@ wait_for() {
 # Results, one associative entry per "system:test:field".
 declare -A result
 
-# redis_bench NAME PORT: SET and GET through redis-benchmark's CSV (rps, p50, p99).
+# redis_bench NAME PORT [PIPELINE]: SET and GET through redis-benchmark's CSV (rps,
+# p50, p99); with PIPELINE, SET only, that many commands in flight per connection,
+# recorded as test SET-P<PIPELINE>.
 redis_bench() {
-    local name=$1 port=$2 line test rps p50 p99
-    log "$name: redis-benchmark -c $clients -n $requests -t set,get"
+    local name=$1 port=$2 pipeline=${3:-} line test rps p50 p99 tests=set,get suffix="" extra=()
+    if [[ -n $pipeline ]]; then
+        tests=set suffix=-P$pipeline extra=(-P "$pipeline")
+    fi
+    log "$name: redis-benchmark -c $clients -n $requests -t $tests ${extra[*]}"
     while IFS= read -r line; do
         line=${line//\"/}
         IFS=, read -r test rps _ _ p50 _ p99 _ <<<"$line"
         case "$test" in
-            SET|GET) result[$name:$test:rps]=$rps; result[$name:$test:p50]=$p50; result[$name:$test:p99]=$p99 ;;
+            SET|GET)
+                test=$test$suffix
+                result[$name:$test:rps]=$rps; result[$name:$test:p50]=$p50; result[$name:$test:p99]=$p99 ;;
         esac
-    done < <(redis-benchmark -h 127.0.0.1 -p "$port" -c "$clients" -n "$requests" -t set,get --csv 2>/dev/null)
-    [[ -n ${result[$name:SET:rps]:-} ]] || { echo "redis-benchmark gave no SET figure for $name" >&2; exit 1; }
+    done < <(redis-benchmark -h 127.0.0.1 -p "$port" -c "$clients" -n "$requests" -t $tests "${extra[@]}" --csv 2>/dev/null)
+    [[ -n ${result[$name:SET$suffix:rps]:-} ]] || { echo "redis-benchmark gave no SET figure for $name" >&2; exit 1; }
 }
 
-# run_viewstamp NAME [RELEASE]: a 3-replica cluster, with every binary acting as
-# RELEASE when given (1.3.0: reads go through the log; 1.4.0 reads by read_index).
+# run_viewstamp NAME [RELEASE] [STANDBYS]: a cluster of 3 replicas (and STANDBYS
+# standbys, default none), with every binary at RELEASE when given (1.3.0: the
+# archived 1.3.0 code, whose reads go through the log; 1.4.0 reads by read_index).
+# What it measures depends on NAME: see the calls at the end.
 run_viewstamp() {
-    local name=$1 release=${2:-}
-    local dir=$work_dir/$name id
+    local name=$1 release=${2:-} standbys=${3:-0}
+    local dir=$work_dir/$name id role members=$((3 + standbys))
     local release_args=()
     [[ -n $release ]] && release_args=(--binary-release "$release")
     mkdir -p "$dir"
-    require_free_ports $vs_client_base $((vs_client_base + 1)) $((vs_client_base + 2)) \
-        $vs_peer_base $((vs_peer_base + 1)) $((vs_peer_base + 2)) \
-        $vs_admin_base $((vs_admin_base + 1)) $((vs_admin_base + 2))
+    for ((id = 0; id < members; id++)); do
+        require_free_ports $((vs_client_base + id)) $((vs_peer_base + id)) $((vs_admin_base + id))
+    done
     {
         echo "cluster_id = 7"
         echo 'data_dir = "data/member-{id}"'
-        for id in 0 1 2; do
-            printf '\n[[members]]\nid = %d\naddress = "127.0.0.1:%d"\nclient_address = "127.0.0.1:%d"\nadmin_address = "127.0.0.1:%d"\nrole = "active"\n' \
-                "$id" $((vs_peer_base + id)) $((vs_client_base + id)) $((vs_admin_base + id))
+        for ((id = 0; id < members; id++)); do
+            role=active
+            ((id < 3)) || role=standby
+            printf '\n[[members]]\nid = %d\naddress = "127.0.0.1:%d"\nclient_address = "127.0.0.1:%d"\nadmin_address = "127.0.0.1:%d"\nrole = "%s"\n' \
+                "$id" $((vs_peer_base + id)) $((vs_client_base + id)) $((vs_admin_base + id)) "$role"
         done
     } >"$dir/cluster.toml"
-    for id in 0 1 2; do
+    for ((id = 0; id < members; id++)); do
         "$viewstamp_bin" format --config "$dir/cluster.toml" --member "$id" "${release_args[@]}" >>"$dir/format.log" 2>&1
     done
-    for id in 0 1 2; do
+    for ((id = 0; id < members; id++)); do
         "$viewstamp_bin" start --config "$dir/cluster.toml" --member "$id" "${release_args[@]}" >"$dir/member-$id.log" 2>&1 &
         pids+=($!)
         vs_pids[$id]=$!
@@ -171,7 +185,22 @@ run_viewstamp() {
     [[ $primary =~ ^[0-2]$ ]] || { echo "cannot tell the viewstamp primary from INFO replication" >&2; exit 1; }
     log "viewstamp: primary is member $primary (pid ${vs_pids[$primary]})"
     vs_primary_pid=${vs_pids[$primary]}
-    redis_bench "$name" $((vs_client_base + primary))
+    case $name in
+        viewstamp)
+            redis_bench "$name" $((vs_client_base + primary))
+            redis_bench "$name" $((vs_client_base + primary)) "$pipeline"
+            ;;
+        viewstamp-forwarded)
+            # Clients on a backup and on the standby: each command is forwarded to
+            # the primary and its answer relayed back.
+            local backup=$(((primary + 1) % 3))
+            wait_for 30 "the standby to forward a write" \
+                bash -c "[[ \$(redis-cli -p $((vs_client_base + 3)) SET compare:standby 1) == OK ]]"
+            redis_bench viewstamp-via-backup $((vs_client_base + backup))
+            redis_bench viewstamp-via-standby $((vs_client_base + 3))
+            ;;
+        *) redis_bench "$name" $((vs_client_base + primary)) ;;
+    esac
     local view_changes
     view_changes=$(curl -s "http://127.0.0.1:$((vs_admin_base + primary))/metrics" |
         sed -n 's/^viewstamp_view_changes_total[^ ]* //p' | head -1)
@@ -201,6 +230,7 @@ run_redis() {
     pids+=($!)
     wait_for 15 "redis-server" bash -c "[[ \$(redis-cli -p $redis_port PING) == PONG ]]"
     redis_bench redis-fsync $redis_port
+    redis_bench redis-fsync $redis_port "$pipeline"
 }
 
 etcd_endpoints() {
@@ -285,10 +315,11 @@ report() {
         "$clients" "$requests" "$etcd_seconds"
     printf 'machine: %s cores, %s, data on %s\n\n' "$(nproc)" "$(uname -r)" \
         "$(df -T "$work_dir" | awk 'NR == 2 { print $2 " (" $1 ")" }')"
-    printf '%-22s %5s %12s %10s %10s\n' system test ops/s p50_ms p99_ms
-    for name in viewstamp viewstamp-at-1.3.0 redis-fsync etcd; do
-        for test in SET GET; do
-            printf '%-22s %5s %12s %10s %10s\n' "$name" "$test" "${result[$name:$test:rps]:-?}" \
+    printf '%-22s %7s %12s %10s %10s\n' system test ops/s p50_ms p99_ms
+    for name in viewstamp viewstamp-at-1.3.0 viewstamp-via-backup viewstamp-via-standby redis-fsync etcd; do
+        for test in SET GET SET-P$pipeline; do
+            [[ -n ${result[$name:$test:rps]:-} ]] || continue
+            printf '%-22s %7s %12s %10s %10s\n' "$name" "$test" "${result[$name:$test:rps]}" \
                 "${result[$name:$test:p50]:-?}" "${result[$name:$test:p99]:-?}"
         done
     done
@@ -305,8 +336,21 @@ report() {
     printf '%-44s %9sx %s\n' "SET ops/s >= 5x etcd" "$(ratio "$vs_set" "$etcd_set")" $verdict
     verdict=FAIL; at_least "$(awk -v r="$redis_p99" 'BEGIN { print 2 * r }')" "$vs_p99" && verdict=PASS
     printf '%-44s %9sx %s\n' "SET p99 <= 2x Redis's" "$(ratio "$vs_p99" "$redis_p99")" $verdict
+    local vs_get=${result[viewstamp:GET:rps]} redis_get=${result[redis-fsync:GET:rps]}
+    local vs_get_p99=${result[viewstamp:GET:p99]} redis_get_p99=${result[redis-fsync:GET:p99]}
+    local vs_pipe=${result[viewstamp:SET-P$pipeline:rps]} redis_pipe=${result[redis-fsync:SET-P$pipeline:rps]}
+    verdict=FAIL; at_least "$vs_get" "$(awk -v r="$redis_get" 'BEGIN { print 0.8 * r }')" && verdict=PASS
+    printf '%-44s %9sx %s\n' "GET ops/s >= 0.8x Redis" "$(ratio "$vs_get" "$redis_get")" $verdict
+    verdict=FAIL; at_least "$(awk -v r="$redis_get_p99" 'BEGIN { print 2 * r }')" "$vs_get_p99" && verdict=PASS
+    printf '%-44s %9sx %s\n' "GET p99 <= 2x Redis's" "$(ratio "$vs_get_p99" "$redis_get_p99")" $verdict
+    verdict=FAIL; at_least "$vs_pipe" "$(awk -v r="$redis_pipe" 'BEGIN { print 0.5 * r }')" && verdict=PASS
+    printf '%-44s %9sx %s\n' "SET -P $pipeline ops/s >= 0.5x Redis's" "$(ratio "$vs_pipe" "$redis_pipe")" $verdict
     printf '%-44s %9sx\n' "GET ops/s at 1.4.0 (read_index) / at 1.3.0" \
-        "$(ratio "${result[viewstamp:GET:rps]}" "${result[viewstamp-at-1.3.0:GET:rps]}")"
+        "$(ratio "$vs_get" "${result[viewstamp-at-1.3.0:GET:rps]}")"
+    printf '%-44s %9sx\n' "SET ops/s through a backup / at the primary" \
+        "$(ratio "${result[viewstamp-via-backup:SET:rps]:-0}" "$vs_set")"
+    printf '%-44s %9sx\n' "SET ops/s through a standby / at the primary" \
+        "$(ratio "${result[viewstamp-via-standby:SET:rps]:-0}" "$vs_set")"
 }
 
 install_missing
@@ -319,6 +363,8 @@ log "work directory $work_dir; viewstamp binary $viewstamp_bin"
 run_viewstamp viewstamp
 stop_system
 run_viewstamp viewstamp-at-1.3.0 1.3.0
+stop_system
+run_viewstamp viewstamp-forwarded "" 1
 stop_system
 run_redis
 stop_system

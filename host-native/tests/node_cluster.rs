@@ -530,6 +530,90 @@ fn release_1_4_0_commands_and_reads_by_index_work_through_the_redis_crate() {
     assert!(status["counters"]["reads_by_index"].as_u64().unwrap() >= 50, "{}", status["counters"]);
 }
 
+/// Sends `commands` in one write and reads one reply each, in order.
+fn pipelined(connection: &mut Connection, commands: &[&[&str]]) -> Vec<Reply> {
+    let mut bytes = Vec::new();
+    for arguments in commands {
+        bytes.extend_from_slice(format!("*{}\r\n", arguments.len()).as_bytes());
+        for argument in *arguments {
+            bytes.extend_from_slice(format!("${}\r\n{argument}\r\n", argument.len()).as_bytes());
+        }
+    }
+    connection.send_raw(&bytes).unwrap();
+    commands.iter().map(|_| connection.read().unwrap()).collect()
+}
+
+#[test]
+fn pipelined_commands_answer_in_order_and_take_one_op_per_batch() {
+    let mut cluster = Cluster::format(3, 0, None);
+    cluster.start_all(None);
+    let primary = cluster.wait_for_primary();
+    let backup = (0..3).find(|m| *m != primary).unwrap();
+    let commands: [&[&str]; 9] = [
+        &["SET", "p", "1"],
+        &["INCR", "p"],
+        &["APPEND", "p", "x"],
+        &["INCR", "p"],
+        &["GET", "p"],
+        &["GET", "missing"],
+        &["PING"],
+        &["SET", "q", "v", "NX"],
+        &["DEL", "p", "q"],
+    ];
+    for member in [primary, backup] {
+        let mut connection = Connection::open(&cluster.client_address(member)).unwrap();
+        assert_eq!(connection.call(&["SET", "warm-up", "1"]).unwrap(), Reply::Status("OK".into()));
+        let op_before = cluster.status(primary).unwrap()["op"].as_u64().unwrap();
+        let replies = pipelined(&mut connection, &commands);
+        let op_after = cluster.status(primary).unwrap()["op"].as_u64().unwrap();
+        assert_eq!(replies[0], Reply::Status("OK".into()), "member {member}: {replies:?}");
+        assert_eq!(replies[1], Reply::Integer(2));
+        assert_eq!(replies[2], Reply::Integer(2), "APPEND answers the new length");
+        assert!(replies[3].is_error() && replies[3].text().contains("not an integer"), "{:?}", replies[3]);
+        assert_eq!(replies[4], Reply::Bulk(Some(b"2x".to_vec())), "the failed INCR changed nothing");
+        assert_eq!(replies[5], Reply::Bulk(None));
+        assert_eq!(replies[6], Reply::Status("PONG".into()));
+        assert_eq!(replies[7], Reply::Status("OK".into()));
+        assert_eq!(replies[8], Reply::Integer(2));
+        // Two runs of data commands around the PING: two ops, not eight.
+        assert_eq!(op_after - op_before, 2, "member {member}: one op per pipelined run");
+    }
+
+    // Many commands in flight at once, from several connections, all in order.
+    let mut connection = Connection::open(&cluster.client_address(primary)).unwrap();
+    let keys: Vec<String> = (0..600).map(|index| format!("many-{index}")).collect();
+    let writes: Vec<[&str; 3]> = keys.iter().map(|key| ["SET", key.as_str(), key.as_str()]).collect();
+    let write_refs: Vec<&[&str]> = writes.iter().map(|write| &write[..]).collect();
+    assert!(pipelined(&mut connection, &write_refs).iter().all(|reply| *reply == Reply::Status("OK".into())));
+    let reads: Vec<[&str; 2]> = keys.iter().map(|key| ["GET", key.as_str()]).collect();
+    let read_refs: Vec<&[&str]> = reads.iter().map(|read| &read[..]).collect();
+    let values = pipelined(&mut connection, &read_refs);
+    for (key, value) in keys.iter().zip(values) {
+        assert_eq!(value, Reply::Bulk(Some(key.as_bytes().to_vec())), "{key}");
+    }
+    assert_all_readable(&cluster, backup, &keys);
+}
+
+#[test]
+fn a_1_3_0_cluster_answers_pipelined_commands_one_by_one() {
+    // 1.3.0 code cannot decode a pipeline op: below 1.4.0 each command is its own op.
+    let mut cluster = Cluster::format(3, 0, Some("1.3.0"));
+    cluster.start_all(Some("1.3.0"));
+    let primary = cluster.wait_for_primary();
+    cluster.command_until_ok(primary, &["SET", "warm-up", "1"], LONG);
+    let mut connection = Connection::open(&cluster.client_address(primary)).unwrap();
+    assert_eq!(connection.call(&["SET", "warm-up", "2"]).unwrap(), Reply::Status("OK".into()));
+    let commit_before = cluster.status(primary).unwrap()["commit"].as_u64().unwrap();
+    let commands: [&[&str]; 4] = [&["SET", "p", "1"], &["INCR", "p"], &["APPEND", "p", "x"], &["GET", "p"]];
+    let replies = pipelined(&mut connection, &commands);
+    assert_eq!(replies[0], Reply::Status("OK".into()));
+    assert_eq!(replies[1], Reply::Integer(2));
+    assert!(replies[2].text().contains("feature-off: APPEND needs release 1.4.0"), "{:?}", replies[2]);
+    assert_eq!(replies[3], Reply::Bulk(Some(b"2".to_vec())));
+    let commit_after = cluster.status(primary).unwrap()["commit"].as_u64().unwrap();
+    assert_eq!(commit_after - commit_before, 3, "SET, INCR and GET, one op each");
+}
+
 #[test]
 fn a_1_3_0_cluster_refuses_1_4_0_commands_before_logging_them() {
     // Binaries of 1.3.0 (the archived 1.3.0 code; the 1.4.0 host refuses what 1.3.0

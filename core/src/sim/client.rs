@@ -66,7 +66,8 @@ impl ClientReply {
             {
                 ClientReply::Error(code)
             }
-            Some(KvResult::Error(_)) | None => ClientReply::Error(String::from("failed")),
+            // Scripted clients send one command at a time, never a pipeline.
+            Some(KvResult::Error(_)) | Some(KvResult::Results(_)) | None => ClientReply::Error(String::from("failed")),
         }
     }
 

@@ -17,6 +17,10 @@ pub const FEATURE_OFF: &str = "feature-off";
 pub const SCAN_COUNT_MAX: u32 = 10_000;
 /// The most keys KEYS returns; past it the reply would not fit a message. SCAN has no limit.
 pub const KEYS_REPLY_MAX: usize = 10_000;
+/// The most commands one pipeline carries: a bound on one op's work.
+pub const PIPELINE_COMMANDS_MAX: usize = 256;
+/// The variant index of [`KvCommand::Pipeline`].
+const PIPELINE_TAG: usize = 15;
 
 /// When `SET` writes (`NX`, `XX`, or always).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,7 +47,7 @@ const fn variant(name: &'static str, read_only: bool, feature: Option<Feature>) 
 
 const LATER: Option<Feature> = Some(Feature::KvCommands);
 
-const VARIANTS: [Variant; 15] = [
+const VARIANTS: [Variant; 16] = [
     variant("SET", false, None),
     variant("GET", true, None),
     variant("DEL", false, None),
@@ -59,6 +63,8 @@ const VARIANTS: [Variant; 15] = [
     variant("KEYS", true, LATER),
     variant("DBSIZE", true, LATER),
     variant("SETNX", false, LATER),
+    // Read-only when every command in it is: see `is_read_only`.
+    variant("pipeline", false, LATER),
 ];
 
 /// Commands of the key-value machine.
@@ -126,6 +132,13 @@ pub enum KvCommand {
         key: Vec<u8>,
         value: Vec<u8>,
     },
+    /// Commands one client pipelined, each encoded, run in order as one op (answered
+    /// by [`KvResult::Results`]): a pipelining connection puts one entry in the log
+    /// per batch, not per command. Held encoded so that decoding never recurses; a
+    /// pipeline inside a pipeline is malformed. At most `PIPELINE_COMMANDS_MAX`.
+    Pipeline {
+        commands: Vec<Vec<u8>>,
+    },
 }
 
 impl KvCommand {
@@ -156,6 +169,7 @@ impl KvCommand {
             KvCommand::Keys { .. } => 12,
             KvCommand::DbSize => 13,
             KvCommand::SetNx { .. } => 14,
+            KvCommand::Pipeline { .. } => PIPELINE_TAG,
         }
     }
 
@@ -166,13 +180,35 @@ impl KvCommand {
     }
 
     pub fn is_read_only(&self) -> bool {
-        VARIANTS[self.tag()].read_only
+        match self {
+            KvCommand::Pipeline { commands } => Self::pipeline_is_read_only(commands),
+            _ => VARIANTS[self.tag()].read_only,
+        }
     }
 
     /// Whether an encoded operation is a read-only command (false for bytes that are
     /// no command's: those are logged and answered as malformed).
     pub fn is_read_only_encoded(operation: &[u8]) -> bool {
+        if operation.first().map(|tag| *tag as usize) == Some(PIPELINE_TAG) {
+            return Self::decode(operation).is_some_and(|command| command.is_read_only());
+        }
         Self::variant_of_encoded(operation).is_some_and(|variant| variant.read_only)
+    }
+
+    fn pipeline_is_read_only(commands: &[Vec<u8>]) -> bool {
+        commands.iter().all(|command| {
+            command.first().map(|tag| *tag as usize) != Some(PIPELINE_TAG) && Self::is_read_only_encoded(command)
+        })
+    }
+
+    /// The commands of a pipeline, decoded (`None` for one that does not decode, or
+    /// is itself a pipeline: it answers malformed). `None` past the bound.
+    pub fn pipeline_commands(commands: &[Vec<u8>]) -> Option<Vec<Option<KvCommand>>> {
+        if commands.len() > PIPELINE_COMMANDS_MAX {
+            return None;
+        }
+        let decode = |bytes: &Vec<u8>| Self::decode(bytes).filter(|command| command.tag() != PIPELINE_TAG);
+        Some(commands.iter().map(decode).collect())
     }
 
     /// The feature that brings this command, for those after the base protocol.
@@ -195,7 +231,14 @@ impl KvCommand {
                 feature.since(),
                 feature.name()
             )),
-            _ => Ok(()),
+            _ => match self {
+                // Every command in it must be the cluster's too.
+                KvCommand::Pipeline { commands } => {
+                    let decoded = Self::pipeline_commands(commands).unwrap_or_default();
+                    decoded.iter().flatten().try_for_each(|command| command.check_release(release))
+                }
+                _ => Ok(()),
+            },
         }
     }
 }
@@ -204,8 +247,9 @@ impl KvCommand {
     /// `check_release` of an encoded command, without decoding it (bytes that are no
     /// command's pass: they are logged and answered as malformed, as before).
     pub fn check_release_encoded(operation: &[u8], release: Release) -> Result<(), String> {
+        let pipeline = operation.first().map(|tag| *tag as usize) == Some(PIPELINE_TAG);
         match Self::variant_of_encoded(operation).and_then(|variant| variant.feature) {
-            Some(feature) if !feature.enabled_at(release) => match Self::decode(operation) {
+            Some(feature) if pipeline || !feature.enabled_at(release) => match Self::decode(operation) {
                 Some(command) => command.check_release(release),
                 None => Ok(()),
             },
@@ -228,6 +272,8 @@ pub enum KvResult {
         cursor: u64,
         keys: Vec<Vec<u8>>,
     },
+    /// A pipeline's results, each encoded, one per command in its order.
+    Results(Vec<Vec<u8>>),
 }
 
 impl KvResult {
@@ -291,6 +337,30 @@ mod tests {
         assert!(!KvCommand::is_read_only_encoded(&[]));
         assert!(!KvCommand::is_read_only_encoded(&[99]));
         assert_eq!(KvCommand::check_release_encoded(&[99, 1, 2], release_1_3), Ok(()));
+    }
+
+    fn pipeline(commands: &[KvCommand]) -> KvCommand {
+        KvCommand::Pipeline { commands: commands.iter().map(KvCommand::encode).collect() }
+    }
+
+    #[test]
+    fn a_pipeline_is_read_only_when_all_it_holds_is_and_needs_every_release_it_holds() {
+        let get = KvCommand::Get { key: b"k".to_vec() };
+        let strlen = KvCommand::StrLen { key: b"k".to_vec() };
+        let put = KvCommand::Put { key: b"k".to_vec(), value: b"v".to_vec() };
+        let reads = pipeline(&[get.clone(), strlen.clone()]);
+        assert!(reads.is_read_only() && KvCommand::is_read_only_encoded(&reads.encode()));
+        let mixed = pipeline(&[get.clone(), put.clone()]);
+        assert!(!mixed.is_read_only() && !KvCommand::is_read_only_encoded(&mixed.encode()));
+        let nested = pipeline(core::slice::from_ref(&reads));
+        assert!(!nested.is_read_only(), "a pipeline in a pipeline is malformed, not a read");
+        assert_eq!(KvCommand::pipeline_commands(&[reads.encode(), get.encode()]), Some(alloc::vec![None, Some(get)]));
+
+        let (at_1_3, at_1_4) = (Release::new(1, 3, 0), Release::new(1, 4, 0));
+        assert!(pipeline(core::slice::from_ref(&put)).check_release(at_1_3).is_err(), "pipelines come with 1.4.0");
+        assert_eq!(KvCommand::check_release_encoded(&mixed.encode(), at_1_4), Ok(()));
+        assert_eq!(KvCommand::check_release_encoded(&pipeline(&[strlen]).encode(), at_1_4), Ok(()));
+        assert_eq!(KvCommand::pipeline_commands(&alloc::vec![put.encode(); PIPELINE_COMMANDS_MAX + 1]), None);
     }
 
     #[test]

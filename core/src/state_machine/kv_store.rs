@@ -181,6 +181,18 @@ impl KvStore {
             KvCommand::Scan { cursor, pattern, count } => self.scan(cursor, pattern.as_deref(), count),
             KvCommand::Keys { pattern } => self.keys(&pattern),
             KvCommand::DbSize => KvResult::Integer(self.map.len() as i64),
+            KvCommand::Pipeline { commands } => match KvCommand::pipeline_commands(&commands) {
+                None => KvResult::Error(String::from(MALFORMED)),
+                Some(decoded) => KvResult::Results(
+                    decoded
+                        .into_iter()
+                        .map(|command| match command {
+                            Some(command) => self.execute(command).encode(),
+                            None => KvResult::Error(String::from(MALFORMED)).encode(),
+                        })
+                        .collect(),
+                ),
+            },
             KvCommand::SetNx { key, value } => {
                 if self.map.contains_key(&key) {
                     KvResult::Integer(0)
@@ -445,5 +457,40 @@ mod tests {
         assert!(KvStore::admit(Release::new(1, 4, 0), &append.encode()).is_ok());
         assert!(KvStore::admit(Release::new(1, 0, 0), &KvCommand::Get { key: Vec::new() }.encode()).is_ok());
         assert_eq!(KvResult::decode(&kv.apply(Release::new(1, 4, 0), &append.encode())), Some(KvResult::Integer(1)));
+    }
+
+    #[test]
+    fn a_pipeline_runs_its_commands_in_order_as_one_op() {
+        let put = |key: &str, value: &str| KvCommand::Put { key: key.into(), value: value.into() };
+        let commands = [
+            put("a", "1"),
+            KvCommand::Increment { key: "n".into(), by: 2 },
+            KvCommand::Get { key: "a".into() },
+            put("a", "2"),
+        ];
+        let mut one_by_one = KvStore::new();
+        let expected: Vec<Vec<u8>> =
+            commands.iter().map(|command| one_by_one.execute(command.clone()).encode()).collect();
+        let mut encoded: Vec<Vec<u8>> = commands.iter().map(KvCommand::encode).collect();
+        let mut pipelined = KvStore::new();
+        let release = Release::new(1, 4, 0);
+        let result = pipelined.apply(release, &KvCommand::Pipeline { commands: encoded.clone() }.encode());
+        assert_eq!(KvResult::decode(&result), Some(KvResult::Results(expected)));
+        assert_eq!(pipelined.digest(), one_by_one.digest(), "the same state as the commands one by one");
+
+        // A command that does not decode, or a pipeline inside, answers malformed alone.
+        encoded.insert(1, vec![200, 1]);
+        encoded.push(KvCommand::Pipeline { commands: Vec::new() }.encode());
+        let Some(KvResult::Results(results)) =
+            KvResult::decode(&KvStore::new().apply(release, &KvCommand::Pipeline { commands: encoded }.encode()))
+        else {
+            panic!("a pipeline answers results")
+        };
+        let malformed = KvResult::Error(String::from(MALFORMED)).encode();
+        assert_eq!((results.len(), &results[1], &results[5]), (6, &malformed, &malformed));
+        assert_eq!(KvResult::decode(&results[0]), Some(KvResult::Ok));
+        // Below 1.4.0 the old code cannot decode one: it answers malformed, as 1.3.0 does.
+        let old = KvStore::new().apply(Release::new(1, 3, 0), &KvCommand::Pipeline { commands: Vec::new() }.encode());
+        assert_eq!(old, malformed);
     }
 }

@@ -9,7 +9,9 @@ mod command;
 mod glob;
 mod kv_store;
 
-pub use command::{KvCommand, KvResult, SetCondition, FEATURE_OFF, KEYS_REPLY_MAX, MALFORMED, SCAN_COUNT_MAX};
+pub use command::{
+    KvCommand, KvResult, SetCondition, FEATURE_OFF, KEYS_REPLY_MAX, MALFORMED, PIPELINE_COMMANDS_MAX, SCAN_COUNT_MAX,
+};
 pub use glob::glob_match;
 pub use kv_store::KvStore;
 

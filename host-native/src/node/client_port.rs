@@ -16,6 +16,10 @@ use viewstamp_core::replica::Role;
 use viewstamp_core::state_machine::{KvCommand, KvResult};
 use viewstamp_core::types::{ClientId, MemberId, Op, RequestNumber};
 
+mod pipeline;
+
+use pipeline::Batch;
+
 use super::info::info_sections;
 use super::requests::{client_id, Outcome, ReadMode};
 use super::resp::{info_reply, kv_reply, Command, ParserLimits, Reply, RequestParser, ServerFacts, Session};
@@ -99,8 +103,10 @@ async fn serve_connection(mut stream: TcpStream, port: &ClientPort, connection: 
     let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK_BYTES);
     let mut output: Vec<u8> = Vec::new();
     loop {
-        // Answer every complete request in the buffer before reading again (pipelining).
+        // Answer every complete request in the buffer before reading again. A run of
+        // data commands pipelined back to back goes to the log as one op (`Pipeline`).
         let mut consumed = 0;
+        let mut batch = Batch::default();
         loop {
             match parser.parse(&input[consumed..]) {
                 Ok(Some((arguments, used))) => {
@@ -108,7 +114,18 @@ async fn serve_connection(mut stream: TcpStream, port: &ClientPort, connection: 
                     if arguments.is_empty() {
                         continue;
                     }
-                    let (reply, close) = match Command::parse(arguments) {
+                    let command = match Command::parse(arguments) {
+                        Ok(Command::Kv(kv)) if batch.takes(port, &session, &kv) => {
+                            batch.push(kv);
+                            if batch.is_full() {
+                                batch.answer(port, &mut session, &mut connection_state, &mut output).await;
+                            }
+                            continue;
+                        }
+                        command => command,
+                    };
+                    batch.answer(port, &mut session, &mut connection_state, &mut output).await;
+                    let (reply, close) = match command {
                         Err(reply) => (reply, false),
                         Ok(command) => {
                             let close = command.closes_connection();
@@ -128,6 +145,7 @@ async fn serve_connection(mut stream: TcpStream, port: &ClientPort, connection: 
                 Ok(None) => break,
                 Err(error) => {
                     // The stream cannot be resynchronised: say why and close, as Redis does.
+                    batch.answer(port, &mut session, &mut connection_state, &mut output).await;
                     error.to_reply().encode_into(session.protocol, &mut output);
                     stream.write_all(&output).await?;
                     tracing::debug!(client, "closed a client connection: {error}");
@@ -135,6 +153,7 @@ async fn serve_connection(mut stream: TcpStream, port: &ClientPort, connection: 
                 }
             }
         }
+        batch.answer(port, &mut session, &mut connection_state, &mut output).await;
         input.drain(..consumed);
         if !output.is_empty() {
             stream.write_all(&output).await?;
@@ -201,25 +220,36 @@ async fn data_command(
     } else {
         ReadMode::Linearizable
     };
-    let outcome = async {
-        let mut session = match (mode, connection.session) {
-            (ReadMode::StandbyRead { .. }, _) => 0,
-            (ReadMode::Linearizable, Some(session)) => session,
-            (ReadMode::Linearizable, None) => register(port, connection, 0).await?,
-        };
-        let mut answer = send(port, connection, session, &command, mode).await?;
-        let mut result = KvResult::decode(&answer.result);
-        if result.as_ref().and_then(KvResult::error_code) == Some(SESSION_TOO_OLD) {
-            // Refused for good under the old session, so sending it again under a new
-            // one cannot make it run twice; a session opened now has the command.
-            session = register(port, connection, session).await?;
-            answer = send(port, connection, session, &command, mode).await?;
-            result = KvResult::decode(&answer.result);
-        }
-        connection.highest_op_seen = connection.highest_op_seen.max(answer.op);
-        Ok(kv_answer(&command, connection, mode, result))
+    match run(port, connection, &command, mode).await {
+        Ok(result) => kv_answer(&command, connection, mode, result),
+        Err(reply) => reply,
+    }
+}
+
+/// Runs one data command (a pipeline counts as one) under the connection's session,
+/// opening it first if need be; its result, or the reply to give when it did not run.
+async fn run(
+    port: &ClientPort,
+    connection: &mut Connection,
+    command: &KvCommand,
+    mode: ReadMode,
+) -> Result<Option<KvResult>, Reply> {
+    let mut session = match (mode, connection.session) {
+        (ReadMode::StandbyRead { .. }, _) => 0,
+        (ReadMode::Linearizable, Some(session)) => session,
+        (ReadMode::Linearizable, None) => register(port, connection, 0).await?,
     };
-    outcome.await.unwrap_or_else(|reply: Reply| reply)
+    let mut answer = send(port, connection, session, command, mode).await?;
+    let mut result = KvResult::decode(&answer.result);
+    if result.as_ref().and_then(KvResult::error_code) == Some(SESSION_TOO_OLD) {
+        // Refused for good under the old session, so sending it again under a new
+        // one cannot make it run twice; a session opened now has the command.
+        session = register(port, connection, session).await?;
+        answer = send(port, connection, session, command, mode).await?;
+        result = KvResult::decode(&answer.result);
+    }
+    connection.highest_op_seen = connection.highest_op_seen.max(answer.op);
+    Ok(result)
 }
 
 /// One data command as the connection's next request.

@@ -56,5 +56,6 @@ fn result_kind(result: &KvResult) -> &'static str {
         KvResult::Integer(_) => "an integer",
         KvResult::Error(_) => "an error",
         KvResult::Scan { .. } => "a scan page",
+        KvResult::Results(_) => "a pipeline's results",
     }
 }
