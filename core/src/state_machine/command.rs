@@ -21,6 +21,8 @@ pub const KEYS_REPLY_MAX: usize = 10_000;
 pub const PIPELINE_COMMANDS_MAX: usize = 256;
 /// The variant index of [`KvCommand::Pipeline`].
 const PIPELINE_TAG: usize = 15;
+/// The feature that brings pipelines: code of an older release cannot decode one.
+pub const PIPELINE_FEATURE: Feature = Feature::KvCommands;
 
 /// When `SET` writes (`NX`, `XX`, or always).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,7 +66,7 @@ const VARIANTS: [Variant; 16] = [
     variant("DBSIZE", true, LATER),
     variant("SETNX", false, LATER),
     // Read-only when every command in it is: see `is_read_only`.
-    variant("pipeline", false, LATER),
+    variant("pipeline", false, Some(PIPELINE_FEATURE)),
 ];
 
 /// Commands of the key-value machine.
@@ -181,7 +183,7 @@ impl KvCommand {
 
     pub fn is_read_only(&self) -> bool {
         match self {
-            KvCommand::Pipeline { commands } => Self::pipeline_is_read_only(commands),
+            KvCommand::Pipeline { commands } => Self::all_read_only(commands.iter().map(Vec::as_slice)),
             _ => VARIANTS[self.tag()].read_only,
         }
     }
@@ -189,26 +191,31 @@ impl KvCommand {
     /// Whether an encoded operation is a read-only command (false for bytes that are
     /// no command's: those are logged and answered as malformed).
     pub fn is_read_only_encoded(operation: &[u8]) -> bool {
-        if operation.first().map(|tag| *tag as usize) == Some(PIPELINE_TAG) {
-            return Self::decode(operation).is_some_and(|command| command.is_read_only());
+        if Self::is_pipeline(operation) {
+            return Self::pipeline_parts(operation).is_some_and(|parts| Self::all_read_only(parts.into_iter()));
         }
         Self::variant_of_encoded(operation).is_some_and(|variant| variant.read_only)
     }
 
-    fn pipeline_is_read_only(commands: &[Vec<u8>]) -> bool {
-        commands.iter().all(|command| {
-            command.first().map(|tag| *tag as usize) != Some(PIPELINE_TAG) && Self::is_read_only_encoded(command)
-        })
+    fn all_read_only<'a>(mut commands: impl Iterator<Item = &'a [u8]>) -> bool {
+        commands.all(|command| !Self::is_pipeline(command) && Self::is_read_only_encoded(command))
     }
 
-    /// The commands of a pipeline, decoded (`None` for one that does not decode, or
-    /// is itself a pipeline: it answers malformed). `None` past the bound.
-    pub fn pipeline_commands(commands: &[Vec<u8>]) -> Option<Vec<Option<KvCommand>>> {
-        if commands.len() > PIPELINE_COMMANDS_MAX {
+    /// Whether encoded bytes are a pipeline's (by their first byte, as `variant_of_encoded`).
+    pub fn is_pipeline(operation: &[u8]) -> bool {
+        operation.first().map(|tag| *tag as usize) == Some(PIPELINE_TAG)
+    }
+
+    /// The encoded commands of an encoded pipeline, borrowed: nothing is copied, as
+    /// the primary asks this of every pipeline it takes. `None` when the bytes are no
+    /// pipeline's, or one past `PIPELINE_COMMANDS_MAX`.
+    pub fn pipeline_parts(operation: &[u8]) -> Option<Vec<&[u8]>> {
+        if !Self::is_pipeline(operation) {
             return None;
         }
-        let decode = |bytes: &Vec<u8>| Self::decode(bytes).filter(|command| command.tag() != PIPELINE_TAG);
-        Some(commands.iter().map(decode).collect())
+        // `Vec<Vec<u8>>` and `Vec<&[u8]>` have the same postcard encoding.
+        let parts: Vec<&[u8]> = postcard::from_bytes(&operation[1..]).ok()?;
+        (parts.len() <= PIPELINE_COMMANDS_MAX).then_some(parts)
     }
 
     /// The feature that brings this command, for those after the base protocol.
@@ -231,12 +238,13 @@ impl KvCommand {
                 feature.since(),
                 feature.name()
             )),
+            // Every command in it must be the cluster's too (a pipeline inside is
+            // malformed, whatever the release).
             _ => match self {
-                // Every command in it must be the cluster's too.
-                KvCommand::Pipeline { commands } => {
-                    let decoded = Self::pipeline_commands(commands).unwrap_or_default();
-                    decoded.iter().flatten().try_for_each(|command| command.check_release(release))
-                }
+                KvCommand::Pipeline { commands } => commands
+                    .iter()
+                    .filter(|command| !Self::is_pipeline(command))
+                    .try_for_each(|command| Self::check_release_encoded(command, release)),
                 _ => Ok(()),
             },
         }
@@ -247,13 +255,19 @@ impl KvCommand {
     /// `check_release` of an encoded command, without decoding it (bytes that are no
     /// command's pass: they are logged and answered as malformed, as before).
     pub fn check_release_encoded(operation: &[u8], release: Release) -> Result<(), String> {
-        let pipeline = operation.first().map(|tag| *tag as usize) == Some(PIPELINE_TAG);
-        match Self::variant_of_encoded(operation).and_then(|variant| variant.feature) {
-            Some(feature) if pipeline || !feature.enabled_at(release) => match Self::decode(operation) {
+        let feature = Self::variant_of_encoded(operation).and_then(|variant| variant.feature);
+        match feature {
+            Some(feature) if !feature.enabled_at(release) => match Self::decode(operation) {
                 Some(command) => command.check_release(release),
                 None => Ok(()),
             },
-            _ => Ok(()),
+            _ => match Self::pipeline_parts(operation) {
+                Some(parts) => parts
+                    .into_iter()
+                    .filter(|part| !Self::is_pipeline(part))
+                    .try_for_each(|part| Self::check_release_encoded(part, release)),
+                None => Ok(()),
+            },
         }
     }
 }
@@ -354,13 +368,20 @@ mod tests {
         assert!(!mixed.is_read_only() && !KvCommand::is_read_only_encoded(&mixed.encode()));
         let nested = pipeline(core::slice::from_ref(&reads));
         assert!(!nested.is_read_only(), "a pipeline in a pipeline is malformed, not a read");
-        assert_eq!(KvCommand::pipeline_commands(&[reads.encode(), get.encode()]), Some(alloc::vec![None, Some(get)]));
+        let encoded = pipeline(&[reads.clone(), get.clone()]).encode();
+        let parts = KvCommand::pipeline_parts(&encoded).expect("a pipeline");
+        assert_eq!(parts, [reads.encode().as_slice(), get.encode().as_slice()], "borrowed, as encoded");
+        assert_eq!(KvCommand::pipeline_parts(&get.encode()), None);
 
         let (at_1_3, at_1_4) = (Release::new(1, 3, 0), Release::new(1, 4, 0));
         assert!(pipeline(core::slice::from_ref(&put)).check_release(at_1_3).is_err(), "pipelines come with 1.4.0");
         assert_eq!(KvCommand::check_release_encoded(&mixed.encode(), at_1_4), Ok(()));
         assert_eq!(KvCommand::check_release_encoded(&pipeline(&[strlen]).encode(), at_1_4), Ok(()));
-        assert_eq!(KvCommand::pipeline_commands(&alloc::vec![put.encode(); PIPELINE_COMMANDS_MAX + 1]), None);
+        let too_many = KvCommand::Pipeline { commands: alloc::vec![put.encode(); PIPELINE_COMMANDS_MAX + 1] };
+        assert_eq!(KvCommand::pipeline_parts(&too_many.encode()), None);
+        let later = KvCommand::Scan { cursor: 0, pattern: None, count: 1 };
+        let refused = KvCommand::check_release_encoded(&pipeline(&[get.clone(), later]).encode(), at_1_3);
+        assert!(refused.is_err(), "pipelines and SCAN both need 1.4.0: {refused:?}");
     }
 
     #[test]

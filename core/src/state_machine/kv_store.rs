@@ -4,7 +4,10 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::command::{KvCommand, KvResult, SetCondition, KEYS_REPLY_MAX, MALFORMED, SCAN_COUNT_MAX};
+use super::command::{
+    KvCommand, KvResult, SetCondition, KEYS_REPLY_MAX, MALFORMED, PIPELINE_COMMANDS_MAX, PIPELINE_FEATURE,
+    SCAN_COUNT_MAX,
+};
 use super::glob::glob_match;
 use super::{SnapshotError, StateMachine};
 use crate::checksum::Hasher64;
@@ -181,18 +184,12 @@ impl KvStore {
             KvCommand::Scan { cursor, pattern, count } => self.scan(cursor, pattern.as_deref(), count),
             KvCommand::Keys { pattern } => self.keys(&pattern),
             KvCommand::DbSize => KvResult::Integer(self.map.len() as i64),
-            KvCommand::Pipeline { commands } => match KvCommand::pipeline_commands(&commands) {
-                None => KvResult::Error(String::from(MALFORMED)),
-                Some(decoded) => KvResult::Results(
-                    decoded
-                        .into_iter()
-                        .map(|command| match command {
-                            Some(command) => self.execute(command).encode(),
-                            None => KvResult::Error(String::from(MALFORMED)).encode(),
-                        })
-                        .collect(),
-                ),
-            },
+            KvCommand::Pipeline { commands } => {
+                if commands.len() > PIPELINE_COMMANDS_MAX {
+                    return KvResult::Error(String::from(MALFORMED));
+                }
+                self.execute_parts(None, commands.iter().map(Vec::as_slice))
+            }
             KvCommand::SetNx { key, value } => {
                 if self.map.contains_key(&key) {
                     KvResult::Integer(0)
@@ -211,7 +208,33 @@ impl KvStore {
     /// answers, [`MALFORMED`], on every member alike. (Answering `feature-off` here
     /// instead would cache another reply in the sessions than the old members do, and
     /// the members would diverge.)
+    /// A pipeline's commands, in order, each at `release` as `execute_at` runs it (or
+    /// unchecked, without one): one that does not decode, is itself a pipeline, or
+    /// came after the release answers malformed alone and changes nothing. So a newer
+    /// member answers each command as the code of the release answers it: that code
+    /// decodes the pipeline but not a command it never had.
+    fn execute_parts<'a>(&mut self, release: Option<Release>, parts: impl Iterator<Item = &'a [u8]>) -> KvResult {
+        let malformed = || KvResult::Error(String::from(MALFORMED)).encode();
+        KvResult::Results(
+            parts
+                .map(|part| match KvCommand::decode(part).filter(|_| !KvCommand::is_pipeline(part)) {
+                    Some(command) => match release {
+                        Some(release) => self.execute_at(release, command).encode(),
+                        None => self.execute(command).encode(),
+                    },
+                    None => malformed(),
+                })
+                .collect(),
+        )
+    }
+
     pub fn execute_at(&mut self, release: Release, command: KvCommand) -> KvResult {
+        if let KvCommand::Pipeline { commands } = &command {
+            if !PIPELINE_FEATURE.enabled_at(release) || commands.len() > PIPELINE_COMMANDS_MAX {
+                return KvResult::Error(String::from(MALFORMED));
+            }
+            return self.execute_parts(Some(release), commands.iter().map(Vec::as_slice));
+        }
         match command.check_release(release) {
             Ok(()) => self.execute(command),
             Err(_) => KvResult::Error(String::from(MALFORMED)),
@@ -221,6 +244,17 @@ impl KvStore {
 
 impl StateMachine for KvStore {
     fn apply(&mut self, release: Release, operation: &[u8]) -> Vec<u8> {
+        if KvCommand::is_pipeline(operation) {
+            // Decoded part by part from the borrowed bytes: one copy, not two.
+            let result = match KvCommand::pipeline_parts(operation) {
+                // As `execute_at`: below its release the code cannot decode a pipeline.
+                Some(parts) if PIPELINE_FEATURE.enabled_at(release) => {
+                    self.execute_parts(Some(release), parts.into_iter())
+                }
+                _ => KvResult::Error(String::from(MALFORMED)),
+            };
+            return result.encode();
+        }
         let result = match KvCommand::decode(operation) {
             Some(command) => self.execute_at(release, command),
             None => KvResult::Error(String::from(MALFORMED)),
@@ -489,6 +523,18 @@ mod tests {
         let malformed = KvResult::Error(String::from(MALFORMED)).encode();
         assert_eq!((results.len(), &results[1], &results[5]), (6, &malformed, &malformed));
         assert_eq!(KvResult::decode(&results[0]), Some(KvResult::Ok));
+        // A command of a later release than the op's answers malformed alone, as the
+        // code of that release (which decodes the pipeline, not the command) answers.
+        let later =
+            vec![KvCommand::Put { key: "a".into(), value: "1".into() }.encode(), vec![99, 0], put("b", "2").encode()];
+        let mut store = KvStore::new();
+        let Some(KvResult::Results(results)) =
+            KvResult::decode(&store.apply(release, &KvCommand::Pipeline { commands: later }.encode()))
+        else {
+            panic!("a pipeline answers results")
+        };
+        assert_eq!((&results[1], KvResult::decode(&results[2])), (&malformed, Some(KvResult::Ok)));
+        assert_eq!(store.execute(KvCommand::Get { key: "b".into() }), KvResult::Value(Some(b"2".to_vec())));
         // Below 1.4.0 the old code cannot decode one: it answers malformed, as 1.3.0 does.
         let old = KvStore::new().apply(Release::new(1, 3, 0), &KvCommand::Pipeline { commands: Vec::new() }.encode());
         assert_eq!(old, malformed);
