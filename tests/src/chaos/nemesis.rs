@@ -307,6 +307,33 @@ impl<'a> Nemesis<'a> {
     }
 
     /// Waits until `ready(member status)` holds for member `id`.
+    /// The primary, once there is one (a violation after `SETTLE_TIMEOUT` without).
+    fn wait_for_primary(&mut self) -> Option<u64> {
+        let deadline = Instant::now() + SETTLE_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Some(primary) = self.primary() {
+                return Some(primary);
+            }
+            sleep(Duration::from_millis(100));
+        }
+        self.violation(format!("no primary within {} s", SETTLE_TIMEOUT.as_secs()));
+        None
+    }
+
+    /// An operator command, tried again while it finds no primary (a view change under
+    /// way), as its error says to, for up to `SETTLE_TIMEOUT`.
+    fn admin_command_once_served(&self, args: &[&str]) -> Result<String, String> {
+        let deadline = Instant::now() + SETTLE_TIMEOUT;
+        loop {
+            match self.cluster.admin_command(args) {
+                Err(error) if error.contains("no-primary") && Instant::now() < deadline => {
+                    sleep(Duration::from_millis(200))
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
     fn wait_for(&mut self, id: u64, what: &str, ready: impl Fn(&super::admin::MemberStatus) -> bool) -> bool {
         let deadline = Instant::now() + SETTLE_TIMEOUT;
         while Instant::now() < deadline {
@@ -328,10 +355,6 @@ impl<'a> Nemesis<'a> {
     /// once the upgrade commits.
     pub fn rolling_upgrade(&mut self, from: &str, archived: bool) {
         let started = self.history.now_us();
-        match self.cluster.admin_command(&["upgrade", "auto", "off"]) {
-            Ok(text) => self.note(&format!("upgrade auto off: {text}")),
-            Err(error) => self.violation(format!("cannot turn automatic upgrades off: {error}")),
-        }
         for id in self.live() {
             // A member on archived code answers once it has compiled the module.
             if !self.wait_for(id, "answer its status", |_| true) {
@@ -345,7 +368,14 @@ impl<'a> Nemesis<'a> {
                 ));
             }
         }
-        let primary = self.primary();
+        // Members on archived code compile it before they answer or elect anyone: the
+        // upgrade starts, as an operator's would, once the cluster has a primary.
+        let Some(primary) = self.wait_for_primary() else { return };
+        match self.admin_command_once_served(&["upgrade", "auto", "off"]) {
+            Ok(text) => self.note(&format!("upgrade auto off: {text}")),
+            Err(error) => self.violation(format!("cannot turn automatic upgrades off: {error}")),
+        }
+        let primary = Some(primary);
         let mut order: Vec<u64> = self.live();
         order.sort_by_key(|id| (self.cluster.member(*id).role == Role::Active, Some(*id) == primary));
         let mut newest = None;
@@ -379,7 +409,7 @@ impl<'a> Nemesis<'a> {
             }
         }
         let Some(newest) = newest else { return };
-        let proposal = self.cluster.admin_command(&["upgrade", "propose", &newest]);
+        let proposal = self.admin_command_once_served(&["upgrade", "propose", &newest]);
         self.note(&format!("upgrade propose {newest}: {}", proposal.unwrap_or_else(|error| error)));
         for id in self.live() {
             let target = newest.clone();
@@ -460,7 +490,8 @@ impl<'a> Nemesis<'a> {
         let deadline = Instant::now() + SETTLE_TIMEOUT;
         let mut last_error = String::new();
         loop {
-            match self.cluster.admin_command(&["promote", &standby.to_string(), "--replace", &replaced.to_string()]) {
+            match self.admin_command_once_served(&["promote", &standby.to_string(), "--replace", &replaced.to_string()])
+            {
                 Ok(text) => {
                     self.note(&format!("promote {standby} --replace {replaced}: {text}"));
                     break;
