@@ -40,11 +40,9 @@ while [[ $# -gt 0 ]]; do
 done
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$repo_root/bench/lib.sh"
 viewstamp_bin=${VIEWSTAMP_BIN:-$repo_root/target/release/viewstamp}
-if [[ ! -x $viewstamp_bin ]]; then
-    echo "no viewstamp binary at $viewstamp_bin: build it (cargo build --release -p viewstamp-native) or set VIEWSTAMP_BIN" >&2
-    exit 1
-fi
 
 # Ports far from the defaults (6379, 2379, viewstamp dev's 6380) so a running
 # service on this machine does not get benchmarked by mistake.
@@ -73,13 +71,7 @@ install_missing() {
 work_dir=""
 pids=()
 cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${pids[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
+    stop_processes
     if [[ -n $work_dir && -d $work_dir ]]; then
         if [[ $keep -eq 1 ]]; then
             log "kept $work_dir"
@@ -92,36 +84,8 @@ trap cleanup EXIT
 
 # Stop one system before the next starts: on a small machine idle members still
 # take CPU for heartbeats.
-stop_system() {
-    local pid
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    pids=()
-}
+stop_system() { stop_processes; }
 trap 'exit 130' INT TERM
-
-port_free() { ! ss -Htln "sport = :$1" | grep -q .; }
-
-require_free_ports() {
-    local port
-    for port in "$@"; do
-        port_free "$port" || { echo "port $port is in use; stop what holds it first" >&2; exit 1; }
-    done
-}
-
-# wait_for SECONDS DESCRIPTION COMMAND...: retry COMMAND every 0.2 s.
-wait_for() {
-    local seconds=$1 what=$2
-    shift 2
-    local deadline=$((SECONDS + seconds))
-    until "$@" >/dev/null 2>&1; do
-        if ((SECONDS >= deadline)); then
-            echo "timed out after ${seconds}s waiting for $what" >&2
-            return 1
-        fi
-        sleep 0.2
-    done
-}
 
 # Results, one associative entry per "system:test:field".
 declare -A result
@@ -153,37 +117,8 @@ redis_bench() {
 # What it measures depends on NAME: see the calls at the end.
 run_viewstamp() {
     local name=$1 release=${2:-} standbys=${3:-0}
-    local dir=$work_dir/$name id role members=$((3 + standbys))
-    local release_args=()
-    [[ -n $release ]] && release_args=(--binary-release "$release")
-    mkdir -p "$dir"
-    for ((id = 0; id < members; id++)); do
-        require_free_ports $((vs_client_base + id)) $((vs_peer_base + id)) $((vs_admin_base + id))
-    done
-    {
-        echo "cluster_id = 7"
-        echo 'data_dir = "data/member-{id}"'
-        for ((id = 0; id < members; id++)); do
-            role=active
-            ((id < 3)) || role=standby
-            printf '\n[[members]]\nid = %d\naddress = "127.0.0.1:%d"\nclient_address = "127.0.0.1:%d"\nadmin_address = "127.0.0.1:%d"\nrole = "%s"\n' \
-                "$id" $((vs_peer_base + id)) $((vs_client_base + id)) $((vs_admin_base + id)) "$role"
-        done
-    } >"$dir/cluster.toml"
-    for ((id = 0; id < members; id++)); do
-        "$viewstamp_bin" format --config "$dir/cluster.toml" --member "$id" "${release_args[@]}" >>"$dir/format.log" 2>&1
-    done
-    for ((id = 0; id < members; id++)); do
-        "$viewstamp_bin" start --config "$dir/cluster.toml" --member "$id" "${release_args[@]}" >"$dir/member-$id.log" 2>&1 &
-        pids+=($!)
-        vs_pids[$id]=$!
-    done
-    wait_for 30 "the viewstamp cluster to take a write" \
-        bash -c "[[ \$(redis-cli -p $vs_client_base SET compare:ready 1) == OK ]]"
-    local primary
-    primary=$(redis-cli -p $vs_client_base INFO replication | tr -d '\r' | sed -n 's/^primary://p')
-    [[ $primary =~ ^[0-2]$ ]] || { echo "cannot tell the viewstamp primary from INFO replication" >&2; exit 1; }
-    log "viewstamp: primary is member $primary (pid ${vs_pids[$primary]})"
+    vs_start_cluster "$work_dir/$name" 3 "$standbys" $vs_client_base $vs_peer_base $vs_admin_base "$release"
+    local primary=$vs_primary
     vs_primary_pid=${vs_pids[$primary]}
     case $name in
         viewstamp)
@@ -354,9 +289,11 @@ report() {
 }
 
 install_missing
+require_tools
 mkdir -p "${BENCH_DIR:-/var/tmp}"
 work_dir=$(mktemp -d "${BENCH_DIR:-/var/tmp}/viewstamp-compare.XXXXXX")
 declare -a vs_pids
+vs_primary=""
 vs_primary_pid=""
 log "work directory $work_dir; viewstamp binary $viewstamp_bin"
 

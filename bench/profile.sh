@@ -31,8 +31,9 @@ while [[ $# -gt 0 ]]; do
 done
 
 viewstamp_bin=${VIEWSTAMP_BIN:-$repo_root/target/release/viewstamp}
-[[ -x $viewstamp_bin ]] || { echo "no viewstamp binary at $viewstamp_bin; set VIEWSTAMP_BIN" >&2; exit 1; }
-command -v redis-benchmark >/dev/null || { echo "redis-benchmark is missing: apt-get install redis-tools" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$repo_root/bench/lib.sh"
+require_tools
 
 client_base=36480
 peer_base=37200
@@ -43,9 +44,7 @@ log() { printf '[profile] %s\n' "$*" >&2; }
 work_dir=""
 pids=()
 cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    stop_processes
     [[ -z $work_dir ]] || rm -rf "$work_dir"
 }
 trap cleanup EXIT

@@ -150,6 +150,8 @@ pub struct BenchFailoverArgs {
 pub enum FailoverShape {
     /// The primary's process is killed (SIGKILL).
     Crash,
+    /// The primary is stopped (SIGTERM), as for a restart: it hands over first.
+    Stop,
     /// Every link into and out of the primary is blocked: a partition leaves it alone.
     Isolated,
     /// Every link into the primary is blocked; it can still send.

@@ -118,6 +118,22 @@ fn a_stopping_primary_answers_every_command_it_reads_and_closes_only_quiet_conne
 }
 
 #[test]
+fn a_stopping_primary_hands_over_to_the_next_view_before_it_exits() {
+    let mut cluster = Cluster::format(3, 0, None);
+    cluster.start_all(None);
+    let primary = cluster.wait_for_primary();
+    let view = cluster.status(primary).unwrap()["view"].as_u64().unwrap();
+    let status = cluster.stop(primary);
+    assert!(status.success(), "{status}");
+    let handed = format!("viewstamp member {primary} handed over to view {} before stopping", view + 1);
+    assert!(cluster.log(primary).contains(&handed), "{}", cluster.log(primary));
+    let next = cluster.wait_for_primary();
+    assert_ne!(next, primary);
+    assert!(cluster.status(next).unwrap()["view"].as_u64().unwrap() > view);
+    cluster.command_until_ok(next, &["SET", "after-hand-over", "1"], LONG);
+}
+
+#[test]
 fn a_rolling_upgrade_from_1_0_to_the_newest_under_load_fails_no_write() {
     let newest = viewstamp_core::release::NEWEST_RELEASE.to_string();
     let mut cluster = Cluster::format(3, 1, Some("1.0.0"));

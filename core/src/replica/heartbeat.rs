@@ -26,6 +26,7 @@ impl<S: StateMachine> Replica<S> {
     /// A primary starts serving a view: what it knew of its followers is from before.
     pub(super) fn begin_serving(&mut self) {
         let now = self.now;
+        self.stepping_down = false;
         self.acked = [0; MEMBERS_MAX];
         self.acked[self.id as usize] = self.durable_op;
         self.last_heard_at = [now; MEMBERS_MAX];
@@ -82,7 +83,7 @@ impl<S: StateMachine> Replica<S> {
     /// What is left of the lease, to hand to standbys. None while a reconfiguration or
     /// a hand-over is under way.
     fn lease_remaining_ticks(&self) -> Tick {
-        if self.reconfig_in_progress() {
+        if self.reconfig_in_progress() || self.stepping_down {
             return 0;
         }
         self.quorum_heard_at().map_or(0, |at| (at + self.options.quorum_timeout_ticks).saturating_sub(self.now))
@@ -135,6 +136,25 @@ impl<S: StateMachine> Replica<S> {
         // A round or its answers may have been lost: waiting reads ask again.
         self.ask_again_for_waiting_reads();
         self.timers.set(Timer::Heartbeat, self.now + self.options.heartbeat_interval_ticks);
+        if self.stepping_down {
+            // Hand over the moment the lease it granted is out, not a heartbeat later.
+            self.timers.arm(Timer::Heartbeat, self.lease_granted_until.max(self.now + 1));
+        }
+    }
+
+    /// Its host is stopping this member (a restart, say an upgrade's). A serving
+    /// primary then hands over to the next view once the lease it granted runs out,
+    /// granting none meanwhile: its followers join the hand-over at once, instead of
+    /// waiting out their primary timeout after it is gone. It goes on committing what
+    /// it prepared until then. Returns whether it will hand over.
+    pub fn step_down(&mut self, now: Tick) -> bool {
+        self.now = now;
+        if !self.is_serving_primary() {
+            return false;
+        }
+        self.stepping_down = true;
+        self.schedule_hand_over(self.view + 1);
+        true
     }
 
     /// Hand over to `view` (or later) once no lease is left: at once, if none is.

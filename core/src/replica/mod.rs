@@ -373,6 +373,9 @@ pub struct Replica<S: StateMachine> {
     /// This primary is to hand over, to at least this view, once no lease is left: a
     /// reconfiguration committed, or a member promised a later view and cannot come back.
     hand_over_to: Option<View>,
+    /// Its host is stopping it (`step_down`): it grants no more lease, so that the
+    /// hand-over it scheduled comes as soon as what it granted runs out.
+    stepping_down: bool,
     /// The view this member moved to as the primary handing over (its votes say so).
     handing_over_view: Option<View>,
 

@@ -110,6 +110,7 @@ impl<S: StateMachine> Replica<S> {
             serving_since: now,
             lease_granted_until: now,
             hand_over_to: None,
+            stepping_down: false,
             handing_over_view: None,
             known_primary: None,
             standbys,

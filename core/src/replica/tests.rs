@@ -340,3 +340,55 @@ fn a_standby_that_does_not_follow_yet_sends_requests_to_the_primary_it_hears() {
     assert_eq!(standby.primary_hint(), 0, "its own view's primary");
     assert_eq!(standby.request_target(), 1, "the primary it heard serve a newer view");
 }
+
+#[test]
+fn a_stepping_down_primary_grants_no_lease_and_hands_over_once_its_lease_is_out() {
+    let mut primary = Replica::new_formatted(options(), 0, KvStore::new(), 0);
+    drain_sends(&mut primary);
+    assert!(primary.is_serving_primary());
+    assert!(!Replica::new_formatted(options(), 1, KvStore::new(), 0).step_down(0), "only a primary hands over");
+    // A quorum heard it at tick 10: its heartbeat at 20 grants a lease.
+    let heartbeat = |from, sent_at| {
+        Message::Heartbeat(crate::message::Heartbeat {
+            view: 0,
+            from,
+            op: 0,
+            commit: 0,
+            release: crate::release::NEWEST_RELEASE,
+            echo_sent_at: sent_at,
+        })
+    };
+    primary.handle_message(10, heartbeat(1, 10));
+    let interval = options().heartbeat_interval_ticks;
+    primary.handle_timeout(10 + interval);
+    let granted = drain_sends(&mut primary)
+        .into_iter()
+        .find_map(|out| match out.message {
+            Message::Commit(commit) => Some(commit.lease_remaining_ticks),
+            _ => None,
+        })
+        .expect("a heartbeat");
+    assert!(granted > 0, "a lease before the step-down");
+    let lease_until = 10 + interval + granted;
+
+    assert!(primary.step_down(10 + interval + 1));
+    primary.handle_timeout(lease_until - 1);
+    let before = drain_sends(&mut primary);
+    assert!(
+        before.iter().all(|out| !matches!(out.message, Message::StartViewChange(_))),
+        "no hand-over while a granted lease lasts"
+    );
+    assert!(
+        before.iter().all(|out| !matches!(&out.message, Message::Commit(commit) if commit.lease_remaining_ticks > 0)),
+        "no new lease once stepping down"
+    );
+    primary.handle_timeout(lease_until);
+    let handed = drain_sends(&mut primary);
+    assert!(
+        handed
+            .iter()
+            .any(|out| matches!(&out.message, Message::StartViewChange(svc) if svc.view == 1 && svc.handing_over)),
+        "it hands over to view 1 once the lease is out"
+    );
+    assert!(!primary.is_serving_primary());
+}

@@ -26,14 +26,22 @@ const ATTEMPT_EVERY: Duration = Duration::from_millis(50);
 /// A run with no write by then is reported as not recovered.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
-const ALL_SHAPES: [FailoverShape; 5] =
-    [FailoverShape::Crash, FailoverShape::Isolated, FailoverShape::Deaf, FailoverShape::Mute, FailoverShape::Bridge];
+const ALL_SHAPES: [FailoverShape; 6] = [
+    FailoverShape::Crash,
+    FailoverShape::Stop,
+    FailoverShape::Isolated,
+    FailoverShape::Deaf,
+    FailoverShape::Mute,
+    FailoverShape::Bridge,
+];
 
 /// The fault of one shape for a cluster whose primary is `primary`.
 #[derive(Debug, PartialEq, Eq)]
 struct Fault {
     /// Killed rather than cut off.
     kill: bool,
+    /// Stopped (SIGTERM) rather than cut off.
+    stop: bool,
     blocked: Vec<Link>,
     /// Where clients write: members on the side that keeps a quorum both ways.
     entries: Vec<MemberId>,
@@ -52,17 +60,20 @@ fn fault(shape: FailoverShape, primary: MemberId, replicas: u8) -> Fault {
     let into: Vec<Link> = others.iter().map(|other| (*other, primary)).collect();
     let out_of: Vec<Link> = others.iter().map(|other| (primary, *other)).collect();
     match shape {
-        FailoverShape::Crash => Fault { kill: true, blocked: Vec::new(), entries: others },
-        FailoverShape::Isolated => Fault { kill: false, blocked: [into, out_of].concat(), entries: others },
-        FailoverShape::Deaf => Fault { kill: false, blocked: into, entries: others },
-        FailoverShape::Mute => Fault { kill: false, blocked: out_of, entries: others },
+        FailoverShape::Crash => Fault { kill: true, stop: false, blocked: Vec::new(), entries: others },
+        FailoverShape::Stop => Fault { kill: false, stop: true, blocked: Vec::new(), entries: others },
+        FailoverShape::Isolated => {
+            Fault { kill: false, stop: false, blocked: [into, out_of].concat(), entries: others }
+        }
+        FailoverShape::Deaf => Fault { kill: false, stop: false, blocked: into, entries: others },
+        FailoverShape::Mute => Fault { kill: false, stop: false, blocked: out_of, entries: others },
         FailoverShape::Bridge => {
             // {primary, others[0]} and {others[1], others[2]} lose each other; others[3]
             // reaches everyone. Clients write through the primary's half and the bridge.
             let halves = ([primary, others[0]], [others[1], others[2]]);
             let blocked = halves.0.iter().flat_map(|a| halves.1.iter().flat_map(move |b| [(*a, *b), (*b, *a)]));
             let entries = vec![primary, others[0], others[3]];
-            Fault { kill: false, blocked: blocked.collect(), entries }
+            Fault { kill: false, stop: false, blocked: blocked.collect(), entries }
         }
     }
 }
@@ -137,10 +148,14 @@ async fn measure(
     if fault.kill {
         cluster.kill(before.0);
     }
+    if fault.stop {
+        cluster.terminate(before.0);
+    }
     cluster.links.set_blocked(fault.blocked);
     let acknowledged = write_until(&entries, started, observe).await;
     let old_primary = match cluster.status(before.0).await {
         _ if fault.kill => String::from("killed"),
+        _ if fault.stop => String::from("stopped"),
         Some(status) => format!("{} in view {}", status.state, status.view),
         None => String::from("no answer"),
     };

@@ -100,6 +100,13 @@ impl ProxiedCluster {
         self.config.members[member as usize].client_address.to_string()
     }
 
+    /// SIGTERM, as an operator's restart: the member finishes what it can and exits.
+    pub fn terminate(&mut self, member: MemberId) {
+        if let Some(child) = &self.children[member as usize] {
+            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        }
+    }
+
     /// SIGKILL: no chance to finish anything, as a crash.
     pub fn kill(&mut self, member: MemberId) {
         if let Some(mut child) = self.children[member as usize].take() {

@@ -107,6 +107,27 @@ impl NodeCore {
         }
     }
 
+    /// The host is stopping: a serving primary hands over first (see
+    /// `Replica::step_down`). Member ABI 1 has no such input: an archived core's
+    /// backups wait out their primary timeout, as before.
+    pub fn step_down(&mut self, now: Tick) -> bool {
+        match self {
+            NodeCore::Native(replica) => replica.step_down(now),
+            NodeCore::Archived(_) => false,
+        }
+    }
+
+    /// Whether it is the primary of its view, in normal status.
+    pub fn is_serving_primary(&self) -> bool {
+        match self {
+            NodeCore::Native(replica) => replica.is_serving_primary(),
+            NodeCore::Archived(core) => {
+                let state = core.member.state();
+                state.primary_hint == core.id && matches!(state.status, ReportedStatus::Normal)
+            }
+        }
+    }
+
     /// Where a client's request goes (see `Replica::request_target`); member ABI 1
     /// reports only the primary hint.
     pub fn request_target(&self) -> MemberId {

@@ -38,6 +38,8 @@ const INPUTS_PER_WAKEUP_MAX: usize = 256;
 /// How long a stopping member goes on working for the commands it has sent on, so
 /// that a restart (an upgrade's) answers them instead of leaving their clients unsure.
 const SHUTDOWN_DRAIN_MAX: Duration = Duration::from_secs(3);
+/// How long a primary that handed over stays up for its StartViewChange to leave.
+const HAND_OVER_SEND_WAIT: Duration = Duration::from_millis(20);
 
 /// Ticks from a monotonic clock: the core's time.
 pub struct Clock {
@@ -97,6 +99,9 @@ pub struct Node {
     /// Until when a stopping member waits for the answers to what it sent on (see
     /// `SHUTDOWN_DRAIN_MAX`); new commands are refused as not applied meanwhile.
     draining_until: Option<Instant>,
+    /// A stopping primary hands over to the next view before it goes (see
+    /// `Replica::step_down`), so that its backups need not wait out their timeout.
+    stepping_down: bool,
 }
 
 /// Where the loop's inputs come from.
@@ -134,6 +139,7 @@ impl Node {
             not_normal_since: None,
             primary_unanswering_since: None,
             draining_until: None,
+            stepping_down: false,
         }
     }
 
@@ -151,7 +157,8 @@ impl Node {
                 break Err(stop);
             }
             if let Some(until) = self.draining_until {
-                if self.pending.is_empty() || Instant::now() >= until {
+                let handing_over = self.stepping_down && self.replica.is_serving_primary();
+                if (self.pending.is_empty() && !handing_over) || Instant::now() >= until {
                     let unanswered = self.pending.len();
                     if unanswered > 0 {
                         tracing::warn!(unanswered, "stopping with commands still unanswered");
@@ -164,7 +171,12 @@ impl Node {
                 biased;
                 _ = inputs.shutdown.changed(), if self.draining_until.is_none() => {
                     self.draining_until = Some(Instant::now() + SHUTDOWN_DRAIN_MAX);
-                    tracing::info!(waiting = self.pending.len(), "stopping: answering the commands sent on first");
+                    self.stepping_down = self.replica.step_down(self.clock.now());
+                    tracing::info!(
+                        waiting = self.pending.len(),
+                        handing_over = self.stepping_down,
+                        "stopping: answering the commands sent on first"
+                    );
                 }
                 report = self.storage.next_report(), if self.storage_failed.is_none() => {
                     self.on_storage_report(report);
@@ -196,6 +208,11 @@ impl Node {
                 self.publish_snapshot();
             }
         };
+        if self.stepping_down && !self.replica.is_serving_primary() {
+            // The hand-over's StartViewChange is queued: let the peer writers send it.
+            tokio::time::sleep(HAND_OVER_SEND_WAIT).await;
+            eprintln!("viewstamp member {} handed over to view {} before stopping", self.me(), self.replica.view());
+        }
         self.answer_everything_left(&mut inputs.calls);
         self.publish_snapshot();
         (result, self.storage, self.transport)
