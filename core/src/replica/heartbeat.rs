@@ -149,7 +149,8 @@ impl<S: StateMachine> Replica<S> {
     /// it prepared until then. Returns whether it will hand over.
     pub fn step_down(&mut self, now: Tick) -> bool {
         self.now = now;
-        if !self.is_serving_primary() {
+        // Alone, it would only hand over to itself.
+        if !self.is_serving_primary() || self.membership().active().len() < 2 {
             return false;
         }
         self.stepping_down = true;

@@ -347,6 +347,8 @@ fn a_stepping_down_primary_grants_no_lease_and_hands_over_once_its_lease_is_out(
     drain_sends(&mut primary);
     assert!(primary.is_serving_primary());
     assert!(!Replica::new_formatted(options(), 1, KvStore::new(), 0).step_down(0), "only a primary hands over");
+    let mut alone = Replica::new_formatted(Options::new(1, 0), 0, KvStore::new(), 0);
+    assert!(alone.is_serving_primary() && !alone.step_down(0), "a lone primary has no one to hand over to");
     // A quorum heard it at tick 10: its heartbeat at 20 grants a lease.
     let heartbeat = |from, sent_at| {
         Message::Heartbeat(crate::message::Heartbeat {

@@ -10,7 +10,8 @@ mod glob;
 mod kv_store;
 
 pub use command::{
-    KvCommand, KvResult, SetCondition, FEATURE_OFF, KEYS_REPLY_MAX, MALFORMED, PIPELINE_COMMANDS_MAX, SCAN_COUNT_MAX,
+    KvCommand, KvResult, SetCondition, FEATURE_OFF, KEYS_REPLY_MAX, MALFORMED, PIPELINE_COMMANDS_MAX, PIPELINE_FEATURE,
+    SCAN_COUNT_MAX,
 };
 pub use glob::glob_match;
 pub use kv_store::KvStore;

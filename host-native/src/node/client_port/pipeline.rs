@@ -2,9 +2,9 @@
 //! `Pipeline` op, so that a pipelining client costs one entry, one round to the
 //! backups and one reply pass per batch rather than per command.
 
-use viewstamp_core::release::{Feature, Release};
+use viewstamp_core::release::Release;
 use viewstamp_core::replica::Role;
-use viewstamp_core::state_machine::{KvCommand, KvResult, FEATURE_OFF, PIPELINE_COMMANDS_MAX};
+use viewstamp_core::state_machine::{KvCommand, KvResult, FEATURE_OFF, PIPELINE_COMMANDS_MAX, PIPELINE_FEATURE};
 
 use super::{answer, kv_answer, run, ClientPort, Command, Connection, ReadMode, Reply, Session};
 
@@ -28,7 +28,7 @@ impl Batch {
             return false;
         }
         let Ok(release) = replica.cluster_release.parse::<Release>() else { return false };
-        Feature::KvCommands.enabled_at(release) && command.check_release(release).is_ok()
+        PIPELINE_FEATURE.enabled_at(release) && command.check_release(release).is_ok()
     }
 
     pub(super) fn push(&mut self, command: KvCommand) {
