@@ -184,12 +184,7 @@ impl KvStore {
             KvCommand::Scan { cursor, pattern, count } => self.scan(cursor, pattern.as_deref(), count),
             KvCommand::Keys { pattern } => self.keys(&pattern),
             KvCommand::DbSize => KvResult::Integer(self.map.len() as i64),
-            KvCommand::Pipeline { commands } => {
-                if commands.len() > PIPELINE_COMMANDS_MAX {
-                    return KvResult::Error(String::from(MALFORMED));
-                }
-                self.execute_parts(None, commands.iter().map(Vec::as_slice))
-            }
+            KvCommand::Pipeline { commands } => self.execute_pipeline(None, commands.iter().map(Vec::as_slice)),
             KvCommand::SetNx { key, value } => {
                 if self.map.contains_key(&key) {
                     KvResult::Integer(0)
@@ -208,13 +203,31 @@ impl KvStore {
     /// answers, [`MALFORMED`], on every member alike. (Answering `feature-off` here
     /// instead would cache another reply in the sessions than the old members do, and
     /// the members would diverge.)
+    pub fn execute_at(&mut self, release: Release, command: KvCommand) -> KvResult {
+        if let KvCommand::Pipeline { commands } = &command {
+            return self.execute_pipeline(Some(release), commands.iter().map(Vec::as_slice));
+        }
+        match command.check_release(release) {
+            Ok(()) => self.execute(command),
+            Err(_) => KvResult::Error(String::from(MALFORMED)),
+        }
+    }
+
     /// A pipeline's commands, in order, each at `release` as `execute_at` runs it (or
     /// unchecked, without one): one that does not decode, is itself a pipeline, or
     /// came after the release answers malformed alone and changes nothing. So a newer
     /// member answers each command as the code of the release answers it: that code
-    /// decodes the pipeline but not a command it never had.
-    fn execute_parts<'a>(&mut self, release: Option<Release>, parts: impl Iterator<Item = &'a [u8]>) -> KvResult {
-        let malformed = || KvResult::Error(String::from(MALFORMED)).encode();
+    /// decodes the pipeline but not a command it never had. Below `PIPELINE_FEATURE`,
+    /// or past `PIPELINE_COMMANDS_MAX`, the whole pipeline is malformed.
+    fn execute_pipeline<'a>(
+        &mut self,
+        release: Option<Release>,
+        parts: impl ExactSizeIterator<Item = &'a [u8]>,
+    ) -> KvResult {
+        let malformed = || KvResult::Error(String::from(MALFORMED));
+        if parts.len() > PIPELINE_COMMANDS_MAX || release.is_some_and(|release| !PIPELINE_FEATURE.enabled_at(release)) {
+            return malformed();
+        }
         KvResult::Results(
             parts
                 .map(|part| match KvCommand::decode(part).filter(|_| !KvCommand::is_pipeline(part)) {
@@ -222,23 +235,10 @@ impl KvStore {
                         Some(release) => self.execute_at(release, command).encode(),
                         None => self.execute(command).encode(),
                     },
-                    None => malformed(),
+                    None => malformed().encode(),
                 })
                 .collect(),
         )
-    }
-
-    pub fn execute_at(&mut self, release: Release, command: KvCommand) -> KvResult {
-        if let KvCommand::Pipeline { commands } = &command {
-            if !PIPELINE_FEATURE.enabled_at(release) || commands.len() > PIPELINE_COMMANDS_MAX {
-                return KvResult::Error(String::from(MALFORMED));
-            }
-            return self.execute_parts(Some(release), commands.iter().map(Vec::as_slice));
-        }
-        match command.check_release(release) {
-            Ok(()) => self.execute(command),
-            Err(_) => KvResult::Error(String::from(MALFORMED)),
-        }
     }
 }
 
@@ -247,11 +247,8 @@ impl StateMachine for KvStore {
         if KvCommand::is_pipeline(operation) {
             // Decoded part by part from the borrowed bytes: one copy, not two.
             let result = match KvCommand::pipeline_parts(operation) {
-                // As `execute_at`: below its release the code cannot decode a pipeline.
-                Some(parts) if PIPELINE_FEATURE.enabled_at(release) => {
-                    self.execute_parts(Some(release), parts.into_iter())
-                }
-                _ => KvResult::Error(String::from(MALFORMED)),
+                Some(parts) => self.execute_pipeline(Some(release), parts.into_iter()),
+                None => KvResult::Error(String::from(MALFORMED)),
             };
             return result.encode();
         }
