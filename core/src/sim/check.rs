@@ -11,6 +11,8 @@
 //!   commit of a lease ago by more than the bound (bounded staleness in truth);
 //! - an upgrade entry is prepared only on advertisements its primary heard, in its
 //!   view, from every member (`on_upgrade_prepared`);
+//! - (`logged_release.rs`) no op carries a command its release lacks, when its
+//!   primary's code knew to refuse it, nor a batch before `batched_prepares`;
 //! - (`durability.rs`) every committed op stays durable on a majority of the current
 //!   configuration, and no member's durable release goes down;
 //! - (`history.rs`) the clients' history is linearizable, by an independent model.
@@ -43,6 +45,9 @@ pub struct Checker {
     /// Each committed reconfiguration: its op and the membership from it on.
     pub reconfigurations: BTreeMap<Op, crate::replica::Membership>,
     primaries: BTreeMap<View, MemberId>,
+    /// The binary of the primary that prepared each entry of client requests (op,
+    /// checksum), until the entry is first applied.
+    preparer_binaries: BTreeMap<(Op, u64), Release>,
     /// The highest op known committed anywhere.
     pub committed_max: Op,
     last_commit: BTreeMap<MemberId, Op>,
@@ -87,6 +92,7 @@ impl Checker {
                 }
                 self.applied_max = self.applied_max.max(applied.op);
                 self.committed.insert(applied.op, applied.checksum);
+                self.check_logged_release(applied);
             }
         }
         if let Some(release) = first_seen(&mut self.releases, applied.op, applied.release) {
@@ -95,16 +101,6 @@ impl Checker {
                 applied.release,
                 applied.op
             ));
-        }
-        if applied.requests.len() > 1 {
-            let before = applied.op.checked_sub(1).and_then(|op| self.releases.get(&op)).copied();
-            if before.is_some_and(|release| !Feature::BatchedPrepares.enabled_at(release)) {
-                self.violation(alloc::format!(
-                    "op {} batched {} requests before batched_prepares was on",
-                    applied.op,
-                    applied.requests.len()
-                ));
-            }
         }
         if let Some(digest) = first_seen(&mut self.memberships, applied.op, applied.membership_digest) {
             self.violation(alloc::format!(
@@ -122,6 +118,30 @@ impl Checker {
                 applied.op,
                 applied.digest
             ));
+        }
+    }
+
+    pub fn on_prepared(&mut self, op: Op, checksum: u64, binary: Release) {
+        self.preparer_binaries.insert((op, checksum), binary);
+    }
+
+    /// What the op carries must be the release's, judged by the spec's own table
+    /// (`logged_release.rs`) at the release before the op (a client op leaves it as it
+    /// was). Commands are judged only when the preparing primary's binary knows them:
+    /// older code cannot refuse what it cannot decode, and logs it to answer malformed.
+    fn check_logged_release(&mut self, applied: &Applied) {
+        let before = applied.op.checked_sub(1).and_then(|op| self.releases.get(&op)).copied();
+        let release = before.unwrap_or(applied.release);
+        let preparer = self.preparer_binaries.remove(&(applied.op, applied.checksum));
+        self.preparer_binaries.retain(|(op, _), _| *op > applied.op);
+        let batch = super::logged_release::check_batch(applied.op, release, applied.requests.len());
+        let commands = applied.requests.iter().filter_map(|request| {
+            let binary = preparer?;
+            super::logged_release::check_operation(applied.op, release, binary, &request.operation)
+        });
+        let found: Vec<String> = batch.into_iter().chain(commands).collect();
+        for text in found {
+            self.violation(text);
         }
     }
 
@@ -290,6 +310,24 @@ mod tests {
         assert_eq!(checker.count(), 2);
         checker.on_applied(1, &applied(3, 9, 3));
         assert_eq!(checker.count(), 3, "op 3 before op 2: {:?}", checker.violations);
+    }
+
+    #[test]
+    fn detects_a_command_logged_before_its_release_by_code_that_knows_it() {
+        use crate::replica::AppliedRequest;
+        use crate::state_machine::KvCommand;
+        let base: Release = "1.0.0".parse().unwrap();
+        let set_nx = KvCommand::SetNx { key: vec![1], value: vec![2] }.encode();
+        let request = AppliedRequest { client: 1, request: 1, operation: set_nx, result: vec![], fresh: true };
+        let at_base = |op| Applied { requests: vec![request.clone()], release: base, ..applied(op, op * 10, op) };
+        let mut checker = Checker::default();
+        checker.on_prepared(1, 10, base);
+        checker.on_applied(0, &at_base(1));
+        assert_eq!(checker.count(), 0, "1.0.0 code cannot decode SETNX: it logs it to answer malformed");
+        checker.on_prepared(2, 20, R);
+        checker.on_applied(0, &at_base(2));
+        assert_eq!(checker.count(), 1, "{:?}", checker.violations);
+        assert!(checker.violations[0].contains("never enter the log"));
     }
 
     #[test]

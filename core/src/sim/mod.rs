@@ -10,6 +10,7 @@ pub mod event;
 pub mod explore;
 pub mod history;
 pub mod linearizability;
+mod logged_release;
 pub mod network;
 mod standby_watch;
 pub mod status;
@@ -574,8 +575,12 @@ impl Simulator {
         for persist in writes {
             self.upgrade_watch.on_write(member, &persist.write);
             if let crate::replica::Write::Entry(entry) = &persist.write {
-                if let crate::message::Body::Upgrade { release } = entry.body {
-                    self.on_upgrade_entry_written(member, entry.header, release);
+                match entry.body {
+                    crate::message::Body::Upgrade { release } => {
+                        self.on_upgrade_entry_written(member, entry.header, release);
+                    }
+                    crate::message::Body::Requests(_) => self.on_requests_entry_written(member, entry.header),
+                    _ => {}
                 }
             }
             if let crate::replica::Write::Verify { .. } = persist.write {
@@ -731,6 +736,16 @@ impl Simulator {
         let members: Vec<MemberId> = membership.active().iter().chain(membership.standbys()).copied().collect();
         let heard = &self.advertised_to;
         self.checker.on_upgrade_prepared(member, view, release, &members, |m| heard.get(&(member, m)).copied());
+    }
+
+    /// A primary writing an entry of its own view prepared it: the checkers judge its
+    /// commands by what that primary's binary knows.
+    fn on_requests_entry_written(&mut self, member: MemberId, header: crate::message::Header) {
+        let m = &self.members[member as usize];
+        let Some(state) = m.state() else { return };
+        if self.config.check && state.serving_primary && state.view == header.view {
+            self.checker.on_prepared(header.op, header.checksum, m.binary);
+        }
     }
 
     /// Violations always reach the output, with or without the trace, as they happen.
