@@ -93,7 +93,10 @@ pub struct SimArgs {
           value_parser = value_parser!(u8).range(0..=6))]
     pub standbys: u8,
     /// Faults to inject: `all`, `none`, or a comma-separated list of
-    /// crash, partition, block, loss, dup, delay, corrupt, upgrade.
+    /// crash, partition, block, loss, dup, delay, corrupt (damaged entries), upgrade
+    /// (restarts onto other binaries, operator upgrade commands), promote (standbys
+    /// promoted, dead replicas replaced, long partitions while that is pending), disk
+    /// (a whole disk lost, then recovered through the protocol as `format --recover`).
     #[arg(long, value_name = "LIST", default_value = "all", value_parser = parse_faults)]
     pub faults: FaultMix,
     /// Rounds of client load and faults before the liveness phase.
@@ -110,6 +113,10 @@ pub struct SimArgs {
     /// What runs by default (kept for scripts that ask for it by name).
     #[arg(long, hide = true, conflicts_with = "emulated")]
     pub archived: bool,
+    /// Print every seed's trace, as `viewstamp replay` prints a script's: how to read
+    /// a seed whose script cannot replay it (one with a disk loss).
+    #[arg(long)]
+    pub trace: bool,
 }
 
 #[derive(Debug, Args)]
@@ -308,6 +315,7 @@ pub fn faults_text(mix: &FaultMix) -> String {
         mix.corrupt,
         mix.upgrade,
         mix.promote,
+        mix.disk,
     ];
     let names: Vec<&str> = FaultMix::NAMES.iter().zip(flags).filter(|(_, on)| *on).map(|(name, _)| *name).collect();
     if names.is_empty() {
@@ -328,7 +336,7 @@ mod tests {
 
     #[test]
     fn faults_text_reads_back() {
-        for text in ["all", "none", "crash", "crash,partition", "loss,dup,delay", "corrupt,upgrade"] {
+        for text in ["all", "none", "crash", "crash,partition", "loss,dup,delay", "corrupt,upgrade", "crash,disk"] {
             let mix = FaultMix::parse(text).unwrap();
             assert_eq!(FaultMix::parse(&faults_text(&mix)).unwrap(), mix, "{text}");
         }

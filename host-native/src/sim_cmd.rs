@@ -9,7 +9,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Mutex;
 
 use viewstamp_core::scenario::run::{run_text, RunOptions};
-use viewstamp_core::sim::explore::{generate, run_seed_with, ExploreOptions, SeedOutcome};
+use viewstamp_core::sim::explore::{generate, run_seed_traced, ExploreOptions, SeedOutcome};
 
 use crate::wasm_engine::shared_archive;
 
@@ -36,7 +36,7 @@ pub fn run(args: &SimArgs) -> Result<u8, Error> {
     let (mut events, mut archived_starts) = (0u64, 0u64);
     quiet_panics();
     for (done, seed) in (args.start..end).enumerate() {
-        let outcome = run_seed_caught(seed, &options, archived);
+        let outcome = run_seed_caught(seed, &options, archived, args.trace);
         events += outcome.events;
         archived_starts += outcome.archived_starts;
         if !outcome.passed {
@@ -75,8 +75,12 @@ fn take_panic() -> String {
 }
 
 /// Run one seed; a panic becomes its failure, with the seed's script to replay it.
-fn run_seed_caught(seed: u64, options: &ExploreOptions, archived: bool) -> SeedOutcome {
-    match panic::catch_unwind(AssertUnwindSafe(|| run_seed_with(seed, options, archived.then(shared_archive)))) {
+fn run_seed_caught(seed: u64, options: &ExploreOptions, archived: bool, trace: bool) -> SeedOutcome {
+    let mut print = |line: &str| println!("{line}");
+    let tracer = trace.then_some(&mut print as &mut dyn FnMut(&str));
+    match panic::catch_unwind(AssertUnwindSafe(|| {
+        run_seed_traced(seed, options, archived.then(shared_archive), tracer)
+    })) {
         Ok(outcome) => outcome,
         Err(_) => SeedOutcome {
             seed,
@@ -114,9 +118,22 @@ fn report_failure(outcome: &SeedOutcome, args: &SimArgs) -> Result<(), Error> {
     fs::write(&path, &text).map_err(|source| Error::WriteFile { path: path.clone(), source })?;
     print(format!("wrote {}", path.display()))?;
     let flag = if args.emulated { " --emulated" } else { "" };
-    print(format!("reproduce with: viewstamp replay{flag} {}", path.display()))?;
-    out.flush().map_err(Error::Output)?;
-    check_reproduces(&text, outcome, &path, !args.emulated);
+    if outcome.script.is_expressible() {
+        print(format!("reproduce with: viewstamp replay{flag} {}", path.display()))?;
+        out.flush().map_err(Error::Output)?;
+        check_reproduces(&text, outcome, &path, !args.emulated);
+    } else {
+        // The script shows a disk loss as a comment; the seed's number replays it all.
+        print(format!(
+            "reproduce with: viewstamp sim{flag} --start {seed} --seeds 1 --replicas {} --standbys {} --faults {} --rounds {} \
+             (the script cannot say its disk loss: see its '# lose-disk' lines)",
+            args.replicas,
+            args.standbys,
+            faults_text(&args.faults),
+            args.rounds
+        ))?;
+        out.flush().map_err(Error::Output)?;
+    }
     Ok(())
 }
 

@@ -21,6 +21,12 @@ impl Script {
     pub fn commands(&self) -> impl Iterator<Item = &Command> + '_ {
         self.lines.iter().map(|line| &line.command)
     }
+
+    /// Whether replaying the script's text runs it all: false when it holds a command
+    /// the scenario language cannot say (`LoseDisk`).
+    pub fn is_expressible(&self) -> bool {
+        !self.commands().any(|command| matches!(command, Command::LoseDisk(_)))
+    }
 }
 
 /// `cluster replicas=N [standbys=M] [seed=S] [binary=X.Y.Z] [release=X.Y.Z]`.
@@ -83,6 +89,11 @@ pub enum Command {
     Net { loss_ppm: Option<u32>, dup_ppm: Option<u32>, delay_ticks: Option<(u64, u64)> },
     /// `corrupt R op=N`.
     Corrupt { member: u8, op: u64 },
+    /// The explorer's disk loss: member R is stopped and its whole data directory is
+    /// gone; its next restart recovers through the protocol (`format --recover`). The
+    /// scenario language has no command for it, so no script makes one: a schedule
+    /// shows it as a comment, and `viewstamp sim` reproduces such a seed by its number.
+    LoseDisk(u8),
     /// `upgrade propose to=X.Y.Z`.
     UpgradePropose { to: Release },
     /// `upgrade cancel`.

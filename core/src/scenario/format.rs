@@ -139,6 +139,10 @@ impl Display for Command {
                 Ok(())
             }
             Command::Corrupt { member, op } => write!(f, "corrupt {member} op={op}"),
+            // A comment keeps every later command on its line number.
+            Command::LoseDisk(member) => {
+                write!(f, "# lose-disk {member}: the explorer's disk loss, which the scenario language cannot say")
+            }
             Command::UpgradePropose { to } => write!(f, "upgrade propose to={to}"),
             Command::UpgradeCancel => f.write_str("upgrade cancel"),
             Command::UpgradeAuto(on) => {

@@ -338,6 +338,11 @@ impl<'a> Runner<'a> {
                 let member = self.member(*member)?;
                 self.sim.corrupt(member, *op);
             }
+            Command::LoseDisk(member) => {
+                let member = self.member(*member)?;
+                self.sim.crash(member);
+                self.sim.lose_data(member);
+            }
             Command::UpgradePropose { to } => self.operator(UpgradeCommand::Propose(*to)),
             Command::UpgradeCancel => self.operator(UpgradeCommand::Cancel),
             Command::UpgradeAuto(on) => self.operator(UpgradeCommand::Auto(*on)),

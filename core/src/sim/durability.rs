@@ -5,12 +5,15 @@
 //! - every committed op stays durable on a majority of the current configuration, at
 //!   every event that may have dropped a durable entry (an install, a checkpoint, a
 //!   rewrite, a crash, a lost disk) or changed the configuration;
+//! - in both, less one for each active member whose disk was lost and who has not
+//!   recovered yet;
 //! - no member's durable release goes down, so that an old binary halts at every restart.
 //!
 //! Durable means stored with its header (a damaged body still counts: it was durable
 //! when acknowledged, and damage never nacks) or covered by a checkpoint. Standbys and
 //! removed members never count.
 
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::Simulator;
@@ -30,6 +33,16 @@ impl Simulator {
             .next_back()
             .cloned()
             .unwrap_or_else(|| Membership::initial(self.config.replicas, self.config.standbys))
+    }
+
+    /// How many active members must hold a committed op, and how many disks of the
+    /// configuration are lost. A lost disk is a failure until its member recovers:
+    /// meanwhile an op may be on that many fewer (one acknowledged just before its
+    /// disk went, say), and the recovering member votes in no view change, so every
+    /// quorum of the others still meets a holder.
+    fn durable_quorum(&self, membership: &Membership) -> (usize, usize) {
+        let lost = membership.active().iter().filter(|member| self.disks_lost.contains(member)).count();
+        (membership.quorum().saturating_sub(lost).max(1), lost)
     }
 
     pub(super) fn check_durability(&mut self) {
@@ -53,7 +66,7 @@ impl Simulator {
             let prepared_by = changes.range(..op).next_back().map_or(&initial, |(_, membership)| membership);
             for membership in core::iter::once(prepared_by).chain(changes.get(&op)) {
                 let holders = self.holders(membership, op, checksum);
-                if holders < membership.quorum() {
+                if holders < self.durable_quorum(membership).0 {
                     violations.push(alloc::format!(
                         "op {op} committed while durable on only {holders} of active replicas {:?}",
                         membership.active()
@@ -70,13 +83,15 @@ impl Simulator {
         let mut checkpoints: Vec<Op> =
             membership.active().iter().map(|member| self.members[*member as usize].storage.checkpoint_op()).collect();
         checkpoints.sort_unstable_by(|a, b| b.cmp(a));
-        let covered = checkpoints[membership.quorum() - 1];
+        let (required, lost) = self.durable_quorum(&membership);
+        let covered = checkpoints[required - 1];
         for op in covered + 1..=self.quorum_checked_commit {
             let Some(checksum) = self.checker.committed_checksum(op) else { continue };
             let holders = self.holders(&membership, op, checksum);
-            if holders < membership.quorum() {
+            if holders < required {
+                let losing = if lost > 0 { alloc::format!(" ({lost} lost disk(s) recovering)") } else { String::new() };
                 self.checker.violation(alloc::format!(
-                    "committed op {op} is durable on only {holders} of active replicas {:?} now",
+                    "committed op {op} is durable on only {holders} of active replicas {:?} now{losing}",
                     membership.active()
                 ));
                 return;

@@ -30,6 +30,9 @@ pub struct FaultMix {
     pub upgrade: bool,
     /// Promotions of standbys (with standbys in the cluster), replacing a replica or not.
     pub promote: bool,
+    /// The bad disk lost whole, and its member recovered through the protocol (the
+    /// scenario language cannot say it: such a seed is reproduced by its number).
+    pub disk: bool,
 }
 
 impl Default for FaultMix {
@@ -44,13 +47,14 @@ impl Default for FaultMix {
             corrupt: true,
             upgrade: true,
             promote: true,
+            disk: true,
         }
     }
 }
 
 impl FaultMix {
-    pub const NAMES: [&'static str; 9] =
-        ["crash", "partition", "block", "loss", "dup", "delay", "corrupt", "upgrade", "promote"];
+    pub const NAMES: [&'static str; 10] =
+        ["crash", "partition", "block", "loss", "dup", "delay", "corrupt", "upgrade", "promote", "disk"];
 
     pub fn none() -> Self {
         Self {
@@ -63,6 +67,7 @@ impl FaultMix {
             corrupt: false,
             upgrade: false,
             promote: false,
+            disk: false,
         }
     }
 
@@ -85,6 +90,7 @@ impl FaultMix {
                 "corrupt" => mix.corrupt = true,
                 "upgrade" => mix.upgrade = true,
                 "promote" => mix.promote = true,
+                "disk" => mix.disk = true,
                 other => {
                     return Err(alloc::format!(
                         "unknown fault '{other}': use all, none, or a list of {}",
@@ -226,6 +232,15 @@ pub fn generate(seed: u64, options: &ExploreOptions) -> Script {
                 b.push(Command::Net { loss_ppm, dup_ppm, delay_ticks });
             }
             // The only copy of a single replica's log is beyond repair: no damage there.
+            // The one bad disk is damaged, or lost whole where the others still make a
+            // quorum without it (from 3 replicas: with 2, both must vote, and a member
+            // that lost its disk never votes again as itself).
+            5 if faults.disk && options.replicas >= 3 && prng.chance_ppm(250_000) => {
+                if !crashed.contains(&bad_disk) {
+                    crashed.push(bad_disk);
+                }
+                b.push(Command::LoseDisk(bad_disk));
+            }
             5 if faults.corrupt && writes > 0 && options.replicas > 1 => {
                 let op = prng.range_inclusive(1, writes.max(1));
                 b.push(Command::Corrupt { member: bad_disk, op });
@@ -374,11 +389,29 @@ pub fn run_seed(seed: u64, options: &ExploreOptions) -> SeedOutcome {
 /// [`run_seed`], with archived releases running in `archive` (as `viewstamp replay`
 /// runs them, so that a failure's script replays the same).
 pub fn run_seed_with(seed: u64, options: &ExploreOptions, archive: Option<SharedArchive>) -> SeedOutcome {
+    run_seed_traced(seed, options, archive, None)
+}
+
+/// [`run_seed_with`], handing every trace line to `trace` when one is given: how a
+/// seed the scenario language cannot say (a disk loss) is read event by event.
+pub fn run_seed_traced(
+    seed: u64,
+    options: &ExploreOptions,
+    archive: Option<SharedArchive>,
+    mut trace: Option<&mut dyn FnMut(&str)>,
+) -> SeedOutcome {
     let mut script = generate(seed, options);
     let last = script.lines.pop().expect("a schedule ends with its expectation");
     let mut failure = Vec::new();
+    let tracing = trace.is_some();
     let mut out = |line: &str| {
-        if !line.starts_with("digest=") {
+        if let Some(trace) = trace.as_mut() {
+            trace(line);
+        }
+        // Traced, a failure's lines are those the untraced run prints.
+        let failed =
+            !tracing || line.starts_with("violation: ") || line.starts_with("line ") || line.starts_with("panic");
+        if failed && !line.starts_with("digest=") {
             failure.push(String::from(line));
         }
     };
@@ -389,7 +422,7 @@ pub fn run_seed_with(seed: u64, options: &ExploreOptions, archive: Option<Shared
         commands
     };
     let (outcome, tail_lines) =
-        run_script_with_tail(&script, RunOptions { archive, ..RunOptions::new(false, true) }, &mut out, &mut tail);
+        run_script_with_tail(&script, RunOptions { archive, ..RunOptions::new(tracing, true) }, &mut out, &mut tail);
     script.lines.extend(tail_lines);
     SeedOutcome {
         seed,

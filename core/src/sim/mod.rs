@@ -174,6 +174,9 @@ pub struct Simulator {
     /// A storage event since the last check may have dropped a durable entry.
     storage_shrank: bool,
     config_changes_seen: usize,
+    /// Members whose disk was lost and who have not reached `normal` since: each is a
+    /// failure in progress, so a committed op may be durable on that many fewer.
+    disks_lost: alloc::collections::BTreeSet<MemberId>,
     /// The highest release each member's superblock recorded (reset with a lost disk).
     durable_release_max: Vec<Option<Release>>,
     /// `(to, from)`: the release `from` last advertised to `to`, and `to`'s view then.
@@ -222,6 +225,7 @@ impl Simulator {
             history_violation_reported: false,
             storage_shrank: false,
             config_changes_seen: 0,
+            disks_lost: alloc::collections::BTreeSet::new(),
             durable_release_max: alloc::vec![None; member_count as usize],
             advertised_to: BTreeMap::new(),
             upgrades_checked: alloc::collections::BTreeSet::new(),
@@ -766,6 +770,10 @@ impl Simulator {
             let became_primary = state.serving_primary && !m.was_primary;
             m.was_primary = state.serving_primary;
             self.checker.on_commit(member, fresh, state.commit);
+            if state.status == ReportedStatus::Normal && self.disks_lost.remove(&member) {
+                // Recovered: the op counts must be whole again.
+                self.storage_shrank = true;
+            }
             if state.status != ReportedStatus::Halted {
                 self.checker.on_release(member, state.release, m.binary);
             }
@@ -818,6 +826,7 @@ impl Simulator {
         assert!(self.members[member as usize].core.is_none(), "crash the member first");
         self.members[member as usize].storage = SimStorage::default();
         self.durable_release_max[member as usize] = None;
+        self.disks_lost.insert(member);
         self.storage_shrank = true;
         self.log(format_args!("lose-data {member}"));
     }

@@ -211,3 +211,46 @@ fn a_write_of_an_evicted_session_is_refused_never_applied_twice() {
     sim.check_history();
     assert_eq!(sim.violations(), 0, "{:#?}", sim.checker.violations);
 }
+
+#[test]
+fn the_explorer_loses_disks_only_where_the_others_make_a_quorum() {
+    use crate::scenario::ast::Command;
+    use crate::sim::explore::{generate, ExploreOptions};
+    let losses = |replicas: u8| -> usize {
+        (0..40)
+            .map(|seed| {
+                let script = generate(seed, &ExploreOptions { replicas, ..ExploreOptions::default() });
+                assert_eq!(script.is_expressible(), !script.commands().any(|c| matches!(c, Command::LoseDisk(_))));
+                script.commands().filter(|command| matches!(command, Command::LoseDisk(_))).count()
+            })
+            .sum()
+    };
+    assert!(losses(3) > 5, "disk loss is among the default faults from 3 replicas");
+    assert_eq!(losses(2), 0, "with 2 replicas both must vote: a lost disk is beyond what they survive");
+    assert_eq!(losses(1), 0);
+}
+
+#[test]
+fn a_lost_disk_in_a_schedule_is_a_comment_and_its_member_recovers() {
+    use crate::scenario::ast::{Command, Line};
+    use crate::scenario::run::{run_script, RunOptions};
+    let mut script = crate::scenario::parse::parse_script(
+        "cluster replicas=3 seed=4\nput a 1\nuntil commit[*] >= 1 within 1000\nexpect status[2] = recovering\n\
+         until status[*] = normal within 3000\nget a client=2\nuntil reply[2] = 1 within 1000\n",
+    )
+    .unwrap();
+    script.lines.insert(2, Line { number: 4, command: Command::LoseDisk(2) });
+    script.lines.insert(3, Line { number: 5, command: Command::Restart { member: 2, binary: None } });
+    let text = alloc::string::ToString::to_string(&script);
+    assert!(text.contains("# lose-disk 2:"), "{text}");
+    assert!(!script.is_expressible());
+    let reparsed = crate::scenario::parse::parse_script(&text).unwrap();
+    assert!(reparsed.is_expressible(), "the parser never makes a disk loss");
+    let mut trace = Vec::new();
+    let outcome = run_script(&script, RunOptions::new(true, true), &mut |line: &str| {
+        trace.push(alloc::string::String::from(line))
+    });
+    assert_eq!(outcome.exit_status, 0, "{}", trace.join("\n"));
+    assert!(trace.iter().any(|line| line.contains("lose-data 2")));
+    assert!(trace.iter().any(|line| line.contains("deliver recovery_response")), "recovered through the protocol");
+}
