@@ -320,7 +320,17 @@ pub fn generate(seed: u64, options: &ExploreOptions) -> Script {
     if faults.block && options.replicas >= 3 {
         // Progress while a quorum can talk both ways, not only after heal: once the
         // cluster is whole again, one member deaf or mute (or, with five, a bridge),
-        // and a write must still commit.
+        // and a write must still commit. Whole means every member normal: a quorum
+        // commits the write above while one that lost its disk may still recover, and
+        // then one more member cut off is a failure beyond what it tolerates.
+        if faults.disk {
+            let normal = Condition {
+                subject: Subject::Status(MemberRef::All),
+                op: CompareOp::Eq,
+                value: String::from("normal"),
+            };
+            b.push(Command::Until { condition: normal, within_ticks: options.liveness_ticks });
+        }
         let member = prng.range_inclusive(0, options.replicas as u64 - 1) as MemberId;
         match prng.range_inclusive(0, 2) {
             0 => block_all(&mut b, members, |other| (other, member)),

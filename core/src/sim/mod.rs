@@ -174,7 +174,7 @@ pub struct Simulator {
     /// A storage event since the last check may have dropped a durable entry.
     storage_shrank: bool,
     config_changes_seen: usize,
-    /// Members whose disk was lost and who have not reached `normal` since: each is a
+    /// Members whose disk was lost and who have not settled in `normal` since: each is a
     /// failure in progress, so a committed op may be durable on that many fewer.
     disks_lost: alloc::collections::BTreeSet<MemberId>,
     /// The highest release each member's superblock recorded (reset with a lost disk).
@@ -770,8 +770,11 @@ impl Simulator {
             let became_primary = state.serving_primary && !m.was_primary;
             m.was_primary = state.serving_primary;
             self.checker.on_commit(member, fresh, state.commit);
-            if state.status == ReportedStatus::Normal && self.disks_lost.remove(&member) {
-                // Recovered: the op counts must be whole again.
+            // Recovered once normal with what it recovered on its disk (it turns normal
+            // as it installs a checkpoint, a write still on its way): then the op
+            // counts must be whole again.
+            let settled = state.status == ReportedStatus::Normal && m.storage.unsynced_writes() == 0;
+            if settled && self.disks_lost.remove(&member) {
                 self.storage_shrank = true;
             }
             if state.status != ReportedStatus::Halted {
