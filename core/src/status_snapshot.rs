@@ -10,6 +10,8 @@ use alloc::vec::Vec;
 use serde::{Serialize, Serializer};
 
 use crate::release::Feature;
+use crate::replica::follower_lag::FollowerLag;
+use crate::replica::health::HealthReport;
 use crate::replica::membership::PromotionEvent;
 use crate::replica::{Counters, Membership, Replica, Role};
 use crate::standby::{HealthStats, StandbyView};
@@ -103,6 +105,15 @@ pub struct StatusSnapshot {
     /// Filled on the serving primary only: it is the one watching standbys.
     pub standbys: Vec<StandbyState>,
     pub standby_stats: HealthStats,
+    /// Every other member, how far behind in ops and in time (the serving primary only).
+    pub followers: Vec<FollowerLag>,
+    /// Active replicas that may still fail before the cluster stops, by what the serving
+    /// primary heard within its quorum timeout; `None` on other members.
+    pub failure_tolerance: Option<u8>,
+    /// The same with every active replica up: what the configuration is built for.
+    pub failure_tolerance_configured: u8,
+    /// Whether it can serve clients now, and why not.
+    pub health: HealthReport,
     /// The replica's counters by name; a host may add its own.
     pub counters: BTreeMap<String, u64>,
 }
@@ -184,6 +195,10 @@ impl StatusSnapshot {
             promotions: reconfig.promotions,
             standbys: standbys(replica, now),
             standby_stats: replica.standby_manager().stats(replica.commit_max(), now),
+            followers: replica.follower_lags(now),
+            failure_tolerance: replica.failure_tolerance(now),
+            failure_tolerance_configured: replica.failure_tolerance_configured(),
+            health: replica.health(now),
             counters: named_counters(&replica.counters)
                 .into_iter()
                 .map(|(name, count)| (name.to_string(), count))

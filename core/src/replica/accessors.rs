@@ -71,6 +71,48 @@ impl<S: StateMachine> Replica<S> {
     pub fn standby_manager(&self) -> &StandbyManager {
         &self.standbys
     }
+    /// Every other member of the configuration, how far behind in ops and time, as of
+    /// `now`; empty unless this member is the serving primary, the one that knows.
+    pub fn follower_lags(&self, now: Tick) -> alloc::vec::Vec<super::follower_lag::FollowerLag> {
+        if !self.is_serving_primary() {
+            return alloc::vec::Vec::new();
+        }
+        let membership = self.membership();
+        let backups = membership.active().iter().filter(|member| **member != self.id).map(|m| (*m, Role::Active));
+        let standbys = membership.standbys().iter().map(|member| (*member, Role::Standby));
+        backups
+            .chain(standbys)
+            .map(|(member, role)| self.contacts.lag(member, role, &self.commit_times, self.commit_max, now))
+            .collect()
+    }
+    /// How many more active replicas may fail before the cluster stops, as the serving
+    /// primary sees it now: those it heard within the quorum timeout (itself included)
+    /// beyond a quorum, the least over both configurations while one is changing.
+    /// `None` on any other member: only the primary hears everyone.
+    pub fn failure_tolerance(&self, now: Tick) -> Option<u8> {
+        if !self.is_serving_primary() {
+            return None;
+        }
+        let window_ticks = self.options.quorum_timeout_ticks;
+        let spare = |membership: &Membership| {
+            let heard = membership
+                .active()
+                .iter()
+                .filter(|member| **member == self.id || self.contacts.recent(**member, now, window_ticks))
+                .count();
+            heard.saturating_sub(membership.quorum()) as u8
+        };
+        let mut tolerance = spare(self.membership());
+        if let Some((_, old)) = self.pending_reconfig() {
+            tolerance = tolerance.min(spare(old));
+        }
+        Some(tolerance)
+    }
+    /// The failures the current configuration tolerates with every member up.
+    pub fn failure_tolerance_configured(&self) -> u8 {
+        let membership = self.membership();
+        (membership.active().len() - membership.quorum()) as u8
+    }
     pub fn upgrade_state(&self) -> &UpgradeState {
         &self.upgrade
     }

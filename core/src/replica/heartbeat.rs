@@ -31,6 +31,8 @@ impl<S: StateMachine> Replica<S> {
         self.acked[self.id as usize] = self.durable_op;
         self.last_heard_at = [now; MEMBERS_MAX];
         self.heard_round_at = [None; MEMBERS_MAX];
+        self.contacts = super::follower_lag::Contacts::default();
+        self.commit_times.restart(self.commit_max, now);
         // Only what members advertise in this view counts towards an upgrade.
         self.advertised.begin_view(self.id, self.options.binary_release);
         self.serving_since = now;
@@ -48,6 +50,7 @@ impl<S: StateMachine> Replica<S> {
         let in_view = view == self.view && self.is_serving_primary();
         if in_view {
             self.last_heard_at[from as usize] = self.now;
+            self.contacts.heard(from, self.now);
         }
         let window_ticks = self.options.quorum_timeout_ticks;
         if self.advertised.heard(from, release, in_view, self.now, window_ticks) && in_view {
@@ -250,6 +253,7 @@ impl<S: StateMachine> Replica<S> {
         }
         let from = heartbeat.from as usize;
         self.heard_round_at[from] = self.heard_round_at[from].max(Some(heartbeat.echo_sent_at));
+        self.contacts.reached(heartbeat.from, heartbeat.commit);
         if self.now >= self.lease_granted_until && self.lease_remaining_ticks() > 0 {
             // A lease begins (the view's first quorum): standbys need not wait a
             // heartbeat interval to read on it.

@@ -6,6 +6,8 @@
 //! depends on were reported durable.
 
 pub mod advertised;
+pub mod follower_lag;
+pub mod health;
 pub mod io;
 pub mod log;
 pub mod membership;
@@ -332,6 +334,10 @@ pub struct Replica<S: StateMachine> {
     advertised: advertised::Advertisements,
     /// When the primary last heard from each member in this view.
     last_heard_at: [Tick; MEMBERS_MAX],
+    /// When this primary last heard each member in its view, and what it holds.
+    contacts: follower_lag::Contacts,
+    /// When this primary's commit rose: the followers' lag in time.
+    commit_times: follower_lag::CommitTimes,
     /// The newest of the primary's `Commit.sent_at` each member echoed in this view:
     /// the member heard this primary at least that recently (the primary's lease).
     heard_round_at: [Option<Tick>; MEMBERS_MAX],

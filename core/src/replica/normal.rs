@@ -329,6 +329,7 @@ impl<S: StateMachine> Replica<S> {
         }
         let acked = &mut self.acked[ok.from as usize];
         *acked = (*acked).max(ok.op.min(self.log.op()));
+        self.contacts.reached(ok.from, *acked);
         self.advance_commit();
     }
 
@@ -344,6 +345,7 @@ impl<S: StateMachine> Replica<S> {
         }
         if quorum_op > self.commit_max {
             self.commit_max = quorum_op;
+            self.commit_times.record(quorum_op, self.now);
             self.apply_committed();
             self.prepare_queued();
         }

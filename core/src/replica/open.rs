@@ -95,6 +95,8 @@ impl<S: StateMachine> Replica<S> {
             advertised: advertised::Advertisements::default(),
             last_heard_at: [now; MEMBERS_MAX],
             heard_round_at: [None; MEMBERS_MAX],
+            contacts: super::follower_lag::Contacts::default(),
+            commit_times: super::follower_lag::CommitTimes::default(),
             request_queue: VecDeque::new(),
             inflight: BTreeMap::new(),
             inherited_op: 0,

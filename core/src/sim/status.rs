@@ -59,6 +59,7 @@ pub fn status_of_state(
     binary: Release,
     membership: Membership,
 ) -> StatusSnapshot {
+    let (membership_active, quorum) = (membership.active().len(), membership.quorum());
     StatusSnapshot {
         member,
         role: state.role,
@@ -89,6 +90,11 @@ pub fn status_of_state(
         promotions: Vec::new(),
         standbys: Vec::new(),
         standby_stats: HealthStats::default(),
+        // The ABI's summary says nothing of followers: nothing is invented.
+        followers: Vec::new(),
+        failure_tolerance: None,
+        failure_tolerance_configured: (membership_active - quorum) as u8,
+        health: crate::replica::health::HealthReport::of_status(state.status),
         counters: BTreeMap::new(),
     }
 }

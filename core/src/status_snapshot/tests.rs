@@ -4,6 +4,7 @@ use super::*;
 use crate::release::Release;
 use crate::sim::{SimConfig, Simulator};
 use crate::state_machine::KvCommand;
+use crate::types::{MemberId, Tick};
 
 /// The text a name serialises to (postcard writes a string as its length, then its bytes).
 fn serialised(value: &impl Serialize) -> String {
@@ -85,4 +86,69 @@ fn a_member_that_is_down_shows_as_crashed_in_the_role_the_primary_knows() {
     let primary = sim.primary().unwrap();
     assert_eq!(sim.role_of(primary), Role::Active);
     assert_eq!(sim.reported_status(primary), ReportedStatus::Normal);
+}
+
+#[test]
+fn the_primary_shows_each_followers_lag_in_ops_and_time_and_its_failure_tolerance() {
+    let mut sim = upgraded_cluster();
+    let primary = sim.primary().expect("a primary");
+    let snapshot = StatusSnapshot::of(sim.replica(primary).unwrap(), sim.now());
+    assert_eq!((snapshot.failure_tolerance, snapshot.failure_tolerance_configured), (Some(1), 1));
+    let members: Vec<MemberId> = snapshot.followers.iter().map(|follower| follower.member).collect();
+    assert_eq!(members.len(), 3, "two backups and the standby: {members:?}");
+    for follower in &snapshot.followers {
+        assert_eq!((follower.lag_ops, follower.lag_ticks), (Some(0), Some(0)), "{follower:?}");
+        assert!(follower.last_contact_ticks_ago.is_some_and(|ago| ago <= 200), "{follower:?}");
+    }
+    // The standby goes quiet while writes go on: its lag grows in ops and in time.
+    sim.crash(3);
+    let crashed_at = sim.now();
+    for i in 0..5u64 {
+        sim.submit(1 + i % 3, KvCommand::Put { key: format!("later{i}").into(), value: "v".into() }).unwrap();
+        sim.run_until(crashed_at + 200 * (i + 1));
+    }
+    let primary = sim.primary().expect("a primary");
+    let lag_at = |sim: &Simulator, at: Tick| {
+        let snapshot = StatusSnapshot::of(sim.replica(primary).unwrap(), at);
+        snapshot.followers.into_iter().find(|follower| follower.member == 3).expect("the standby")
+    };
+    let now = sim.now();
+    let standby = lag_at(&sim, now);
+    assert_eq!(standby.lag_ops, Some(5), "{standby:?}");
+    let lag_ticks = standby.lag_ticks.unwrap();
+    assert!((800..=1_000).contains(&lag_ticks), "the first put it lacks committed about 1,000 ticks ago: {lag_ticks}");
+    assert!(standby.last_contact_ticks_ago.unwrap() >= 1_000);
+    assert_eq!(lag_at(&sim, now + 5_000).lag_ticks, Some(lag_ticks + 5_000), "and it keeps growing");
+    // A backup down: one failure more would stop the cluster.
+    let backup = (0..3).find(|member| *member != primary).unwrap();
+    sim.crash(backup);
+    sim.run_until(now + 1_000);
+    let snapshot = StatusSnapshot::of(sim.replica(primary).unwrap(), sim.now());
+    assert_eq!((snapshot.failure_tolerance, snapshot.failure_tolerance_configured), (Some(0), 1));
+    let other = StatusSnapshot::of(sim.replica(3 - primary - backup).unwrap(), sim.now());
+    assert_eq!((other.failure_tolerance, other.followers.len()), (None, 0), "only the primary knows");
+}
+
+#[test]
+fn health_says_who_serves_and_why_not() {
+    use crate::replica::health::Health;
+    let mut sim = upgraded_cluster();
+    let primary = sim.primary().expect("a primary");
+    let health = |sim: &Simulator, member: MemberId| StatusSnapshot::of(sim.replica(member).unwrap(), sim.now()).health;
+    for member in 0..4 {
+        assert_eq!(health(&sim, member).health, Health::Serving, "member {member}");
+    }
+    let backup = (0..3).find(|member| *member != primary).unwrap();
+    sim.crash(backup);
+    let crashed_at = sim.now();
+    sim.run_until(crashed_at + 1_000);
+    let report = health(&sim, primary);
+    assert_eq!(report.health, Health::Degraded, "{report:?}");
+    assert!(report.reason.contains("tolerates 0 failure(s) of the 1"), "{report:?}");
+    assert!(report.health.takes_clients());
+    let other = 3 - primary - backup;
+    sim.crash(other);
+    sim.run_until(crashed_at + 1_400);
+    let report = health(&sim, primary);
+    assert!(!report.health.takes_clients(), "alone, the primary serves no one: {report:?}");
 }

@@ -131,7 +131,7 @@ async fn run_member(
 
     let (shutdown_sender, shutdown) = watch::channel(false);
     let (snapshot_sender, snapshot) =
-        watch::channel(Arc::new(NodeSnapshot::capture(config.cluster_id, &replica, clock.now())));
+        watch::channel(Arc::new(NodeSnapshot::capture(config.cluster_id, &replica, clock.now(), clock.tick())));
     let (call_sender, calls) = mpsc::channel(CLIENT_CALLS_QUEUE_MAX);
     let (admin_sender, admin_requests) = mpsc::channel(ADMIN_QUEUE_MAX);
 

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 use viewstamp_core::message::{Message, ReadRequest, Reply, Request};
+use viewstamp_core::replica::health::{Health, HealthReport};
 use viewstamp_core::replica::{Destination, RequestDrop, RequestOutcome};
 use viewstamp_core::state_machine::KvCommand;
 use viewstamp_core::status_snapshot::ReportedStatus;
@@ -54,6 +55,11 @@ impl Clock {
 
     pub fn now(&self) -> Tick {
         (self.start.elapsed().as_nanos() / self.tick.as_nanos()) as Tick
+    }
+
+    /// How long one tick lasts.
+    pub fn tick(&self) -> Duration {
+        self.tick
     }
 
     pub fn duration_of(&self, ticks: Tick) -> Duration {
@@ -579,7 +585,7 @@ impl Node {
     }
 
     pub fn capture(&self) -> NodeSnapshot {
-        let mut snapshot = NodeSnapshot::capture(self.cluster, &self.replica, self.clock.now());
+        let mut snapshot = NodeSnapshot::capture(self.cluster, &self.replica, self.clock.now(), self.clock.tick());
         snapshot.requests = self.requests_by_outcome.clone();
         let counters = &mut snapshot.replica.counters;
         counters.insert("requests_resent".into(), self.requests_resent);
@@ -599,6 +605,10 @@ impl Node {
             // The replica does not know: the node stopped feeding it.
             snapshot.replica.status = ReportedStatus::StorageFailed;
             snapshot.replica.is_primary = false;
+            snapshot.replica.health = HealthReport::of_status(ReportedStatus::StorageFailed);
+        } else if self.draining_until.is_some() {
+            let reason = "stopping: it answers what it took and takes no new commands";
+            snapshot.replica.health = HealthReport::new(Health::Unavailable, reason);
         }
         snapshot
     }

@@ -5,10 +5,12 @@
 //! replica itself.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::Serialize;
+use viewstamp_core::replica::Role;
 use viewstamp_core::status_snapshot::StatusSnapshot;
-use viewstamp_core::types::Tick;
+use viewstamp_core::types::{MemberId, Tick};
 
 use super::engine::NodeCore;
 use super::storage::StorageMetrics;
@@ -27,6 +29,19 @@ pub struct NodeSnapshot {
     /// Client requests answered, by outcome (`ok`, `error`, `refused`, ...).
     pub requests: BTreeMap<String, u64>,
     pub storage: StorageFigures,
+    /// `followers` in seconds (the primary only): how far behind each other member is.
+    pub lag: Vec<FollowerSeconds>,
+}
+
+/// One follower's lag with the core's ticks turned into seconds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FollowerSeconds {
+    pub member: MemberId,
+    pub role: Role,
+    pub lag_ops: Option<u64>,
+    /// How long ago the oldest committed op it lacks was committed (0: it lacks none).
+    pub lag_seconds: Option<f64>,
+    pub last_contact_seconds_ago: Option<f64>,
 }
 
 /// Durable storage figures, as the storage worker reports them.
@@ -62,13 +77,28 @@ impl StorageFigures {
 impl NodeSnapshot {
     /// Everything the core shows; node-level figures (`requests`, `storage`) are the
     /// caller's to fill.
-    pub fn capture(cluster_id: u64, core: &NodeCore, now: Tick) -> NodeSnapshot {
+    /// `tick` is how long one of the core's ticks lasts on this node.
+    pub fn capture(cluster_id: u64, core: &NodeCore, now: Tick, tick: Duration) -> NodeSnapshot {
+        let replica = core.status_snapshot(now);
+        let seconds = |ticks: Tick| tick.as_secs_f64() * ticks as f64;
+        let lag = replica
+            .followers
+            .iter()
+            .map(|follower| FollowerSeconds {
+                member: follower.member,
+                role: follower.role,
+                lag_ops: follower.lag_ops,
+                lag_seconds: follower.lag_ticks.map(seconds),
+                last_contact_seconds_ago: follower.last_contact_ticks_ago.map(seconds),
+            })
+            .collect();
         NodeSnapshot {
             cluster_id,
-            replica: core.status_snapshot(now),
+            replica,
             archived_core: core.archived_release().map(|release| release.to_string()),
             requests: BTreeMap::new(),
             storage: StorageFigures::default(),
+            lag,
         }
     }
 }
@@ -79,13 +109,11 @@ pub fn sample() -> NodeSnapshot {
     use viewstamp_core::replica::{Options, Replica};
     use viewstamp_core::state_machine::KvStore;
     let replica = Replica::new_formatted(Options::new(3, 1), 0, KvStore::new(), 0);
-    NodeSnapshot::capture(7, &NodeCore::Native(Box::new(replica)), 0)
+    NodeSnapshot::capture(7, &NodeCore::Native(Box::new(replica)), 0, Duration::from_millis(10))
 }
 
 #[cfg(test)]
 mod tests {
-    use viewstamp_core::replica::Role;
-
     use super::*;
 
     #[test]

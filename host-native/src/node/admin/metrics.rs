@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use crate::node::snapshot::NodeSnapshot;
+use crate::node::snapshot::{FollowerSeconds, NodeSnapshot};
 
 struct Exposition {
     text: String,
@@ -189,6 +189,8 @@ pub fn render(snapshot: &NodeSnapshot) -> String {
         out.sample("viewstamp_standby_promotable", &[("member", &standby.member.to_string())], standby.promotable);
     }
 
+    render_followers(&mut out, snapshot);
+
     out.gauge(
         "viewstamp_reconfiguration_pending",
         "1 while a reconfiguration is in the log but not committed.",
@@ -225,6 +227,56 @@ pub fn render(snapshot: &NodeSnapshot) -> String {
         }
     }
     out.text
+}
+
+/// One figure of a follower, absent when not known.
+type FollowerFigure = fn(&FollowerSeconds) -> Option<Value>;
+
+/// Each follower's lag in ops and in time, and the failure tolerance (the primary's).
+fn render_followers(out: &mut Exposition, snapshot: &NodeSnapshot) {
+    let labels = |follower: &FollowerSeconds| {
+        [("member", follower.member.to_string()), ("role", follower.role.name().to_owned())]
+    };
+    let families: [(&str, &str, FollowerFigure); 3] = [
+        (
+            "viewstamp_follower_lag_ops",
+            "Committed ops a backup or standby lacks (primary only; absent until heard in this view).",
+            |follower| follower.lag_ops.map(Value::from),
+        ),
+        (
+            "viewstamp_follower_lag_seconds",
+            "How long ago the oldest committed op a follower lacks was committed; 0 when it lacks none (primary only).",
+            |follower| follower.lag_seconds.map(Value::from),
+        ),
+        (
+            "viewstamp_follower_last_contact_seconds",
+            "Seconds since the primary last heard the follower in this view (primary only).",
+            |follower| follower.last_contact_seconds_ago.map(Value::from),
+        ),
+    ];
+    for (name, help, value) in families {
+        out.family(name, "gauge", help);
+        for follower in &snapshot.lag {
+            if let Some(value) = value(follower) {
+                let labels = labels(follower);
+                let labels: Vec<(&str, &str)> = labels.iter().map(|(name, value)| (*name, value.as_str())).collect();
+                out.sample(name, &labels, value);
+            }
+        }
+    }
+    out.family(
+        "viewstamp_failure_tolerance",
+        "gauge",
+        "Active replicas that may still fail before the cluster stops, by whom the primary heard lately (primary only).",
+    );
+    if let Some(tolerance) = snapshot.replica.failure_tolerance {
+        out.sample("viewstamp_failure_tolerance", &[], u64::from(tolerance));
+    }
+    out.gauge(
+        "viewstamp_failure_tolerance_configured",
+        "Active replicas that may fail, with every one up: what the configuration is built for.",
+        u64::from(snapshot.replica.failure_tolerance_configured),
+    );
 }
 
 fn render_storage(out: &mut Exposition, snapshot: &NodeSnapshot) {
@@ -264,6 +316,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use viewstamp_core::replica::membership::PromotionEvent;
+    use viewstamp_core::replica::Role;
     use viewstamp_core::standby::StandbyView;
     use viewstamp_core::status_snapshot::{AdvertisedRelease, FeatureState, StandbyState, UpgradeEventText};
 
@@ -406,6 +459,30 @@ mod tests {
         replica.standbys = vec![standby(4, true, Some(5), true), standby(5, false, None, false)];
         replica.counters = BTreeMap::from([("view_changes".into(), 3), ("odd name\"x".into(), 1)]);
         snapshot.requests = BTreeMap::from([("ok".into(), 40), ("refused".into(), 2)]);
+        snapshot.replica.failure_tolerance = Some(0);
+        snapshot.lag = vec![
+            FollowerSeconds {
+                member: 1,
+                role: Role::Active,
+                lag_ops: Some(0),
+                lag_seconds: Some(0.0),
+                last_contact_seconds_ago: Some(0.05),
+            },
+            FollowerSeconds {
+                member: 4,
+                role: Role::Standby,
+                lag_ops: Some(5),
+                lag_seconds: Some(2.5),
+                last_contact_seconds_ago: Some(3.0),
+            },
+            FollowerSeconds {
+                member: 5,
+                role: Role::Standby,
+                lag_ops: None,
+                lag_seconds: None,
+                last_contact_seconds_ago: None,
+            },
+        ];
         snapshot.storage = StorageFigures {
             fsyncs: 10,
             bytes_written: 4096,
@@ -432,6 +509,12 @@ mod tests {
         assert_eq!(value("viewstamp_feature_enabled", &[("feature", "standby_reads")]), Some(0.0));
         assert_eq!(value("viewstamp_feature_enabled", &[("feature", "log_scrubbing")]), Some(1.0));
         assert_eq!(value("viewstamp_standby_lag_ops", &[("member", "4")]), Some(5.0));
+        assert_eq!(value("viewstamp_follower_lag_seconds", &[("member", "4"), ("role", "standby")]), Some(2.5));
+        assert_eq!(value("viewstamp_follower_lag_ops", &[("member", "1"), ("role", "active")]), Some(0.0));
+        assert_eq!(value("viewstamp_follower_last_contact_seconds", &[("member", "4")]), Some(3.0));
+        assert_eq!(value("viewstamp_follower_lag_seconds", &[("member", "5")]), None, "not heard: no lag invented");
+        assert_eq!(value("viewstamp_failure_tolerance", &[]), Some(0.0));
+        assert_eq!(value("viewstamp_failure_tolerance_configured", &[]), Some(1.0));
         assert_eq!(value("viewstamp_standby_lag_ops", &[("member", "5")]), None, "unknown lag is left out");
         assert_eq!(value("viewstamp_standby_healthy", &[("member", "5")]), Some(0.0));
         assert_eq!(value("viewstamp_standby_promotable", &[("member", "4")]), Some(1.0));

@@ -9,17 +9,19 @@ use viewstamp_core::release::Release;
 use viewstamp_core::types::MemberId;
 
 use super::http::{self, Method, Request, Response};
-use super::{metrics, refusal, AdminCommand, AdminOutcome, AdminRequest};
+use super::{metrics, refusal, AdminCommand, AdminOutcome, AdminRequest, NodeSnapshot};
 
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-const ROUTES: &str = "GET /status, GET /metrics, POST /upgrade/propose?release=X.Y.Z, POST /upgrade/cancel, \
+const ROUTES: &str =
+    "GET /status, GET /metrics, GET /health, POST /upgrade/propose?release=X.Y.Z, POST /upgrade/cancel, \
                       POST /upgrade/auto?on=true|false, POST /promote?standby=S[&replace=R]";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Route {
     Status,
     Metrics,
+    Health,
     Propose,
     Cancel,
     Auto,
@@ -31,6 +33,7 @@ impl Route {
         Some(match path {
             "/status" => Route::Status,
             "/metrics" => Route::Metrics,
+            "/health" => Route::Health,
             "/upgrade/propose" => Route::Propose,
             "/upgrade/cancel" => Route::Cancel,
             "/upgrade/auto" => Route::Auto,
@@ -40,13 +43,13 @@ impl Route {
     }
 
     fn reads(self) -> bool {
-        matches!(self, Route::Status | Route::Metrics)
+        matches!(self, Route::Status | Route::Metrics | Route::Health)
     }
 
     /// The query parameters a command takes, for the message about an unknown one.
     fn parameters(self) -> &'static [&'static str] {
         match self {
-            Route::Status | Route::Metrics | Route::Cancel => &[],
+            Route::Status | Route::Metrics | Route::Health | Route::Cancel => &[],
             Route::Propose => &["release"],
             Route::Auto => &["on"],
             Route::Promote => &["standby", "replace"],
@@ -96,7 +99,7 @@ fn command_for(route: Route, query: &str) -> Result<AdminCommand, String> {
     let value = |name: &str| parameters.iter().find(|(given, _)| given == name).map(|(_, value)| value.as_str());
     let required = |name: &str| value(name).ok_or_else(|| format!("parameter {name:?} is required"));
     Ok(match route {
-        Route::Status | Route::Metrics => AdminCommand::Status,
+        Route::Status | Route::Metrics | Route::Health => AdminCommand::Status,
         Route::Cancel => AdminCommand::UpgradeCancel,
         Route::Propose => {
             let text = required("release")?;
@@ -156,6 +159,7 @@ fn answer(route: Route, outcome: AdminOutcome) -> Response {
         (Route::Metrics, AdminOutcome::Status(snapshot)) => {
             Response::new(200, METRICS_CONTENT_TYPE, metrics::render(&snapshot))
         }
+        (Route::Health, AdminOutcome::Status(snapshot)) => health(&snapshot),
         (_, AdminOutcome::Unavailable(message)) => Response::error(503, "unavailable", &message),
         (route, AdminOutcome::Accepted) if !route.reads() => Response::json(202, &json!({ "outcome": "accepted" })),
         (route, AdminOutcome::Refused(refused)) if !route.reads() => Response::json(
@@ -168,6 +172,26 @@ fn answer(route: Route, outcome: AdminOutcome) -> Response {
             &format!("the node answered {route:?} with {}; this is a bug in the node", outcome_name(&outcome)),
         ),
     }
+}
+
+/// `GET /health`: 200 when a load balancer should send clients here (serving or
+/// degraded), 503 otherwise; the body says which and why.
+fn health(snapshot: &NodeSnapshot) -> Response {
+    let replica = &snapshot.replica;
+    let report = &replica.health;
+    let code = if report.health.takes_clients() { 200 } else { 503 };
+    let body = json!({
+        "health": report.health.name(),
+        "reason": report.reason,
+        "member": replica.member,
+        "role": replica.role.name(),
+        "status": replica.status.name(),
+        "is_primary": replica.is_primary,
+        "view": replica.view,
+        "failure_tolerance": replica.failure_tolerance,
+        "failure_tolerance_configured": replica.failure_tolerance_configured,
+    });
+    Response::json(code, &body)
 }
 
 fn outcome_name(outcome: &AdminOutcome) -> &'static str {
@@ -186,6 +210,8 @@ mod tests {
 
     use tokio::net::TcpListener;
     use tokio::sync::watch;
+    use viewstamp_core::replica::health::HealthReport;
+    use viewstamp_core::status_snapshot::ReportedStatus;
     use viewstamp_core::upgrade::Refusal;
 
     use super::super::server::tests::{exchange, split_answer};
@@ -281,6 +307,30 @@ mod tests {
                 AdminCommand::Promote { standby: 9, replace: None },
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn health_answers_200_only_where_clients_should_go() {
+        let node = fake_node(primary).await;
+        let (status, body) = call(&node, "GET", "/health").await;
+        // A fresh primary has heard no backup yet: it serves, with less tolerance.
+        assert_eq!((status, body["health"].as_str()), (200, Some("degraded")), "{body}");
+        assert!(body["reason"].as_str().unwrap().contains("not heard"), "{body}");
+        assert_eq!(
+            (body["failure_tolerance"].as_u64(), body["failure_tolerance_configured"].as_u64()),
+            (Some(0), Some(1))
+        );
+        let node = fake_node(|command| {
+            let mut failed = snapshot();
+            failed.replica.health = HealthReport::of_status(ReportedStatus::StorageFailed);
+            matches!(command, AdminCommand::Status).then(|| AdminOutcome::Status(Box::new(failed)))
+        })
+        .await;
+        let (status, body) = call(&node, "GET", "/health").await;
+        assert_eq!((status, body["health"].as_str()), (503, Some("unavailable")), "{body}");
+        assert!(body["reason"].as_str().unwrap().contains("storage failed"), "{body}");
+        let (status, _) = call(&node, "POST", "/health").await;
+        assert_eq!(status, 405);
     }
 
     #[tokio::test]

@@ -68,7 +68,24 @@ pub fn render_summary(members: &[MemberStatus]) -> String {
             .and_then(|list| list.iter().find(|entry| entry["member"] == *member))
             .map_or_else(|| String::from("-"), |entry| text(&entry["release"]))
     };
-    let mut rows = vec![["member", "admin", "role", "status", "view", "op", "commit", "binary", "advertised"]
+    // How far behind the primary sees each member, in ops and time, and since when unheard.
+    let lag_of = |member: &Value| -> String {
+        let Some(entry) = reference
+            .and_then(|reference| reference["lag"].as_array())
+            .and_then(|list| list.iter().find(|entry| entry["member"] == *member))
+        else {
+            return String::from("-");
+        };
+        let (Some(ops), Some(seconds)) = (entry["lag_ops"].as_u64(), entry["lag_seconds"].as_f64()) else {
+            return String::from("not heard in this view");
+        };
+        let mut lag = format!("{ops} ops, {seconds:.1} s");
+        if let Some(ago) = entry["last_contact_seconds_ago"].as_f64().filter(|ago| *ago >= 1.0) {
+            lag.push_str(&format!(" (heard {ago:.0} s ago)"));
+        }
+        lag
+    };
+    let mut rows = vec![["member", "admin", "role", "status", "view", "op", "commit", "binary", "advertised", "lag"]
         .map(String::from)
         .to_vec()];
     for member in members {
@@ -88,6 +105,7 @@ pub fn render_summary(members: &[MemberStatus]) -> String {
                     text(&status["commit"]),
                     text(&status["binary_release"]),
                     advertised_by(&status["member"]),
+                    lag_of(&status["member"]),
                 ]
             }
             Err(problem) => vec![
@@ -116,6 +134,13 @@ pub fn render_summary(members: &[MemberStatus]) -> String {
         }
     };
     facts.push(["primary".into(), primary]);
+    if let (Some(now), Some(built)) =
+        (status["failure_tolerance"].as_u64(), status["failure_tolerance_configured"].as_u64())
+    {
+        let word = if now == 1 { "failure" } else { "failures" };
+        let reduced = if now < built { ", reduced: a replica is not heard" } else { "" };
+        facts.push(["failure tolerance".into(), format!("{now} {word} (of {built}){reduced}")]);
+    }
     facts.push(["release".into(), text(&status["cluster_release"])]);
     let target = match status["upgrade_target"].as_str() {
         Some(release) => format!("{release} pending"),
@@ -195,6 +220,9 @@ mod tests {
             "membership": {"active": [0, 1], "standbys": [2], "removed": []},
             "promotions": [{"op": 50, "promoted": 3, "replaced": 2}],
             "standbys": [{"member": 2, "healthy": true, "lag_ops": 4, "promotable": true, "lag_history": []}],
+            "lag": [{"member": 1, "role": "active", "lag_ops": 30, "lag_seconds": 12.04, "last_contact_seconds_ago": 12.6},
+                    {"member": 2, "role": "standby", "lag_ops": 4, "lag_seconds": 0.31, "last_contact_seconds_ago": 0.05}],
+            "failure_tolerance": 0, "failure_tolerance_configured": 0,
             "storage": {"failed": null}
         })
     }
@@ -216,15 +244,15 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0].split_whitespace().collect::<Vec<_>>(),
-            ["member", "admin", "role", "status", "view", "op", "commit", "binary", "advertised"]
+            ["member", "admin", "role", "status", "view", "op", "commit", "binary", "advertised", "lag"]
         );
         assert_eq!(
             lines[1].split_whitespace().collect::<Vec<_>>(),
-            ["2", "127.0.0.1:8102", "standby", "normal", "4", "118", "116", "1.2.0", "1.2.0"]
+            ["2", "127.0.0.1:8102", "standby", "normal", "4", "118", "116", "1.2.0", "1.2.0", "4", "ops,", "0.3", "s"]
         );
         assert_eq!(
             lines[2].split_whitespace().collect::<Vec<_>>(),
-            ["0", "127.0.0.1:8100", "active", "(primary)", "normal", "4", "120", "118", "1.3.0", "1.3.0"]
+            ["0", "127.0.0.1:8100", "active", "(primary)", "normal", "4", "120", "118", "1.3.0", "1.3.0", "-"]
         );
         assert_eq!(lines[3], "1       127.0.0.1:8101  unreachable: connection refused");
         assert!(text.contains("cluster 7 as member 0 (the primary) sees it"), "{text}");
@@ -234,11 +262,27 @@ mod tests {
             "upgrade             1.3.0 pending, auto off",
             "features            cluster_reconfig on, standby_reads off",
             "standbys            2: healthy, lag 4 ops, promotable",
+            "failure tolerance   0 failures (of 0)",
             "promotions          3 replaced 2 at op 50",
             "last upgrade event  proposed 1.3.0 at op 9",
         ] {
             assert!(text.lines().any(|line| line == expected), "missing {expected:?} in\n{text}");
         }
+    }
+
+    #[test]
+    fn a_member_long_unheard_shows_its_lag_growing_and_the_tolerance_reduced() {
+        let mut lagging = backup();
+        (lagging["member"], lagging["role"]) = (json!(1), json!("active"));
+        let mut primary = primary();
+        primary["failure_tolerance_configured"] = json!(1);
+        let members = [
+            MemberStatus { member: Some(0), admin: "h:0".into(), status: Ok(primary) },
+            MemberStatus { member: Some(1), admin: "h:1".into(), status: Ok(lagging) },
+        ];
+        let text = render_summary(&members);
+        assert!(text.lines().nth(2).unwrap().ends_with("30 ops, 12.0 s (heard 13 s ago)"), "{text}");
+        assert!(text.contains("failure tolerance   0 failures (of 1), reduced: a replica is not heard\n"), "{text}");
     }
 
     #[test]
